@@ -1,0 +1,321 @@
+// The Kubernetes objects of the NATS cluster as plain values. The Pulumi layer (infra/natsCluster.ts) registers
+// them one by one; `npm run render` writes them as YAML. Neither adds or changes a field.
+
+import type { INamespace } from "kubernetes-models/v1/Namespace";
+import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import type { ISecret } from "kubernetes-models/v1/Secret";
+import type { IService } from "kubernetes-models/v1/Service";
+import type { IStatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
+import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
+import type { IIoK8sApiCoreV1Container as Container } from "kubernetes-models/v1/Container";
+import type { IIoK8sApiCoreV1SecurityContext as SecurityContext } from "kubernetes-models/v1/SecurityContext";
+import type { IIoK8sApiCoreV1TopologySpreadConstraint as TopologySpread } from "kubernetes-models/v1/TopologySpreadConstraint";
+import { NAMES, PATHS, PORTS, SELECTOR_LABELS } from "./clusterLayout";
+import type { StackConfig } from "./stackConfig";
+
+export interface KubernetesObjects {
+  readonly namespace: INamespace;
+  readonly serviceAccount: IServiceAccount;
+  readonly configSecret: ISecret;
+  readonly headlessService: IService;
+  readonly clientService: IService;
+  readonly statefulSet: IStatefulSet;
+  readonly podDisruptionBudget: IPodDisruptionBudget;
+  readonly networkPolicy: INetworkPolicy;
+}
+
+export interface ClusterRenderInput {
+  readonly config: StackConfig;
+  /** The complete nats.conf (it holds bcrypt hashes, so it travels in a Secret, not a ConfigMap). */
+  readonly natsConf: string;
+  /** From restartChecksum(): changes only when a restart-only part of nats.conf changes. */
+  readonly restartChecksum: string;
+}
+
+export const RESTART_CHECKSUM_ANNOTATION = "fluo-queue/restart-config-checksum";
+
+function commonLabels(config: StackConfig): Record<string, string> {
+  return {
+    ...SELECTOR_LABELS,
+    "app.kubernetes.io/component": "nats",
+    "app.kubernetes.io/part-of": "fluo",
+    "app.kubernetes.io/managed-by": "pulumi",
+    "fluo/environment": config.environment,
+  };
+}
+
+const NON_ROOT_UID = 1000;
+
+// Restricted pod-security profile: non-root, read-only root, no capabilities, no privilege escalation.
+const containerSecurity: SecurityContext = {
+  runAsNonRoot: true,
+  runAsUser: NON_ROOT_UID,
+  runAsGroup: NON_ROOT_UID,
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ["ALL"] },
+  seccompProfile: { type: "RuntimeDefault" },
+};
+
+function metadata(config: StackConfig, name: string) {
+  return { name, namespace: config.namespace, labels: commonLabels(config) };
+}
+
+/** GOMEMLIMIT at 90% of the container limit: the Go GC works harder before the kernel OOM-kills the pod. */
+export function goMemLimit(memoryLimitBytes: number): string {
+  return `${Math.floor((memoryLimitBytes * 0.9) / 2 ** 20)}MiB`;
+}
+
+function natsContainer(input: ClusterRenderInput): Container {
+  const { config } = input;
+  const healthz = (query: string) => ({
+    httpGet: { path: `/healthz${query}`, port: "monitor" },
+  });
+  return {
+    name: "nats",
+    image: config.natsImage,
+    imagePullPolicy: "IfNotPresent",
+    args: ["--config", PATHS.configFile],
+    ports: [
+      { name: "client", containerPort: PORTS.client },
+      { name: "cluster", containerPort: PORTS.cluster },
+      { name: "monitor", containerPort: PORTS.monitor },
+    ],
+    env: [
+      { name: "SERVER_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+      { name: "GOMEMLIMIT", value: goMemLimit(config.bytes.memoryLimit) },
+    ],
+    resources: {
+      requests: { cpu: config.cpuRequest, memory: config.memoryRequest },
+      limits: { memory: config.memoryLimit, ...(config.cpuLimit ? { cpu: config.cpuLimit } : {}) },
+    },
+    // A restarted node may need minutes to catch up on stream data before it is healthy.
+    startupProbe: { ...healthz(""), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 90 },
+    readinessProbe: { ...healthz("?js-server-only=true"), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+    livenessProbe: { ...healthz("?js-enabled-only=true"), periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3 },
+    lifecycle: {
+      // Lame duck: clients move to the other servers before this one stops.
+      preStop: { exec: { command: ["nats-server", `--signal=ldm=${PATHS.pidFile}`] } },
+    },
+    securityContext: containerSecurity,
+    volumeMounts: [
+      { name: "config", mountPath: PATHS.configDir, readOnly: true },
+      { name: "data", mountPath: PATHS.dataDir },
+      { name: "pid", mountPath: PATHS.pidDir },
+    ],
+  };
+}
+
+function reloaderContainer(config: StackConfig): Container {
+  return {
+    name: "reloader",
+    image: config.reloaderImage,
+    imagePullPolicy: "IfNotPresent",
+    // Sends SIGHUP to nats-server when the mounted Secret changes: users and permissions apply without restart.
+    args: ["-pid", PATHS.pidFile, "-config", PATHS.configFile],
+    resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "64Mi" } },
+    securityContext: containerSecurity,
+    volumeMounts: [
+      { name: "config", mountPath: PATHS.configDir, readOnly: true },
+      { name: "pid", mountPath: PATHS.pidDir },
+    ],
+  };
+}
+
+/** The exporter's flags; every flag must precede the URL (a trailing flag is read as a second URL). */
+export const EXPORTER_ARGS: readonly string[] = [
+  `-port=${PORTS.metrics}`,
+  "-connz",
+  "-routez",
+  "-subz",
+  "-varz",
+  "-healthz",
+  "-prefix=nats",
+  "-use_internal_server_id",
+  "-jsz=all",
+  `http://localhost:${PORTS.monitor}/`,
+];
+
+function exporterContainer(config: StackConfig): Container {
+  return {
+    name: "exporter",
+    image: config.exporterImage,
+    imagePullPolicy: "IfNotPresent",
+    args: [...EXPORTER_ARGS],
+    ports: [{ name: "metrics", containerPort: PORTS.metrics }],
+    resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+    securityContext: containerSecurity,
+  };
+}
+
+function topologySpread(config: StackConfig): TopologySpread[] {
+  const selector = { matchLabels: { ...SELECTOR_LABELS } };
+  // Two replicas of an R3 stream on one node lose quorum with that node; prod refuses to co-locate them.
+  const spread: TopologySpread[] = [
+    {
+      maxSkew: 1,
+      topologyKey: "kubernetes.io/hostname",
+      whenUnsatisfiable: config.requireHostSpread ? "DoNotSchedule" : "ScheduleAnyway",
+      labelSelector: selector,
+    },
+  ];
+  if (config.zoneSpread) {
+    spread.push({ maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: selector });
+  }
+  return spread;
+}
+
+function statefulSet(input: ClusterRenderInput): IStatefulSet {
+  const { config } = input;
+  return {
+    apiVersion: "apps/v1",
+    kind: "StatefulSet",
+    metadata: metadata(config, NAMES.statefulSet),
+    spec: {
+      replicas: config.replicas,
+      serviceName: NAMES.headlessService,
+      // Parallel: with OrderedReady, pod 0 waits to be ready, which needs a JetStream quorum, which needs pod 1.
+      podManagementPolicy: "Parallel",
+      selector: { matchLabels: { ...SELECTOR_LABELS } },
+      updateStrategy: { type: "RollingUpdate" },
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
+      template: {
+        metadata: {
+          labels: commonLabels(config),
+          annotations: { [RESTART_CHECKSUM_ANNOTATION]: input.restartChecksum },
+        },
+        spec: {
+          serviceAccountName: NAMES.serviceAccount,
+          automountServiceAccountToken: false,
+          // The reloader signals nats-server by pid, so both containers share one process namespace.
+          shareProcessNamespace: true,
+          terminationGracePeriodSeconds: 60,
+          enableServiceLinks: false,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: NON_ROOT_UID,
+            runAsGroup: NON_ROOT_UID,
+            fsGroup: NON_ROOT_UID,
+            fsGroupChangePolicy: "OnRootMismatch",
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+          topologySpreadConstraints: topologySpread(config),
+          containers: [natsContainer(input), reloaderContainer(config), exporterContainer(config)],
+          volumes: [
+            { name: "config", secret: { secretName: NAMES.configSecret } },
+            { name: "pid", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
+          ],
+        },
+      },
+      volumeClaimTemplates: [
+        {
+          apiVersion: "v1",
+          kind: "PersistentVolumeClaim",
+          metadata: { name: "data", labels: { ...SELECTOR_LABELS } },
+          spec: {
+            accessModes: ["ReadWriteOnce"],
+            resources: { requests: { storage: config.storageSize } },
+            ...(config.storageClass ? { storageClassName: config.storageClass } : {}),
+          },
+        },
+      ],
+    },
+  };
+}
+
+function networkPolicy(config: StackConfig): INetworkPolicy {
+  const nsSelector = (ns: string) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } });
+  const natsPods = { podSelector: { matchLabels: { ...SELECTOR_LABELS } } };
+  const clientNamespaces = [config.namespace, ...config.clientNamespaces];
+  return {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: metadata(config, NAMES.networkPolicy),
+    spec: {
+      podSelector: { matchLabels: { ...SELECTOR_LABELS } },
+      policyTypes: ["Ingress"],
+      ingress: [
+        // Clients: only the namespaces listed in clientNamespaces (and this one, for `pulumi up` helpers).
+        { from: clientNamespaces.map(nsSelector), ports: [{ protocol: "TCP", port: PORTS.client }] },
+        // Routes: only between NATS pods.
+        { from: [natsPods], ports: [{ protocol: "TCP", port: PORTS.cluster }] },
+        // Monitoring and metrics: only from the monitoring namespace (kubelet probes are not subject to policy).
+        {
+          from: [nsSelector(config.monitoringNamespace)],
+          ports: [
+            { protocol: "TCP", port: PORTS.monitor },
+            { protocol: "TCP", port: PORTS.metrics },
+          ],
+        },
+      ],
+    },
+  };
+}
+
+export function renderKubernetesObjects(input: ClusterRenderInput): KubernetesObjects {
+  const { config } = input;
+  return {
+    namespace: {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: {
+        name: config.namespace,
+        labels: {
+          "app.kubernetes.io/part-of": "fluo",
+          "pod-security.kubernetes.io/enforce": "restricted",
+          "pod-security.kubernetes.io/audit": "restricted",
+          "pod-security.kubernetes.io/warn": "restricted",
+        },
+      },
+    },
+    serviceAccount: {
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      metadata: metadata(config, NAMES.serviceAccount),
+      automountServiceAccountToken: false,
+    },
+    configSecret: {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: metadata(config, NAMES.configSecret),
+      type: "Opaque",
+      stringData: { "nats.conf": input.natsConf },
+    },
+    headlessService: {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: metadata(config, NAMES.headlessService),
+      spec: {
+        clusterIP: "None",
+        // Peers must resolve each other before they are ready, or the first quorum never forms.
+        publishNotReadyAddresses: true,
+        selector: { ...SELECTOR_LABELS },
+        ports: [
+          { name: "client", port: PORTS.client, targetPort: "client", appProtocol: "tcp" },
+          { name: "cluster", port: PORTS.cluster, targetPort: "cluster", appProtocol: "tcp" },
+          { name: "monitor", port: PORTS.monitor, targetPort: "monitor", appProtocol: "http" },
+          { name: "metrics", port: PORTS.metrics, targetPort: "metrics", appProtocol: "http" },
+        ],
+      },
+    },
+    clientService: {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: metadata(config, NAMES.clientService),
+      spec: {
+        type: "ClusterIP",
+        selector: { ...SELECTOR_LABELS },
+        ports: [{ name: "client", port: PORTS.client, targetPort: "client", appProtocol: "tcp" }],
+      },
+    },
+    statefulSet: statefulSet(input),
+    podDisruptionBudget: {
+      apiVersion: "policy/v1",
+      kind: "PodDisruptionBudget",
+      metadata: metadata(config, NAMES.podDisruptionBudget),
+      spec: { maxUnavailable: 1, selector: { matchLabels: { ...SELECTOR_LABELS } } },
+    },
+    networkPolicy: networkPolicy(config),
+  };
+}

@@ -1,0 +1,151 @@
+// nats.conf, rendered from plain values by small fragments (server, JetStream, cluster, accounts) so each part
+// can be read and tested alone. The same function serves Kubernetes (routes through the headless service,
+// server_name from the pod) and local mode (127.0.0.1 ports): only the topology differs.
+
+import { createHash } from "node:crypto";
+import type { Permissions, SubjectRules } from "./permissions";
+
+export interface NatsTopology {
+  /** A literal name, or an environment reference such as "$SERVER_NAME" resolved by the server at start. */
+  readonly serverName: string;
+  readonly host: string;
+  readonly clientPort: number;
+  readonly clusterPort: number;
+  readonly monitorPort: number;
+  /** Every member's route URL, this server's own included (the server skips itself). Empty: no cluster. */
+  readonly routes: readonly string[];
+  /** The server appends "/jetstream": store_dir "/data" keeps streams in /data/jetstream on the volume. */
+  readonly storeDir: string;
+  readonly pidFile: string;
+}
+
+export interface NatsUser {
+  readonly user: string;
+  /** A bcrypt hash ($2a$/$2b$...), never a plaintext password. */
+  readonly passwordHash: string;
+  readonly permissions: Permissions;
+}
+
+export interface NatsAccount {
+  readonly name: string;
+  readonly jetstream: boolean;
+  readonly users: readonly NatsUser[];
+}
+
+export interface NatsConfInput {
+  readonly topology: NatsTopology;
+  readonly clusterName: string;
+  readonly maxMemoryStore: number;
+  readonly maxFileStore: number;
+  readonly lameDuckDuration: string;
+  readonly lameDuckGracePeriod: string;
+  readonly accounts: readonly NatsAccount[];
+  readonly systemAccount: string;
+}
+
+const q = (s: string): string => JSON.stringify(s);
+const serverNameValue = (s: string): string => (/^\$[A-Z_][A-Z0-9_]*$/.test(s) ? s : q(s));
+const indent = (text: string, by = "  "): string =>
+  text
+    .split("\n")
+    .map((line) => (line === "" ? line : by + line))
+    .join("\n");
+const list = (items: readonly string[]): string =>
+  items.length === 0 ? "[]" : `[\n${items.map((i) => `  ${q(i)}`).join("\n")}\n]`;
+
+export function serverFragment(i: NatsConfInput): string {
+  const t = i.topology;
+  return [
+    `server_name: ${serverNameValue(t.serverName)}`,
+    `listen: ${q(`${t.host}:${t.clientPort}`)}`,
+    `http: ${q(`${t.host}:${t.monitorPort}`)}`,
+    `pid_file: ${q(t.pidFile)}`,
+    // Lame duck on shutdown: clients are told to reconnect elsewhere over the duration, after the grace period.
+    `lame_duck_duration: ${q(i.lameDuckDuration)}`,
+    `lame_duck_grace_period: ${q(i.lameDuckGracePeriod)}`,
+  ].join("\n");
+}
+
+export function jetStreamFragment(i: NatsConfInput): string {
+  return [
+    "jetstream {",
+    `  store_dir: ${q(i.topology.storeDir)}`,
+    // Plain bytes: nats.conf reads "10GB" as 10 GiB, a unit mix-up waiting to happen.
+    `  max_memory_store: ${i.maxMemoryStore}`,
+    `  max_file_store: ${i.maxFileStore}`,
+    "}",
+  ].join("\n");
+}
+
+export function clusterFragment(i: NatsConfInput): string {
+  const t = i.topology;
+  if (t.routes.length === 0) return "";
+  return [
+    "cluster {",
+    `  name: ${q(i.clusterName)}`,
+    `  listen: ${q(`${t.host}:${t.clusterPort}`)}`,
+    indent(`routes: ${list(t.routes)}`),
+    // Peers are known from the routes; advertising pod IPs to clients would hand them addresses that change.
+    "  no_advertise: true",
+    // Pods start in parallel and DNS of not-yet-running peers fails for a while: keep retrying.
+    "  connect_retries: 120",
+    "}",
+  ].join("\n");
+}
+
+function rules(name: string, r: SubjectRules): string {
+  const parts: string[] = [];
+  if (r.allow.length > 0) parts.push(`allow: ${list(r.allow)}`);
+  if (r.deny.length > 0) parts.push(`deny: ${list(r.deny)}`);
+  // Nothing allowed: say so, since an absent block would allow everything.
+  if (parts.length === 0) return `${name}: { deny: [">"] }`;
+  return `${name} {\n${indent(parts.join("\n"))}\n}`;
+}
+
+function userBlock(u: NatsUser): string {
+  const perms = [rules("publish", u.permissions.publish), rules("subscribe", u.permissions.subscribe)];
+  if (u.permissions.allowResponses) perms.push("allow_responses: true");
+  return [
+    "{",
+    `  user: ${q(u.user)}`,
+    // bcrypt hashes must be quoted: unquoted, the leading "$" would be read as a variable reference.
+    `  password: ${q(u.passwordHash)}`,
+    "  permissions {",
+    indent(perms.join("\n"), "    "),
+    "  }",
+    "}",
+  ].join("\n");
+}
+
+export function accountsFragment(i: NatsConfInput): string {
+  const accounts = i.accounts.map((a) =>
+    [
+      `${a.name} {`,
+      ...(a.jetstream ? ["  jetstream: enabled"] : []),
+      indent(`users: [\n${a.users.map((u) => indent(userBlock(u))).join("\n")}\n]`),
+      "}",
+    ].join("\n"),
+  );
+  return [`accounts {\n${indent(accounts.join("\n"))}\n}`, `system_account: ${q(i.systemAccount)}`].join("\n");
+}
+
+const HEADER = "# Generated by fluo-queue (infra/natsConfig.ts). Do not edit: change the stack config instead.";
+
+/** The complete nats.conf. */
+export function renderNatsConf(i: NatsConfInput): string {
+  return [HEADER, serverFragment(i), jetStreamFragment(i), clusterFragment(i), accountsFragment(i)]
+    .filter((f) => f !== "")
+    .join("\n\n")
+    .concat("\n");
+}
+
+/**
+ * Fingerprint of the parts of nats.conf that need a restart to take effect (listen addresses, store_dir,
+ * JetStream limits: the server ignores a lowered limit on reload, cluster settings). Used as a pod-template
+ * annotation so changing them rolls the pods one at a time. Accounts, users and permissions are left out:
+ * the config reloader applies them with SIGHUP and no restart, and a password change must not restart pods.
+ */
+export function restartChecksum(i: NatsConfInput): string {
+  const restartRelevant = [serverFragment(i), jetStreamFragment(i), clusterFragment(i)].join("\n");
+  return createHash("sha256").update(restartRelevant).digest("hex");
+}

@@ -1,0 +1,210 @@
+// The whole stack config (the `fluo-queue:*` keys of Pulumi.<stack>.yaml), validated once.
+// Both the Pulumi program and the CLI hand the raw key/value map to `parseStackConfig`; nothing else reads
+// config. A bad value fails here, before any resource is registered, with the key, the value and the fix.
+
+import { z } from "zod";
+import { parseSize, SIZE_HELP } from "../lib/units";
+
+export const PROJECT = "fluo-queue";
+
+/** Keys read as Pulumi secrets by the program (never part of the rendered model). */
+export const SECRET_KEYS = [
+  "kubeconfig",
+  "bffPassword",
+  "backendPassword",
+  "workersPassword",
+  "provisionerPassword",
+  "systemPassword",
+] as const;
+export type SecretKey = (typeof SECRET_KEYS)[number];
+
+/** Keys owned by other parts of the program but validated with the rest (see streams/ and alerts/). */
+export const OBJECT_KEYS = ["streamOverrides", "allowDestroy", "podMonitorLabels"] as const;
+
+const size = (what: string) =>
+  z.string().refine((v) => parseSize(v) !== undefined, { message: `${what} must be ${SIZE_HELP}` });
+
+// Image references must name a version: a floating tag makes two `pulumi up` runs deploy different servers.
+const image = z
+  .string()
+  .regex(/^[a-z0-9.\-/:_]+(:[A-Za-z0-9._-]+|@sha256:[a-f0-9]{64})$/, {
+    message: 'must be "<repository>:<tag>" or "<repository>@sha256:<digest>"',
+  })
+  .refine((v) => !/:latest$/.test(v), { message: 'must pin a version: "latest" changes under you' });
+
+const k8sName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: "must be a DNS-1123 label (lower case letters, digits, '-')" })
+  .max(63);
+
+const labelPair = z
+  .string()
+  .regex(/^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?=[A-Za-z0-9]?([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, {
+    message: 'must be "key=value" with a valid Kubernetes label key and value',
+  });
+
+const durationString = z.string().regex(/^(\d+(ms|s|m|h))+$/, { message: 'must be a duration such as "30s" or "2m"' });
+
+/** Every plain (non-secret) key, its type and its default: the source of the Pulumi.yaml `config:` block. */
+export const stackConfigSchema = z
+  .object({
+    environment: z.enum(["dev", "staging", "prod"]).default("dev"),
+    kubeContext: z.string().min(1).optional(),
+    namespace: k8sName.default("fluo-queue"),
+    clusterName: z.string().regex(/^[A-Za-z0-9_-]+$/, { message: "must be letters, digits, '-' or '_'" }).default("fluo-cluster"),
+    replicas: z.number().int().refine((n) => n === 1 || n === 3 || n === 5, {
+      message: "must be 1, 3 or 5: JetStream's Raft needs an odd member count, and at most 5 replicas per stream",
+    }).default(3),
+    natsImage: image.default("nats:2.10.24-alpine"),
+    reloaderImage: image.default("natsio/nats-server-config-reloader:0.16.1"),
+    exporterImage: image.default("natsio/prometheus-nats-exporter:0.16.0"),
+    maxMemoryStore: size("maxMemoryStore").default("1GiB"),
+    maxFileStore: size("maxFileStore").default("10GiB"),
+    storageSize: size("storageSize").default("12Gi"),
+    storageClass: z.string().min(1).optional(),
+    cpuRequest: z.string().regex(/^\d+(\.\d+)?m?$/, { message: 'must be a CPU quantity such as "100m" or "1"' }).default("100m"),
+    cpuLimit: z.string().regex(/^\d+(\.\d+)?m?$/, { message: 'must be a CPU quantity such as "500m" or "2"' }).optional(),
+    memoryRequest: size("memoryRequest").default("2Gi"),
+    memoryLimit: size("memoryLimit").default("2Gi"),
+    clientNamespaces: z.array(k8sName).default([]),
+    monitoringNamespace: k8sName.default("monitoring"),
+    requireHostSpread: z.boolean().default(true),
+    zoneSpread: z.boolean().default(false),
+    protect: z.boolean().default(false),
+    lameDuckDuration: durationString.default("30s"),
+    prometheusOperator: z.boolean().default(true),
+    grafanaNamespace: k8sName.default("monitoring"),
+    podMonitorLabels: z.array(labelPair).default(["release=kube-prometheus-stack"]),
+    natsUrl: z.string().regex(/^(nats|tls):\/\/[^\s]+$/, { message: 'must be a NATS URL such as "nats://127.0.0.1:4222"' }).optional(),
+    streamOverrides: z.record(z.string(), z.unknown()).default({}),
+    allowDestroy: z.array(z.string()).default([]),
+  })
+  .strict();
+
+export type StackConfigInput = z.input<typeof stackConfigSchema>;
+type ParsedKeys = z.output<typeof stackConfigSchema>;
+
+/** The validated config with sizes resolved to bytes. */
+export interface StackConfig extends ParsedKeys {
+  readonly stack: string;
+  readonly bytes: {
+    readonly maxMemoryStore: number;
+    readonly maxFileStore: number;
+    readonly storageSize: number;
+    readonly memoryRequest: number;
+    readonly memoryLimit: number;
+  };
+}
+
+// A filesystem loses a few percent to metadata and reserved blocks (a 10Gi volume has about 9.7Gi usable) and
+// JetStream needs room for indexes and compaction: demand 10% headroom so max_file_store is reachable.
+export const STORAGE_HEADROOM = 1.1;
+// The server's own heap (connections, Raft, file store caches) on top of the memory store.
+export const SERVER_MEMORY_OVERHEAD = 512 * 2 ** 20;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid stack config:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const show = (value: unknown): string => (value === undefined ? "(unset)" : JSON.stringify(value));
+
+/**
+ * Coerce a raw Pulumi config value (always a string in the engine, typed in a YAML file) to what the schema
+ * expects: Pulumi stores `replicas: 3` as "3" and arrays/objects as JSON text.
+ */
+function coerce(key: string, raw: unknown): unknown {
+  if (typeof raw !== "string") return raw;
+  const shape = (stackConfigSchema.shape as Record<string, z.ZodType>)[key];
+  if (!shape) return raw;
+  const probe = shape.safeParse(raw);
+  if (probe.success) return raw;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/**
+ * Validate the raw `fluo-queue:*` values of one stack (keys without the namespace prefix).
+ * Throws ConfigError listing every problem with its key.
+ */
+export function parseStackConfig(stack: string, raw: Readonly<Record<string, unknown>>): StackConfig {
+  const plain: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(raw)) {
+    if ((SECRET_KEYS as readonly string[]).includes(key)) continue;
+    if (!(key in stackConfigSchema.shape)) {
+      const known = [...Object.keys(stackConfigSchema.shape), ...SECRET_KEYS].sort().join(", ");
+      problems.push(`${PROJECT}:${key}: unknown key. Known keys: ${known}`);
+      continue;
+    }
+    plain[key] = coerce(key, value);
+  }
+  const parsed = stackConfigSchema.safeParse(plain);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const key = issue.path.map(String).join(".");
+      const top = String(issue.path[0] ?? "");
+      problems.push(`${PROJECT}:${key} = ${show(raw[top] === undefined ? undefined : plain[top])}: ${issue.message}`);
+    }
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+
+  const c = parsed.data;
+  const bytes = {
+    maxMemoryStore: parseSize(c.maxMemoryStore)!,
+    maxFileStore: parseSize(c.maxFileStore)!,
+    storageSize: parseSize(c.storageSize)!,
+    memoryRequest: parseSize(c.memoryRequest)!,
+    memoryLimit: parseSize(c.memoryLimit)!,
+  };
+  problems.push(...crossFieldProblems(c, bytes));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { ...c, stack, bytes };
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(2)}GiB`;
+}
+
+function crossFieldProblems(c: ParsedKeys, b: StackConfig["bytes"]): string[] {
+  const problems: string[] = [];
+  const neededVolume = Math.ceil(b.maxFileStore * STORAGE_HEADROOM);
+  if (b.storageSize < neededVolume) {
+    problems.push(
+      `${PROJECT}:storageSize = "${c.storageSize}": a volume of ${gib(b.storageSize)} cannot hold maxFileStore ` +
+        `"${c.maxFileStore}" (${gib(b.maxFileStore)}) plus ${Math.round((STORAGE_HEADROOM - 1) * 100)}% filesystem ` +
+        `headroom; set storageSize to at least ${Math.ceil(neededVolume / 2 ** 30)}Gi or lower maxFileStore`,
+    );
+  }
+  const neededMemory = b.maxMemoryStore + SERVER_MEMORY_OVERHEAD;
+  if (b.memoryLimit < neededMemory) {
+    problems.push(
+      `${PROJECT}:memoryLimit = "${c.memoryLimit}": the memory store "${c.maxMemoryStore}" plus ` +
+        `${SERVER_MEMORY_OVERHEAD / 2 ** 20}MiB server overhead needs ${gib(neededMemory)}, the pod would be ` +
+        `OOM-killed; raise memoryLimit to at least ${Math.ceil(neededMemory / 2 ** 20)}Mi or lower maxMemoryStore`,
+    );
+  }
+  if (b.memoryRequest > b.memoryLimit) {
+    problems.push(
+      `${PROJECT}:memoryRequest = "${c.memoryRequest}": must not exceed memoryLimit "${c.memoryLimit}"`,
+    );
+  }
+  if (b.maxFileStore <= 0) problems.push(`${PROJECT}:maxFileStore: must be above zero`);
+  if (c.environment === "prod" && c.replicas !== 3 && c.replicas !== 5) {
+    problems.push(`${PROJECT}:replicas = ${c.replicas}: prod needs 3 or 5 servers so a stream survives a node loss`);
+  }
+  if (c.environment === "prod" && !c.protect) {
+    problems.push(`${PROJECT}:protect = false: prod must protect the StatefulSet and streams; set it to true`);
+  }
+  for (const ns of c.clientNamespaces) {
+    if (ns === c.namespace) {
+      problems.push(`${PROJECT}:clientNamespaces: "${ns}" is the NATS namespace itself; list only client namespaces`);
+    }
+  }
+  return problems;
+}

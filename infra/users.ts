@@ -1,0 +1,97 @@
+// The NATS users of FLUO and the grants that do not depend on the stream catalog.
+// JetStream grants (publish subjects of streams, pull/ack subjects of consumers) are derived from the catalog in
+// streams/ and merged on top in deployment.ts, so a new consumer never needs a hand edit here.
+
+import { grant, mergePermissions, type Permissions } from "./permissions";
+import type { SecretKey } from "./stackConfig";
+
+/** Application users hold data-plane rights only; they never get CONSUMER.CREATE or the system account. */
+export type AppUser = "fluo-bff" | "fluo-backend" | "fluo-workers";
+export type UserName = AppUser | "fluo-provisioner" | "fluo-system";
+
+export const APP_ACCOUNT = "FLUO";
+export const SYSTEM_ACCOUNT = "SYS";
+
+export interface UserSpec {
+  readonly name: UserName;
+  readonly account: typeof APP_ACCOUNT | typeof SYSTEM_ACCOUNT;
+  readonly description: string;
+  /** Stack config key that may hold this user's password (a Pulumi secret). */
+  readonly passwordKey: SecretKey;
+  /**
+   * Replies (request-reply, JetStream API answers, pull deliveries) go to `<inboxPrefix>.<id>`. A per-user
+   * prefix keeps one user from reading another's replies, which with a shared `_INBOX.>` would include every
+   * job a worker pulls. Clients set it as nats.js `inboxPrefix` / nats CLI `--inbox-prefix`.
+   */
+  readonly inboxPrefix: string;
+  readonly base: Permissions;
+}
+
+const inbox = (user: string): string => `_INBOX_${user.replace(/-/g, "_").toUpperCase()}`;
+
+// Request-reply between BFF and backend (ADR-007 "Request-Reply"): requests on rpc.backend.>, answered through
+// allow_responses so the backend can only answer requests it actually received.
+export const BACKEND_RPC_SUBJECTS = ["rpc.backend.>"];
+
+// What a stream/consumer provisioning identity needs and nothing more (NOTES.md): stream and consumer
+// management, no publish to data subjects, no message reads.
+export const PROVISIONING_SUBJECTS = [
+  "$JS.API.INFO",
+  "$JS.API.STREAM.CREATE.*",
+  "$JS.API.STREAM.UPDATE.*",
+  "$JS.API.STREAM.INFO.*",
+  "$JS.API.STREAM.DELETE.*",
+  "$JS.API.STREAM.NAMES",
+  "$JS.API.STREAM.LIST",
+  "$JS.API.CONSUMER.CREATE.>",
+  "$JS.API.CONSUMER.DURABLE.CREATE.>",
+  "$JS.API.CONSUMER.INFO.>",
+  "$JS.API.CONSUMER.DELETE.>",
+  "$JS.API.CONSUMER.NAMES.>",
+  "$JS.API.CONSUMER.LIST.>",
+];
+
+export function userSpecs(): readonly UserSpec[] {
+  const users: Array<Omit<UserSpec, "inboxPrefix">> = [
+    {
+      name: "fluo-bff",
+      account: APP_ACCOUNT,
+      description: "BFF: submits jobs, sends requests to the backend, follows signal status",
+      passwordKey: "bffPassword",
+      base: grant({ publish: BACKEND_RPC_SUBJECTS }),
+    },
+    {
+      name: "fluo-backend",
+      account: APP_ACCOUNT,
+      description: "Backend: answers BFF requests, consumes signals",
+      passwordKey: "backendPassword",
+      base: grant({ subscribe: BACKEND_RPC_SUBJECTS, allowResponses: true }),
+    },
+    {
+      name: "fluo-workers",
+      account: APP_ACCOUNT,
+      description: "Workers: pull jobs, publish signal status",
+      passwordKey: "workersPassword",
+      base: grant({}),
+    },
+    {
+      name: "fluo-provisioner",
+      account: APP_ACCOUNT,
+      description: "Stream and consumer management by `pulumi up`, `npm run local` and `npm run drift`",
+      passwordKey: "provisionerPassword",
+      base: grant({ publish: PROVISIONING_SUBJECTS }),
+    },
+    {
+      name: "fluo-system",
+      account: SYSTEM_ACCOUNT,
+      description: "System account (server reports, `nats server ls`); no application data",
+      passwordKey: "systemPassword",
+      base: grant({ publish: [">"], subscribe: [">"] }),
+    },
+  ];
+  // Every user may read its own inbox and no other.
+  return users.map((u) => {
+    const inboxPrefix = inbox(u.name);
+    return { ...u, inboxPrefix, base: mergePermissions(u.base, grant({ subscribe: [`${inboxPrefix}.>`] })) };
+  });
+}
