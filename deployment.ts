@@ -8,6 +8,9 @@ import { renderNatsConf, restartChecksum, type NatsConfInput, type NatsTopology 
 import { kubernetesTopology } from "./infra/clusterLayout";
 import { renderKubernetesObjects, type KubernetesObjects } from "./infra/kubernetesObjects";
 import type { StackConfig } from "./infra/stackConfig";
+import { hashPassword } from "./infra/passwordHash";
+import { stringify } from "yaml";
+import { createHash } from "node:crypto";
 
 export interface UserGrant {
   readonly spec: UserSpec;
@@ -32,6 +35,15 @@ export function userGrants(extra: ExtraGrants = new Map()): UserGrant[] {
 }
 
 export type PasswordHashes = Readonly<Record<UserName, string>>;
+
+/**
+ * Stand-ins for the password hashes where the real ones are not known or must not be shown: the objects
+ * other than the config Secret, and `npm run render` without --show-secrets. Not a bcrypt hash, so a
+ * server started with them accepts no password.
+ */
+export const REDACTED_HASHES: PasswordHashes = Object.fromEntries(
+  userSpecs().map((s) => [s.name, `<redacted: bcrypt hash of the ${s.name} password>`]),
+) as PasswordHashes;
 
 /** The nats.conf input for one topology (Kubernetes pod or local process). */
 export function natsConfInput(
@@ -71,4 +83,53 @@ export function renderCluster(config: StackConfig, grants: readonly UserGrant[],
   const natsConf = renderNatsConf(input);
   const checksum = restartChecksum(input);
   return { natsConf, restartChecksum: checksum, objects: renderKubernetesObjects({ config, natsConf, restartChecksum: checksum }) };
+}
+
+export interface RenderOptions {
+  /** Real passwords by user (e.g. local mode's): nats.conf then carries their bcrypt hashes. */
+  readonly passwords?: Readonly<Record<string, string>>;
+  /** Write Secret contents as they are; otherwise each value is replaced by its size and digest. */
+  readonly showSecrets?: boolean;
+}
+
+export interface RenderedFile {
+  readonly path: string;
+  readonly content: string;
+}
+
+/** Bcrypt hashes of the given passwords; a user without one gets the redacted stand-in. */
+export function passwordHashes(passwords: Readonly<Record<string, string>> = {}): PasswordHashes {
+  const known = new Set(userSpecs().map((s) => s.name));
+  for (const user of Object.keys(passwords)) {
+    if (!known.has(user as UserName)) throw new Error(`password given for unknown user "${user}" (${[...known].join(", ")})`);
+  }
+  return Object.fromEntries(
+    userSpecs().map((s) => [s.name, passwords[s.name] ? hashPassword(s.name, passwords[s.name]) : REDACTED_HASHES[s.name]]),
+  ) as PasswordHashes;
+}
+
+function redact(value: string): string {
+  return `<redacted: ${Buffer.byteLength(value)} bytes, sha256 ${createHash("sha256").update(value).digest("hex").slice(0, 16)}>`;
+}
+
+const toYaml = (object: unknown): string => stringify(object, { lineWidth: 0 });
+
+/** Every artifact as files (relative path and content), in a fixed order: what `npm run render` writes. */
+export function renderFiles(config: StackConfig, options: RenderOptions = {}): RenderedFile[] {
+  const grants = userGrants();
+  const cluster = renderCluster(config, grants, passwordHashes(options.passwords));
+  const secret = cluster.objects.configSecret;
+  const objects = Object.values({
+    ...cluster.objects,
+    configSecret: options.showSecrets
+      ? secret
+      : { ...secret, stringData: Object.fromEntries(Object.entries(secret.stringData ?? {}).map(([k, v]) => [k, redact(v)])) },
+  });
+  return [
+    { path: "nats.conf", content: cluster.natsConf },
+    ...objects.map((object, i) => ({
+      path: `kubernetes/${String(i + 1).padStart(2, "0")}-${object.kind.toLowerCase()}-${object.metadata?.name}.yaml`,
+      content: toYaml(object),
+    })),
+  ];
 }

@@ -20,7 +20,7 @@ export interface KubernetesObjects {
   readonly configSecret: ISecret;
   readonly headlessService: IService;
   readonly clientService: IService;
-  readonly statefulSet: IStatefulSet;
+  readonly statefulSet: IStatefulSet & { spec: NonNullable<IStatefulSet["spec"]> };
   readonly podDisruptionBudget: IPodDisruptionBudget;
   readonly networkPolicy: INetworkPolicy;
 }
@@ -166,7 +166,7 @@ function topologySpread(config: StackConfig): TopologySpread[] {
   return spread;
 }
 
-function statefulSet(input: ClusterRenderInput): IStatefulSet {
+function statefulSet(input: ClusterRenderInput): KubernetesObjects["statefulSet"] {
   const { config } = input;
   return {
     apiVersion: "apps/v1",

@@ -1,0 +1,47 @@
+// npm run render -- --stack <name> --out <dir> [--passwords <file.json>] [--show-secrets]
+// Writes every artifact `pulumi up` would apply, from the same code, without the Pulumi CLI or a cluster.
+
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { renderFiles, type RenderOptions } from "../deployment";
+import { ConfigError } from "../infra/stackConfig";
+import { parseFlags, readStackConfig, UsageError } from "./stackFile";
+
+const OWNED = ["nats.conf", "kubernetes", "streams.json", "alerts", "dashboards"];
+
+function readPasswords(file: string): Record<string, string> {
+  const parsed: unknown = JSON.parse(readFileSync(file, "utf8"));
+  if (typeof parsed !== "object" || parsed === null || Object.values(parsed).some((v) => typeof v !== "string")) {
+    throw new UsageError(`--passwords ${file}: must be a JSON object of user name to password`);
+  }
+  return parsed as Record<string, string>;
+}
+
+export function main(argv: readonly string[]): number {
+  try {
+    const { values, switches } = parseFlags(argv, { values: ["stack", "out", "passwords"], switches: ["show-secrets"] });
+    if (!values.stack || !values.out) throw new UsageError("usage: npm run render -- --stack <name> --out <dir> [--passwords <file.json>] [--show-secrets]");
+    const config = readStackConfig(values.stack);
+    const options: RenderOptions = {
+      passwords: values.passwords ? readPasswords(values.passwords) : undefined,
+      showSecrets: switches.has("show-secrets"),
+    };
+    const files = renderFiles(config, options);
+    const out = resolve(values.out);
+    for (const owned of OWNED) rmSync(join(out, owned), { recursive: true, force: true });
+    for (const file of files) {
+      mkdirSync(dirname(join(out, file.path)), { recursive: true });
+      writeFileSync(join(out, file.path), file.content);
+    }
+    console.log(`Rendered stack ${config.stack} into ${out}: ${files.map((f) => f.path).join(", ")}`);
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      console.error(`render: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+if (require.main === module) process.exitCode = main(process.argv.slice(2));

@@ -1,0 +1,238 @@
+// Runs the cluster's local flavour: N real nats-server processes on 127.0.0.1, each with the nats.conf that
+// infra/natsConfig.ts renders for Kubernetes, only with loopback ports, literal server names and a local
+// store_dir. Shared by `npm run local` and by every test that needs a live server.
+
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { natsConfInput, type PasswordHashes, type UserGrant } from "../deployment";
+import { renderNatsConf, type NatsTopology } from "../infra/natsConfig";
+import type { StackConfig } from "../infra/stackConfig";
+
+export interface NodePorts {
+  readonly client: number;
+  readonly cluster: number;
+  readonly monitor: number;
+}
+
+export interface LocalNode {
+  readonly name: string;
+  readonly ports: NodePorts;
+  readonly url: string;
+  readonly monitorUrl: string;
+  readonly confPath: string;
+  readonly logPath: string;
+}
+
+export interface LocalClusterOptions {
+  readonly config: StackConfig;
+  readonly grants: readonly UserGrant[];
+  readonly hashes: PasswordHashes;
+  /** Data, configs and logs go below it; data survives stop() so a restart finds the streams. */
+  readonly stateDir: string;
+  /** One entry per server; default: free ports chosen by the OS, one server per config.replicas. */
+  readonly ports?: readonly NodePorts[];
+  /** JetStream limits per server, when the stack's are too large for a laptop. */
+  readonly limits?: { readonly maxMemoryStore: number; readonly maxFileStore: number };
+  readonly onProgress?: (message: string) => void;
+}
+
+export const INSTALL_HINT =
+  "nats-server was not found on PATH. Install it: `sudo apt-get install nats-server` (Debian/Ubuntu), " +
+  "`brew install nats-server` (macOS), or set NATS_SERVER_BIN to its path.";
+
+export function natsServerBinary(): string {
+  const explicit = process.env.NATS_SERVER_BIN;
+  if (explicit) return explicit;
+  const found = spawnSync("sh", ["-c", "command -v nats-server"], { encoding: "utf8" });
+  if (found.status !== 0 || found.stdout.trim() === "") throw new Error(INSTALL_HINT);
+  return found.stdout.trim();
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function freeNodePorts(count: number): Promise<NodePorts[]> {
+  const ports: NodePorts[] = [];
+  for (let i = 0; i < count; i++) ports.push({ client: await freePort(), cluster: await freePort(), monitor: await freePort() });
+  return ports;
+}
+
+/** The topology of local node `index`: loopback addresses, routes to every local node. */
+export function localTopology(ports: readonly NodePorts[], index: number, stateDir: string): NatsTopology {
+  return {
+    serverName: `nats-${index}`,
+    host: "127.0.0.1",
+    clientPort: ports[index].client,
+    clusterPort: ports[index].cluster,
+    monitorPort: ports[index].monitor,
+    routes: ports.length > 1 ? ports.map((p) => `nats://127.0.0.1:${p.cluster}`) : [],
+    storeDir: join(stateDir, `nats-${index}`, "data"),
+    pidFile: join(stateDir, `nats-${index}`, "nats.pid"),
+  };
+}
+
+// Children still running when this process exits (a failed test, Ctrl-C) are killed, never orphaned.
+const running = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+async function sleep(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+async function getJson(url: string): Promise<unknown> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return response.json();
+}
+
+export interface ClusterHealth {
+  readonly metaLeader: string | undefined;
+  readonly routes: readonly number[];
+}
+
+export class LocalCluster {
+  private readonly processes: ChildProcess[] = [];
+  private readonly exits: Array<Promise<void>> = [];
+
+  private constructor(
+    readonly nodes: readonly LocalNode[],
+    private readonly onProgress: (message: string) => void,
+  ) {}
+
+  /** Client URLs, comma-separated, as nats clients take them. */
+  get servers(): string[] {
+    return this.nodes.map((n) => n.url);
+  }
+
+  /** Writes each node's nats.conf and starts the servers. Resolves once all are listening. */
+  static async start(options: LocalClusterOptions): Promise<LocalCluster> {
+    const binary = natsServerBinary();
+    const count = options.ports?.length ?? options.config.replicas;
+    const ports = options.ports ?? (await freeNodePorts(count));
+    const progress = options.onProgress ?? (() => undefined);
+    const config = options.limits
+      ? { ...options.config, bytes: { ...options.config.bytes, ...options.limits } }
+      : options.config;
+    const nodes: LocalNode[] = ports.map((p, i) => {
+      const dir = join(options.stateDir, `nats-${i}`);
+      mkdirSync(join(dir, "data"), { recursive: true });
+      const confPath = join(dir, "nats.conf");
+      writeFileSync(
+        confPath,
+        renderNatsConf(natsConfInput(config, localTopology(ports, i, options.stateDir), options.grants, options.hashes)),
+        { mode: 0o600 },
+      );
+      return {
+        name: `nats-${i}`,
+        ports: p,
+        url: `nats://127.0.0.1:${p.client}`,
+        monitorUrl: `http://127.0.0.1:${p.monitor}`,
+        confPath,
+        logPath: join(dir, "nats.log"),
+      };
+    });
+    const cluster = new LocalCluster(nodes, progress);
+    try {
+      for (const node of nodes) cluster.spawnNode(binary, node);
+      await cluster.waitUntil("all servers listening", 20_000, async () => {
+        for (const node of nodes) await getJson(`${node.monitorUrl}/varz`);
+        return true;
+      });
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    return cluster;
+  }
+
+  private spawnNode(binary: string, node: LocalNode): void {
+    const log = openSync(node.logPath, "a");
+    const child = spawn(binary, ["-c", node.confPath], { stdio: ["ignore", log, log] });
+    closeSync(log);
+    running.add(child);
+    this.processes.push(child);
+    this.exits.push(
+      new Promise((resolve) =>
+        child.once("exit", () => {
+          running.delete(child);
+          resolve();
+        }),
+      ),
+    );
+    this.onProgress(`started ${node.name} (pid ${child.pid}) on ${node.url}, monitor ${node.monitorUrl}`);
+  }
+
+  /** Process ids of the servers still running. */
+  get pids(): number[] {
+    return this.processes.filter((p) => p.exitCode === null && p.signalCode === null).map((p) => p.pid!);
+  }
+
+  async health(): Promise<ClusterHealth> {
+    let metaLeader: string | undefined;
+    const routes: number[] = [];
+    for (const node of this.nodes) {
+      const jsz = (await getJson(`${node.monitorUrl}/jsz`)) as { meta_cluster?: { leader?: string } };
+      const routez = (await getJson(`${node.monitorUrl}/routez`)) as { num_routes?: number };
+      metaLeader ??= jsz.meta_cluster?.leader || undefined;
+      routes.push(routez.num_routes ?? 0);
+    }
+    return { metaLeader, routes };
+  }
+
+  /** Waits until every server routes to every other and a JetStream meta leader is elected. */
+  async waitForMetaLeader(timeoutMs = 30_000): Promise<string> {
+    const peers = this.nodes.length - 1;
+    let leader = "";
+    await this.waitUntil("JetStream meta leader", timeoutMs, async () => {
+      const h = await this.health();
+      if (this.nodes.length > 1 && (h.routes.some((r) => r < peers) || !h.metaLeader)) return false;
+      // A single server has no meta group; JetStream being enabled is all there is to wait for.
+      leader = h.metaLeader ?? this.nodes[0].name;
+      for (const node of this.nodes) await getJson(`${node.monitorUrl}/healthz?js-enabled-only=true`);
+      return true;
+    });
+    this.onProgress(`JetStream meta leader: ${leader}`);
+    return leader;
+  }
+
+  private async waitUntil(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown;
+    while (Date.now() < deadline) {
+      if (this.pids.length < this.nodes.length) {
+        throw new Error(`a nats-server exited while waiting for ${what}; see ${this.nodes.map((n) => n.logPath).join(", ")}`);
+      }
+      try {
+        if (await probe()) return;
+      } catch (err) {
+        last = err;
+      }
+      await sleep(200);
+    }
+    throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+  }
+
+  /** Stops every server (SIGTERM, then SIGKILL after the timeout); the data directories stay. */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    for (const child of this.processes) if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    const timer = setTimeout(() => {
+      for (const child of this.processes) child.kill("SIGKILL");
+    }, timeoutMs);
+    await Promise.all(this.exits);
+    clearTimeout(timer);
+  }
+}
