@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseStackConfig } from "./stackConfig";
+import { readStackConfig } from "../cli/stackFile";
+
+function problemsOf(raw: Record<string, unknown>, stack = "test"): string {
+  try {
+    parseStackConfig(stack, raw);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).message;
+  }
+  throw new Error(`config was accepted: ${JSON.stringify(raw)}`);
+}
+
+describe("stack config", () => {
+  it("defaults are consistent with each other (ADR sizes, volume headroom, memory limit)", () => {
+    const c = parseStackConfig("test", {});
+    expect(c.replicas).toBe(3);
+    expect(c.namespace).toBe("fluo-queue");
+    expect(c.bytes.maxFileStore).toBe(10 * 2 ** 30);
+    expect(c.bytes.maxMemoryStore).toBe(2 ** 30);
+    expect(c.bytes.storageSize).toBeGreaterThanOrEqual(c.bytes.maxFileStore * 1.1);
+    expect(c.bytes.memoryLimit).toBeGreaterThan(c.bytes.maxMemoryStore);
+  });
+
+  it("reads values the way the Pulumi engine passes them (strings, JSON arrays)", () => {
+    const c = parseStackConfig("test", { replicas: "5", zoneSpread: "true", clientNamespaces: '["fluo","api"]' });
+    expect(c.replicas).toBe(5);
+    expect(c.zoneSpread).toBe(true);
+    expect(c.clientNamespaces).toEqual(["fluo", "api"]);
+  });
+
+  it("the shipped dev and prod stacks validate", () => {
+    expect(readStackConfig("dev").environment).toBe("dev");
+    const prod = readStackConfig("prod");
+    expect(prod.protect).toBe(true);
+    expect(prod.replicas).toBe(3);
+  });
+
+  // Each invalid config must be refused with a message naming the key (and the value where there is one).
+  const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
+    ["even replica count", { replicas: 4 }, /fluo-queue:replicas = 4: must be 1, 3 or 5/],
+    ["too many replicas", { replicas: "7" }, /fluo-queue:replicas/],
+    ["unparseable size", { maxFileStore: "ten gigs" }, /fluo-queue:maxFileStore = "ten gigs": maxFileStore must be a size/],
+    ["volume without headroom", { maxFileStore: "10GiB", storageSize: "10Gi" }, /fluo-queue:storageSize = "10Gi".*at least 11Gi/],
+    ["ADR's 1Gi limit with a 1GB store", { maxMemoryStore: "1GB", memoryLimit: "1Gi", memoryRequest: "256Mi" }, /fluo-queue:memoryLimit = "1Gi".*OOM/],
+    ["request above limit", { memoryRequest: "4Gi", memoryLimit: "2Gi" }, /fluo-queue:memoryRequest = "4Gi": must not exceed memoryLimit/],
+    ["floating image tag", { natsImage: "nats:latest" }, /fluo-queue:natsImage = "nats:latest": must pin a version/],
+    ["image without tag", { exporterImage: "natsio/prometheus-nats-exporter" }, /fluo-queue:exporterImage.*<repository>:<tag>/],
+    ["unknown key (typo)", { replica: 3 }, /fluo-queue:replica: unknown key\. Known keys: .*replicas/],
+    ["bad namespace name", { namespace: "Fluo_Queue" }, /fluo-queue:namespace = "Fluo_Queue": must be a DNS-1123 label/],
+    ["client namespace list not a list", { clientNamespaces: "fluo" }, /fluo-queue:clientNamespaces/],
+    ["prod without protection", { environment: "prod", protect: false }, /fluo-queue:protect = false: prod must protect/],
+    ["prod with a single server", { environment: "prod", protect: true, replicas: 1 }, /fluo-queue:replicas = 1: prod needs 3 or 5/],
+    ["unknown environment", { environment: "production" }, /fluo-queue:environment = "production"/],
+    ["bad label for PodMonitor selection", { podMonitorLabels: ["release"] }, /fluo-queue:podMonitorLabels\.0.*key=value/],
+    ["bad NATS URL", { natsUrl: "localhost:4222" }, /fluo-queue:natsUrl = "localhost:4222": must be a NATS URL/],
+    ["boolean given as word", { zoneSpread: "yes" }, /fluo-queue:zoneSpread = "yes"/],
+  ];
+  it.each(invalid)("rejects %s, naming the key", (_name, raw, expected) => {
+    expect(problemsOf(raw)).toMatch(expected);
+  });
+
+  it("reports every problem at once, not only the first", () => {
+    const message = problemsOf({ replicas: 2, natsImage: "nats:latest", bogus: 1 });
+    expect(message).toMatch(/fluo-queue:replicas/);
+    expect(message).toMatch(/fluo-queue:natsImage/);
+    expect(message).toMatch(/fluo-queue:bogus: unknown key/);
+  });
+
+  it("ignores secret keys (read by the program as Pulumi secrets), not rejecting them as unknown", () => {
+    expect(parseStackConfig("test", { bffPassword: "x", kubeconfig: "y" }).replicas).toBe(3);
+  });
+});
