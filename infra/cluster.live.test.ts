@@ -1,0 +1,108 @@
+// The rendered nats.conf, run for real: a 3-node cluster on 127.0.0.1 (only addresses, names and store_dir
+// differ from the pods), checked for routes, a JetStream meta leader, authentication and permissions.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { NatsConnection } from "nats";
+import { passwordHashes, userGrants } from "../deployment";
+import { LocalCluster } from "../local/localCluster";
+import { parseStackConfig } from "./stackConfig";
+import { connectAs, nextPermissionError, subscriptionDenied, TEST_PASSWORDS } from "../test/natsProbe";
+
+let cluster: LocalCluster;
+let stateDir: string;
+const open: NatsConnection[] = [];
+
+async function as(user: Parameters<typeof connectAs>[1]): Promise<NatsConnection> {
+  const nc = await connectAs(cluster.servers, user);
+  open.push(nc);
+  return nc;
+}
+
+beforeAll(async () => {
+  stateDir = mkdtempSync(join(tmpdir(), "fluo-cluster-"));
+  cluster = await LocalCluster.start({
+    config: parseStackConfig("test", {}),
+    grants: userGrants(),
+    hashes: passwordHashes(TEST_PASSWORDS),
+    stateDir,
+  });
+});
+
+afterAll(async () => {
+  for (const nc of open) await nc.close().catch(() => undefined);
+  await cluster?.stop();
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+describe("3-node cluster from the rendered config", () => {
+  it("forms full-mesh routes and elects a JetStream meta leader", async () => {
+    const leader = await cluster.waitForMetaLeader();
+    expect(["nats-0", "nats-1", "nats-2"]).toContain(leader);
+    const health = await cluster.health();
+    expect(health.routes).toEqual([2, 2, 2]);
+  });
+
+  it("lets every user in with its password and refuses a wrong one", async () => {
+    for (const user of Object.keys(TEST_PASSWORDS) as Array<keyof typeof TEST_PASSWORDS>) {
+      const nc = await as(user);
+      expect(nc.info?.server_name).toMatch(/^nats-[012]$/);
+    }
+    await expect(connectAs(cluster.servers, "fluo-bff", "not-the-password")).rejects.toThrow(/Authorization Violation/i);
+    await expect(connectAs(cluster.servers, "fluo-workers", TEST_PASSWORDS["fluo-bff"])).rejects.toThrow(/Authorization Violation/i);
+  });
+
+  it("request-reply: the BFF may call the backend, which may answer; the workers may not call it", async () => {
+    const backend = await as("fluo-backend");
+    const sub = backend.subscribe("rpc.backend.>", { callback: (_err, msg) => msg.respond(new TextEncoder().encode("pong")) });
+    await backend.flush();
+    const bff = await as("fluo-bff");
+    const reply = await bff.request("rpc.backend.ping", new Uint8Array(), { timeout: 2000 });
+    expect(new TextDecoder().decode(reply.data)).toBe("pong");
+
+    const workers = await as("fluo-workers");
+    const denied = nextPermissionError(workers);
+    await expect(workers.request("rpc.backend.ping", new Uint8Array(), { timeout: 1000 })).rejects.toThrow();
+    expect(await denied).toBe("publish rpc.backend.ping");
+    sub.unsubscribe();
+  });
+
+  it("no user may read another user's inbox or the RPC subjects it does not serve", async () => {
+    const workers = await as("fluo-workers");
+    expect(await subscriptionDenied(workers.subscribe("_INBOX_FLUO_BFF.>"))).toBe(true);
+    expect(await subscriptionDenied(workers.subscribe("_INBOX.>"))).toBe(true);
+    const bff = await as("fluo-bff");
+    expect(await subscriptionDenied(bff.subscribe("rpc.backend.>"))).toBe(true);
+    // Control: a user's own inbox is allowed, so the probe above does not report everything as denied.
+    expect(await subscriptionDenied(bff.subscribe("_INBOX_FLUO_BFF.probe"), 500)).toBe(false);
+  });
+
+  it("the provisioner reaches the JetStream API but may not publish data", async () => {
+    const provisioner = await as("fluo-provisioner");
+    const jsm = await provisioner.jetstreamManager();
+    const info = await jsm.getAccountInfo();
+    expect(info.streams).toBeGreaterThanOrEqual(0);
+    const denied = nextPermissionError(provisioner);
+    provisioner.publish("jobs.trace_analysis", new Uint8Array());
+    expect(await denied).toBe("publish jobs.trace_analysis");
+  });
+
+  it("the system user sees every server through $SYS; application users cannot", async () => {
+    const system = await as("fluo-system");
+    const inbox = system.subscribe("_INBOX_FLUO_SYSTEM.ping");
+    const names = new Set<string>();
+    system.publish("$SYS.REQ.SERVER.PING", new Uint8Array(), { reply: "_INBOX_FLUO_SYSTEM.ping" });
+    for await (const msg of inbox) {
+      names.add((msg.json() as { server: { name: string } }).server.name);
+      if (names.size === 3) break;
+    }
+    expect([...names].sort()).toEqual(["nats-0", "nats-1", "nats-2"]);
+
+    const backend = await as("fluo-backend");
+    const denied = nextPermissionError(backend);
+    backend.publish("$SYS.REQ.SERVER.PING", new Uint8Array());
+    expect(await denied).toBe("publish $SYS.REQ.SERVER.PING");
+  });
+});
