@@ -1,0 +1,78 @@
+// The layout of local mode's state directory, and the record of the running cluster that the smoke check and
+// the benchmark read to find it:
+//
+//   <state>/fluo-local.json        marker + record of the last start (URLs, monitor URLs, pids, credentials)
+//   <state>/credentials/           passwords.json and one nats CLI context per user (all mode 0600)
+//   <state>/nats-<i>/              nats.conf, nats.log, nats.pid and data/ (JetStream store) of server i
+
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+export const RECORD_FILE = "fluo-local.json";
+
+export interface StateLayout {
+  readonly root: string;
+  readonly record: string;
+  readonly credentials: string;
+  readonly passwords: string;
+  contextFile(user: string): string;
+}
+
+export function stateLayout(dir: string): StateLayout {
+  const root = resolve(dir);
+  const credentials = join(root, "credentials");
+  return {
+    root,
+    record: join(root, RECORD_FILE),
+    credentials,
+    passwords: join(credentials, "passwords.json"),
+    contextFile: (user) => join(credentials, `${user}.json`),
+  };
+}
+
+/** What `npm run local` wrote about the cluster it runs. */
+export interface ClusterRecord {
+  readonly stack: string;
+  readonly servers: readonly string[];
+  readonly monitors: readonly string[];
+  readonly pids: readonly number[];
+  /** Credentials (nats CLI context) file per user. */
+  readonly contexts: Readonly<Record<string, string>>;
+  readonly startedAt: string;
+}
+
+/** Creates the directory (private: it holds passwords) and marks it as local mode's. */
+export function prepareStateDir(layout: StateLayout): void {
+  mkdirSync(layout.credentials, { recursive: true, mode: 0o700 });
+  chmodSync(layout.root, 0o700);
+  chmodSync(layout.credentials, 0o700);
+  if (!existsSync(layout.record)) writeFileSync(layout.record, "{}\n", { mode: 0o600 });
+}
+
+/**
+ * Empties the state directory for --reset. Refuses a non-empty directory without the marker, so a mistyped
+ * `--state-dir ~ --reset` deletes nothing.
+ */
+export function resetStateDir(layout: StateLayout): void {
+  if (!existsSync(layout.root)) return;
+  const entries = readdirSync(layout.root);
+  if (entries.length > 0 && !entries.includes(RECORD_FILE)) {
+    throw new Error(`--reset: ${layout.root} is not a local-mode state directory (no ${RECORD_FILE}); not deleting it`);
+  }
+  for (const entry of entries) rmSync(join(layout.root, entry), { recursive: true, force: true });
+}
+
+export function writeRecord(layout: StateLayout, record: ClusterRecord): void {
+  writeFileSync(layout.record, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+}
+
+export function readRecord(layout: StateLayout): ClusterRecord {
+  if (!existsSync(layout.record)) {
+    throw new Error(`no local cluster in ${layout.root}: start one with \`npm run local -- --state-dir ${layout.root}\``);
+  }
+  const record = JSON.parse(readFileSync(layout.record, "utf8")) as Partial<ClusterRecord>;
+  if (!Array.isArray(record.servers) || record.servers.length === 0 || typeof record.contexts !== "object") {
+    throw new Error(`${layout.record}: the local cluster has not finished starting`);
+  }
+  return record as ClusterRecord;
+}
