@@ -1,0 +1,182 @@
+// The one place that talks to a NATS server for stream management: connection settings, one reused connection
+// per process, JetStream error classification and bounded retries. Used by the dynamic provider (inside the
+// Pulumi provider host), by applyCatalog (`npm run local`) and by `npm run drift`.
+//
+// Serialization rules (NOTES.md "Pulumi dynamic providers"): the provider captures these functions by value, so
+// they load `nats` with require() at call time and keep no module-level state: the connection cache lives on
+// globalThis, shared by the Stream and Consumer providers of one host process.
+
+import type { JetStreamManager, NatsConnection } from "nats";
+
+export interface ConnectionSettings {
+  /** Client URLs, e.g. ["nats://127.0.0.1:4222"]. */
+  readonly servers: readonly string[];
+  readonly user: string;
+  readonly password: string;
+  /** The user's private reply prefix (infra/users.ts): its permissions deny replies anywhere else. */
+  readonly inboxPrefix: string;
+}
+
+/** Bounds of the retry loop around one JetStream API call. */
+export interface RetryPolicy {
+  readonly attempts: number;
+  readonly firstDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+// About 20 s in total: long enough for a stream or meta leader election after a pod restart, short enough that
+// a broken cluster fails `pulumi up` promptly.
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, firstDelayMs: 250, maxDelayMs: 5_000 };
+
+// JetStream API error codes (nats-server errors.json).
+export const STREAM_NOT_FOUND = 10059;
+export const CONSUMER_NOT_FOUND = 10014;
+// "JetStream system temporarily unavailable" / "cluster can not handle request": no (meta) leader yet.
+const TRANSIENT_API_CODES: readonly number[] = [10008, 10009];
+// nats.js error codes: "503" no responders (JetStream not up yet), request timeout.
+const TRANSIENT_CLIENT_CODES: readonly string[] = ["503", "TIMEOUT", "408"];
+
+const CONNECT_TIMEOUT_MS = 5_000;
+const API_TIMEOUT_MS = 10_000;
+
+interface CachedConnection {
+  readonly connection: Promise<NatsConnection>;
+  readonly jsm: Promise<JetStreamManager>;
+}
+
+function cache(): Map<string, CachedConnection> {
+  const key = Symbol.for("fluo-queue.jetstreamConnections");
+  const holder = globalThis as unknown as Record<symbol, Map<string, CachedConnection> | undefined>;
+  let map = holder[key];
+  if (!map) {
+    map = new Map();
+    holder[key] = map;
+  }
+  return map;
+}
+
+function cacheKey(settings: ConnectionSettings): string {
+  return JSON.stringify([settings.servers, settings.user, settings.password, settings.inboxPrefix]);
+}
+
+/** The JetStream API error code of an error from nats.js, if it is one. */
+export function apiErrorCode(err: unknown): number | undefined {
+  const apiError = (err as { api_error?: { err_code?: number } } | undefined)?.api_error;
+  return typeof apiError?.err_code === "number" ? apiError.err_code : undefined;
+}
+
+function clientErrorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+export function isTransient(err: unknown): boolean {
+  const api = apiErrorCode(err);
+  if (api !== undefined) return TRANSIENT_API_CODES.includes(api);
+  const code = clientErrorCode(err);
+  return code !== undefined && TRANSIENT_CLIENT_CODES.includes(code);
+}
+
+/** A connection failure rephrased for a person: which URL, which user, what to check. */
+function connectError(settings: ConnectionSettings, err: unknown): Error {
+  const urls = settings.servers.join(",");
+  const code = clientErrorCode(err);
+  const reason = err instanceof Error ? err.message : String(err);
+  if (code === "AUTHORIZATION_VIOLATION" || code === "BAD_AUTHENTICATION") {
+    return new Error(
+      `NATS at ${urls} refused user "${settings.user}" (${reason}): check the ${settings.user} password ` +
+        `(fluo-queue:provisionerPassword, or --password / FLUO_QUEUE_PROVISIONER_PASSWORD)`,
+    );
+  }
+  return new Error(
+    `cannot reach NATS at ${urls} (${reason}). Is the URL right and the server reachable from here? ` +
+      `For a cluster in Kubernetes run \`kubectl port-forward svc/nats 4222\` and use nats://127.0.0.1:4222.`,
+  );
+}
+
+/**
+ * The process-wide JetStreamManager for these settings, connecting on first use. Fails fast (one connect
+ * attempt, 5 s at most) with the URL in the message when the server cannot be reached.
+ */
+export async function jetStreamManager(settings: ConnectionSettings): Promise<JetStreamManager> {
+  const connections = cache();
+  const key = cacheKey(settings);
+  let cached = connections.get(key);
+  if (!cached) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nats = require("nats") as typeof import("nats");
+    const connection = nats
+      .connect({
+        servers: [...settings.servers],
+        user: settings.user,
+        pass: settings.password,
+        inboxPrefix: settings.inboxPrefix,
+        name: "fluo-queue-provisioner",
+        timeout: CONNECT_TIMEOUT_MS,
+        // Once connected, ride out a server restart instead of failing the whole `pulumi up`.
+        maxReconnectAttempts: 10,
+        reconnectTimeWait: 500,
+      })
+      .catch((err: unknown) => {
+        connections.delete(key);
+        throw connectError(settings, err);
+      });
+    const jsm = connection.then((nc) => {
+      // A connection that closes for good is dropped so the next call reconnects.
+      void nc.closed().then(() => connections.delete(key));
+      return nc.jetstreamManager({ timeout: API_TIMEOUT_MS });
+    });
+    cached = { connection, jsm };
+    connections.set(key, cached);
+  }
+  return cached.jsm;
+}
+
+/** Closes every connection this process opened (CLI exit, tests). */
+export async function closeConnections(): Promise<void> {
+  const connections = cache();
+  const all = [...connections.values()];
+  connections.clear();
+  for (const c of all) {
+    try {
+      await (await c.connection).close();
+    } catch {
+      // A connection that never opened has nothing to close.
+    }
+  }
+}
+
+/**
+ * Runs `call`, retrying transient JetStream errors (no leader yet, timeouts, no responders) with exponential
+ * backoff; any other error, or the last transient one, is thrown with `what` in front of it.
+ */
+export async function withRetry<T>(what: string, call: () => Promise<T>, policy: RetryPolicy = DEFAULT_RETRY): Promise<T> {
+  let delay = policy.firstDelayMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!isTransient(err) || attempt >= policy.attempts) {
+        if (err instanceof Error && apiErrorCode(err) !== undefined) {
+          err.message = `${what}: ${err.message} (JetStream error ${apiErrorCode(err)})`;
+        } else if (err instanceof Error && isTransient(err)) {
+          err.message = `${what}: ${err.message} (gave up after ${attempt} attempts)`;
+        }
+        throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, policy.maxDelayMs);
+    }
+  }
+}
+
+/** Runs `call`; a JetStream "not found" with one of `codes` gives undefined instead of an error. */
+export async function unlessNotFound<T>(call: () => Promise<T>, codes: readonly number[]): Promise<T | undefined> {
+  try {
+    return await call();
+  } catch (err) {
+    const code = apiErrorCode(err);
+    if (code !== undefined && codes.includes(code)) return undefined;
+    throw err;
+  }
+}
