@@ -50,7 +50,7 @@ const orders = (over: Partial<StreamInputs> = {}): StreamInputs =>
 
 async function separateConnection(user: "provisioner" | "publisher"): Promise<NatsConnection> {
   const s = user === "provisioner" ? live.provisioner : live.publisher;
-  return connect({ servers: s.servers, user: s.user, pass: s.password, inboxPrefix: s.inboxPrefix });
+  return connect({ servers: [...s.servers], user: s.user, pass: s.password, inboxPrefix: s.inboxPrefix });
 }
 
 async function publish(subject: string, count: number): Promise<void> {
