@@ -18,6 +18,11 @@ export function projectRoot(): string {
 
 /** The validated config of a stack file; secret (`secure:`) values stay encrypted and unread. */
 export function readStackConfig(stack: string, root: string = projectRoot()): StackConfig {
+  return parseStackConfig(stack, readStackFileValues(stack, root));
+}
+
+/** The raw `fluo-queue:*` values of Pulumi.<stack>.yaml (keys without the namespace), as written there. */
+export function readStackFileValues(stack: string, root: string = projectRoot()): Record<string, unknown> {
   if (!/^[A-Za-z0-9_.-]+$/.test(stack)) throw new UsageError(`--stack "${stack}": letters, digits, '.', '-', '_' only`);
   const file = join(root, `Pulumi.${stack}.yaml`);
   if (!existsSync(file)) throw new UsageError(`--stack ${stack}: no ${file}; create it with \`pulumi stack init ${stack}\``);
@@ -32,7 +37,7 @@ export function readStackConfig(stack: string, root: string = projectRoot()): St
     }
     raw[name] = value;
   }
-  return parseStackConfig(stack, raw);
+  return raw;
 }
 
 /** `--name value` flags and bare `--switch`es; unknown flags are an error naming the allowed ones. */

@@ -1,0 +1,63 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { runProgram, type ProgramRun } from "./pulumiProgram";
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+let run: ProgramRun;
+beforeAll(async () => {
+  run = await runProgram("prod", { bffPassword: "from-stack-config" });
+});
+
+describe("pulumi program, prod stack (SDK mocks)", () => {
+  it("registers the cluster's Kubernetes objects under one component, through the explicit provider", () => {
+    const types = run.resources.map((r) => r.type);
+    expect(types).toEqual(
+      expect.arrayContaining([
+        "pulumi:providers:kubernetes",
+        "fluo-queue:infra:NatsCluster",
+        "kubernetes:core/v1:Namespace",
+        "kubernetes:core/v1:ServiceAccount",
+        "kubernetes:core/v1:Secret",
+        "kubernetes:core/v1:Service",
+        "kubernetes:apps/v1:StatefulSet",
+        "kubernetes:policy/v1:PodDisruptionBudget",
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+      ]),
+    );
+    for (const r of run.resources.filter((x) => x.type.startsWith("kubernetes:"))) expect(r.parentName).toBe("nats");
+  });
+
+  it("protects the StatefulSet in prod and names it explicitly (never autonamed, so never replaced with new PVCs)", () => {
+    const sts = run.one("kubernetes:apps/v1:StatefulSet", "statefulset");
+    expect(sts.protect).toBe(true);
+    const spec = sts.inputs.spec as { replicas: number; podManagementPolicy: string; template: { spec: { containers: Array<{ name: string }> } } };
+    expect((sts.inputs.metadata as { name: string; namespace: string })).toMatchObject({ name: "nats", namespace: "fluo-queue" });
+    expect(spec.replicas).toBe(3);
+    expect(spec.podManagementPolicy).toBe("Parallel");
+    expect(spec.template.spec.containers.map((c) => c.name)).toEqual(["nats", "reloader", "exporter"]);
+    expect(sts.dependsOn).toEqual(expect.arrayContaining(["namespace", "config", "headless-service"]));
+  });
+
+  it("puts nats.conf only in the Secret, as a Pulumi secret, with bcrypt hashes and never a password", () => {
+    const secret = run.one("kubernetes:core/v1:Secret", "config");
+    // The engine receives secret values wrapped with Pulumi's secret signature: encrypted in state.
+    const wrapped = secret.inputs.stringData as { [SECRET_SIG]: string; value: Record<string, string> };
+    expect(wrapped[SECRET_SIG]).toBe("1b47061264138c4ac30d75fd1eb44270");
+    const conf = wrapped.value["nats.conf"];
+    expect(conf).toContain("jetstream {");
+    expect(conf).not.toContain("from-stack-config");
+    expect(conf).not.toContain("generated-");
+    expect(conf.match(/password: "\$2a\$11\$/g)).toHaveLength(5);
+  });
+
+  it("uses the password from stack config when set and generates the others once", () => {
+    const generated = run.byType("random:index/randomPassword:RandomPassword").map((r) => r.name).sort();
+    expect(generated).toEqual(["fluo-backend-password", "fluo-provisioner-password", "fluo-system-password", "fluo-workers-password"]);
+    const passwords = run.outputs.passwords as Record<string, string>;
+    expect(passwords["fluo-bff"]).toBe("from-stack-config");
+    expect(passwords["fluo-workers"]).toBe("generated-fluo-workers-password");
+  });
+
+  it("exports the in-cluster client URL", () => {
+    expect(run.outputs.clientUrl).toBe("nats://nats.fluo-queue.svc.cluster.local:4222");
+  });
+});
