@@ -1,0 +1,71 @@
+// Least-privilege JetStream grants derived from the catalog (NOTES.md "Permissions that JetStream clients
+// really need", re-verified by permissions.live.test.ts). Merged onto the base grants of infra/users.ts by
+// deployment.ts `userGrants(catalogGrants(catalog))`, so a new consumer never needs a hand-written rule.
+//
+// - A publisher gets publish on the subjects it may feed; a JetStream publish-with-ack needs nothing more than
+//   that plus its own inbox (the ack is a reply), which users.ts already grants.
+// - A consumer user gets, for each of its consumers only: consumer info (nats.js `consumers.get`), pull
+//   (`MSG.NEXT`) and ack/nak/in-progress/term (`$JS.ACK.<stream>.<consumer>.>`). Never CONSUMER.CREATE (it
+//   would let it read any stream through a consumer of its own), never STREAM.* management, never `$SYS`.
+
+import { grant, mergePermissions, type Permissions } from "../infra/permissions";
+import type { UserName } from "../infra/users";
+import type { Catalog, ConsumerSpec, StreamSpec } from "./spec";
+
+/** The subjects a pull consumer's user must be able to publish to (requests and acks). */
+export function consumerSubjects(c: Pick<ConsumerSpec, "stream" | "name">): string[] {
+  return [
+    `$JS.API.CONSUMER.INFO.${c.stream}.${c.name}`,
+    `$JS.API.CONSUMER.MSG.NEXT.${c.stream}.${c.name}`,
+    `$JS.ACK.${c.stream}.${c.name}.>`,
+  ];
+}
+
+/**
+ * The subjects a stream's publishers may publish to. On a WorkQueue stream whose consumers are all filtered,
+ * only the filters: a message no consumer takes would sit unread until max_age, so refusing it is better.
+ */
+export function publishSubjects(stream: StreamSpec, catalog: Catalog): string[] {
+  const consumers = catalog.consumers.filter((c) => c.stream === stream.name);
+  if (stream.retention === "workqueue" && consumers.length > 0 && consumers.every((c) => c.filterSubject !== undefined)) {
+    return [...new Set(consumers.map((c) => c.filterSubject!))].sort();
+  }
+  return [...stream.subjects];
+}
+
+const MAX_DELIVERIES_PREFIX = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.";
+
+/**
+ * The stream whose max-deliveries advisories a dead-letter stream captures, if it is one. Its consumers'
+ * users may fetch the failed message from that stream by sequence (the advisory carries stream_seq); the
+ * message stays there until max_age because it was never acked.
+ */
+export function deadLetterSource(stream: StreamSpec): string | undefined {
+  for (const subject of stream.subjects) {
+    if (!subject.startsWith(MAX_DELIVERIES_PREFIX)) continue;
+    const source = subject.slice(MAX_DELIVERIES_PREFIX.length).split(".")[0];
+    if (source && source !== "*" && source !== ">") return source;
+  }
+  return undefined;
+}
+
+/** Per user, the JetStream grants the catalog needs; users the catalog does not mention are absent. */
+export function catalogGrants(catalog: Catalog): Map<UserName, Permissions> {
+  const grants = new Map<UserName, Permissions>();
+  const add = (user: UserName, publish: readonly string[]): void => {
+    const more = grant({ publish });
+    const current = grants.get(user);
+    grants.set(user, current ? mergePermissions(current, more) : more);
+  };
+  for (const stream of catalog.streams) {
+    const subjects = publishSubjects(stream, catalog);
+    for (const user of stream.publishers) add(user, subjects);
+  }
+  for (const consumer of catalog.consumers) {
+    add(consumer.consumer, consumerSubjects(consumer));
+    const stream = catalog.streams.find((s) => s.name === consumer.stream);
+    const source = stream && deadLetterSource(stream);
+    if (source) add(consumer.consumer, [`$JS.API.STREAM.MSG.GET.${source}`]);
+  }
+  return grants;
+}
