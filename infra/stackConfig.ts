@@ -18,8 +18,8 @@ export const SECRET_KEYS = [
 ] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
 
-/** Keys owned by other parts of the program but validated with the rest (see streams/ and alerts/). */
-export const OBJECT_KEYS = ["streamOverrides", "allowDestroy", "podMonitorLabels"] as const;
+/** Object-valued keys: Pulumi.yaml's typed `config:` block has no object type, so they are documented only. */
+export const UNTYPED_KEYS = ["streamOverrides"] as const;
 
 const size = (what: string) =>
   z.string().refine((v) => parseSize(v) !== undefined, { message: `${what} must be ${SIZE_HELP}` });
