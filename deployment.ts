@@ -11,6 +11,9 @@ import type { StackConfig } from "./infra/stackConfig";
 import { hashPassword } from "./infra/passwordHash";
 import { stringify } from "yaml";
 import { createHash } from "node:crypto";
+import { catalogForStack } from "./streams/catalog";
+import { catalogGrants } from "./streams/permissions";
+import { renderStreamsJson } from "./streams/render";
 
 export interface UserGrant {
   readonly spec: UserSpec;
@@ -116,7 +119,8 @@ const toYaml = (object: unknown): string => stringify(object, { lineWidth: 0 });
 
 /** Every artifact as files (relative path and content), in a fixed order: what `npm run render` writes. */
 export function renderFiles(config: StackConfig, options: RenderOptions = {}): RenderedFile[] {
-  const grants = userGrants();
+  const catalog = catalogForStack(config);
+  const grants = userGrants(catalogGrants(catalog));
   const cluster = renderCluster(config, grants, passwordHashes(options.passwords));
   const secret = cluster.objects.configSecret;
   const objects = Object.values({
@@ -127,6 +131,7 @@ export function renderFiles(config: StackConfig, options: RenderOptions = {}): R
   });
   return [
     { path: "nats.conf", content: cluster.natsConf },
+    { path: "streams.json", content: renderStreamsJson(catalog) },
     ...objects.map((object, i) => ({
       path: `kubernetes/${String(i + 1).padStart(2, "0")}-${object.kind.toLowerCase()}-${object.metadata?.name}.yaml`,
       content: toYaml(object),

@@ -5,9 +5,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { userGrants } from "./deployment";
 import { NatsCluster } from "./infra/natsCluster";
 import { secretConfig, stackConfigFromPulumi } from "./infra/pulumiStackConfig";
+import { catalogForStack } from "./streams/catalog";
+import { catalogGrants } from "./streams/permissions";
+import { assertPolicy } from "./streams/policy";
 
 const config = stackConfigFromPulumi();
-const grants = userGrants();
+const catalog = catalogForStack(config);
+// A policy violation stops preview/up here, before any resource is registered.
+assertPolicy(catalog, config);
+const grants = userGrants(catalogGrants(catalog));
 
 const kubernetes = new k8s.Provider("kubernetes", {
   kubeconfig: secretConfig("kubeconfig"),
