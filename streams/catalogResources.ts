@@ -1,0 +1,58 @@
+// The stream catalog as a Pulumi component: one Stream per declared stream, one Consumer per consumer, created
+// once the NATS StatefulSet is ready, managed over `fluo-queue:natsUrl` as fluo-provisioner.
+
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "../infra/stackConfig";
+import type { Catalog } from "./spec";
+import { consumerId, consumerInputs, streamInputs } from "./provider";
+import { Consumer, Stream } from "./resources";
+
+export interface StreamCatalogArgs {
+  readonly config: StackConfig;
+  readonly catalog: Catalog;
+  /** Streams wait for it (the NATS StatefulSet: Pulumi waits for its pods to be ready). */
+  readonly cluster: pulumi.Resource;
+  /** Whether `fluo-queue:provisionerPassword` is set: the provider can only log in with a configured one. */
+  readonly provisionerPasswordSet: boolean;
+}
+
+export const STREAMS_NEED_PASSWORD =
+  "fluo-queue:natsUrl is set, so `pulumi up` manages streams as fluo-provisioner, but " +
+  "fluo-queue:provisionerPassword is not set. The stream provider reads its credentials from the stack config " +
+  "(a generated password lives only in state, where the provider cannot see it). Set one: " +
+  "`pulumi config set --secret fluo-queue:provisionerPassword \"$(openssl rand -hex 24)\"`";
+
+export class StreamCatalog extends pulumi.ComponentResource {
+  public readonly streams: Readonly<Record<string, Stream>>;
+  /** By `<stream>/<durable>`. */
+  public readonly consumers: Readonly<Record<string, Consumer>>;
+
+  constructor(name: string, args: StreamCatalogArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("fluo-queue:streams:Catalog", name, {}, opts);
+    if (!args.config.natsUrl) throw new Error("StreamCatalog needs fluo-queue:natsUrl");
+    if (!args.provisionerPasswordSet) throw new Error(STREAMS_NEED_PASSWORD);
+
+    const streams: Record<string, Stream> = {};
+    for (const spec of args.catalog.streams) {
+      streams[spec.name] = new Stream(`stream-${spec.name}`, streamInputs(spec), {
+        parent: this,
+        dependsOn: [args.cluster],
+        protect: args.config.protect,
+      });
+    }
+    const consumers: Record<string, Consumer> = {};
+    for (const spec of args.catalog.consumers) {
+      const stream = streams[spec.stream];
+      const inputs = consumerInputs(spec);
+      consumers[consumerId(inputs)] = new Consumer(`consumer-${spec.stream}-${spec.name}`, inputs, {
+        parent: this,
+        dependsOn: [stream],
+        deletedWith: stream,
+        replaceWith: [stream],
+      });
+    }
+    this.streams = streams;
+    this.consumers = consumers;
+    this.registerOutputs({ streams: Object.keys(streams), consumers: Object.keys(consumers) });
+  }
+}
