@@ -8,6 +8,7 @@ import { secretConfig, stackConfigFromPulumi } from "./infra/pulumiStackConfig";
 import { catalogForStack } from "./streams/catalog";
 import { catalogGrants } from "./streams/permissions";
 import { assertPolicy } from "./streams/policy";
+import { StreamCatalog } from "./streams/catalogResources";
 
 const config = stackConfigFromPulumi();
 const catalog = catalogForStack(config);
@@ -22,6 +23,24 @@ const kubernetes = new k8s.Provider("kubernetes", {
 
 const cluster = new NatsCluster("nats", { config, grants, provider: kubernetes });
 
+// Streams and consumers are managed over fluo-queue:natsUrl (docs/provider.md "Reaching NATS").
+const streams = config.natsUrl
+  ? new StreamCatalog("streams", {
+      config,
+      catalog,
+      cluster: cluster.statefulSet,
+      provisionerPasswordSet: secretConfig("provisionerPassword") !== undefined,
+    })
+  : undefined;
+if (!streams) {
+  pulumi.log.warn(
+    "fluo-queue:natsUrl is not set: streams and consumers are NOT managed by this stack. To manage them, make " +
+      "NATS reachable (e.g. `kubectl port-forward svc/nats 4222`) and run `pulumi config set fluo-queue:natsUrl " +
+      "nats://127.0.0.1:4222` plus `pulumi config set --secret fluo-queue:provisionerPassword <password>` (docs/provider.md).",
+  );
+}
+
 export const namespace = cluster.namespace;
 export const clientUrl = cluster.clientUrl;
 export const passwords = pulumi.secret(cluster.passwords);
+export const managedStreams = streams ? Object.keys(streams.streams) : [];
