@@ -1,0 +1,73 @@
+// Test helpers shared by the alerts tests: the real promtool, the exporter reference and a fixture catalog.
+// Only tests import this module (it reads ../shared, which the product must never do).
+
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { parseStackConfig, type StackConfig, type StackConfigInput } from "../infra/stackConfig";
+import { DEFAULT_SERVER_THRESHOLDS, type AlertTargets } from "./targets";
+
+export const PROMTOOL = process.env.PROMTOOL ?? "promtool";
+const SHARED = join(__dirname, "..", "..", "shared", "reference");
+
+export interface PromtoolResult {
+  readonly status: number | null;
+  readonly output: string;
+}
+
+/** Runs promtool with files written to a fresh temp dir; `files` maps file name to YAML-able content. */
+export function promtool(args: readonly string[], files: Readonly<Record<string, unknown>>): PromtoolResult {
+  const dir = mkdtempSync(join(tmpdir(), "fluo-alerts-"));
+  for (const [name, content] of Object.entries(files)) {
+    writeFileSync(join(dir, name), typeof content === "string" ? content : stringify(content, { lineWidth: 0 }));
+  }
+  const run = spawnSync(PROMTOOL, [...args], { cwd: dir, encoding: "utf8" });
+  if (run.error) throw run.error;
+  return { status: run.status, output: `${run.stdout}${run.stderr}` };
+}
+
+/** Metric names of prometheus-nats-exporter with the StatefulSet's flags (the reference TSV). */
+export function referenceMetricNames(): Set<string> {
+  const lines = readFileSync(join(SHARED, "nats-exporter-metrics.tsv"), "utf8").split("\n").slice(1);
+  return new Set(lines.map((l) => l.split("\t")[0]).filter((n) => n.length > 0));
+}
+
+export function exporterSample(): string {
+  return readFileSync(join(SHARED, "exporter-sample.prom"), "utf8");
+}
+
+export function testConfig(overrides: StackConfigInput = {}): StackConfig {
+  return parseStackConfig("test", {
+    maxMemoryStore: "256MiB",
+    maxFileStore: "2GiB",
+    storageSize: "3Gi",
+    memoryRequest: "512Mi",
+    memoryLimit: "1Gi",
+    runbookBaseUrl: "https://git.example/fluo-queue/README.md",
+    ...overrides,
+  });
+}
+
+/** A catalog shaped like FLUO's: job queue, signals, audit events and a dead-letter stream. */
+export function fixtureTargets(config: StackConfig): AlertTargets {
+  return {
+    streams: [
+      { name: "JOBS", maxBytes: 1_000_000_000, maxMsgs: -1 },
+      { name: "SIGNALS", maxBytes: -1, maxMsgs: 100_000 },
+      { name: "EVENTS", maxBytes: 5_000_000_000, maxMsgs: -1, nearLimitRatio: 0.95 },
+      { name: "DEAD_LETTERS", maxBytes: 100_000_000, maxMsgs: 10_000 },
+    ],
+    consumers: [
+      { stream: "JOBS", name: "trace-analysis", pendingThreshold: 1000, ackPendingThreshold: 800, maxDeliver: 5 },
+      { stream: "JOBS", name: "data-export", pendingThreshold: 200, ackPendingThreshold: 50, maxDeliver: 3, redeliveredThreshold: 5 },
+      { stream: "SIGNALS", name: "signals-processor", pendingThreshold: 5000, ackPendingThreshold: 1000, maxDeliver: -1 },
+    ],
+    deadLetterStream: "DEAD_LETTERS",
+    clusterSize: config.replicas,
+    maxFileStore: config.bytes.maxFileStore,
+    maxMemoryStore: config.bytes.maxMemoryStore,
+    server: DEFAULT_SERVER_THRESHOLDS,
+  };
+}
