@@ -190,7 +190,10 @@ export const CONSUMER_FIELDS: readonly Field<ConsumerSpec>[] = [
     key: "filterSubject",
     api: "filter_subject",
     change: "update",
-    toApi: (v: CV) => (v as string | undefined) ?? "",
+    // Unset stays undefined, never "": nats.js 2.29 puts the filter into the create subject
+    // ($JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>), and "" makes a subject with an empty token that
+    // permissions refuse. The key is still present, so nats.js's merging update (Object.assign) clears it.
+    toApi: (v: CV) => v as string | undefined,
     fromApi: text,
     doc: "Only messages on this subject pattern; unset = the whole stream.",
   },
