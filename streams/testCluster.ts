@@ -34,7 +34,8 @@ export async function startProvisioningCluster(replicas: 1 | 3 = 3): Promise<Pro
     grants,
     hashes: passwordHashes(passwords),
     stateDir,
-    limits: { maxMemoryStore: 64 * 2 ** 20, maxFileStore: 2 * 2 ** 30 },
+    // File store large enough for the real catalog's reservations (max_bytes is reserved up front, not written).
+    limits: { maxMemoryStore: 256 * 2 ** 20, maxFileStore: 16 * 2 ** 30 },
   });
   try {
     await cluster.waitForMetaLeader();
