@@ -43,3 +43,33 @@ export function localLimits(
   const file = scaled("max_file_store", stack.maxFileStore, machine.freeDiskBytes, DISK_SHARE, servers);
   return { maxMemoryStore: memory.value, maxFileStore: file.value, explanation: [memory.line, file.line] };
 }
+
+export interface StreamReservation {
+  readonly name: string;
+  readonly storage: "file" | "memory";
+  readonly maxBytes: number;
+}
+
+/**
+ * Problems when the streams' max_bytes cannot fit the per-server limits. JetStream reserves each stream's
+ * max_bytes on every server holding a replica, and with replicas = servers every server holds one of each, so
+ * the sum must fit; otherwise stream creation fails with "insufficient resources".
+ */
+export function reservationProblems(
+  streams: readonly StreamReservation[],
+  limits: { readonly maxMemoryStore: number; readonly maxFileStore: number },
+): string[] {
+  const problems: string[] = [];
+  for (const storage of ["file", "memory"] as const) {
+    const of = streams.filter((s) => s.storage === storage);
+    const needed = of.reduce((sum, s) => sum + s.maxBytes, 0);
+    const limit = storage === "file" ? limits.maxFileStore : limits.maxMemoryStore;
+    if (needed > limit) {
+      problems.push(
+        `the ${storage} streams reserve ${mib(needed)} per server (${of.map((s) => `${s.name} ${mib(s.maxBytes)}`).join(", ")}) ` +
+          `but max_${storage}_store is ${mib(limit)}: lower maxBytes in fluo-queue:streamOverrides or free ${storage === "file" ? "disk" : "memory"}`,
+      );
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,268 @@
+// npm run bench [-- --state-dir <dir>] [--url nats://host:4222 --credentials <dir>] [--stack dev]
+//                [--rate 500] [--seconds 10] [--messages 10000] [--in-flight 256]
+// The data path of ADR-007, measured with the production users against a running cluster (by default the one
+// `npm run local` runs):
+//   - JetStream publish with ack on the jobs stream (fluo-bff): at a fixed rate, then at full speed with a
+//     bounded number of publishes in flight; latency = publish to PubAck.
+//   - core NATS on the same cluster: BFF -> backend request/reply (rpc.backend.bench), same two modes;
+//     latency = the round trip; and one-way publish -> subscriber at full speed (latency from a timestamp).
+//   - pull consumption by fluo-workers from the trace-analysis consumer with 1 worker, then 4 workers;
+//     every acked job id must be consumed exactly once.
+// Everything is bounded by message counts and durations, so it ends by itself (about a minute with defaults).
+// It publishes real jobs and acks whatever the consumer holds: never point it at production.
+
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { connect, type Consumer, type JetStreamClient, type NatsConnection } from "nats";
+import type { UserName } from "../infra/users";
+import { clientOptions, readContextFile, type ClientOptions } from "../local/credentials";
+import { readRecord, stateLayout } from "../local/stateDir";
+import { smokeFlow } from "../cli/smoke";
+import { parseFlags, projectRoot, readStackConfig, UsageError } from "../cli/stackFile";
+import { catalogForStack } from "../streams/catalog";
+import { resultTable, type PhaseResult } from "./stats";
+
+const RPC_SUBJECT = "rpc.backend.bench";
+const USERS: readonly UserName[] = ["fluo-bff", "fluo-backend", "fluo-workers", "fluo-provisioner"];
+
+interface BenchSettings {
+  readonly stack: string;
+  readonly credentials: Readonly<Record<UserName, ClientOptions>>;
+  readonly rate: number;
+  readonly seconds: number;
+  readonly messages: number;
+  readonly inFlight: number;
+}
+
+const positive = (flag: string, value: string | undefined, fallback: number): number => {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${flag} "${value}": must be a positive integer`);
+  return n;
+};
+
+function parseSettings(argv: readonly string[]): BenchSettings {
+  const { values } = parseFlags(argv, {
+    values: ["state-dir", "url", "credentials", "stack", "rate", "seconds", "messages", "in-flight"],
+    switches: [],
+  });
+  let stack = values.stack;
+  let credentials: Record<string, ClientOptions>;
+  if (values.url || values.credentials) {
+    if (!values.url || !values.credentials) throw new UsageError("--url and --credentials <dir of <user>.json context files> go together");
+    credentials = Object.fromEntries(
+      USERS.map((u) => [u, { ...clientOptions(readContextFile(join(values.credentials!, `${u}.json`))), servers: values.url!.split(",") }]),
+    );
+  } else {
+    const record = readRecord(stateLayout(values["state-dir"] ?? join(projectRoot(), ".local")));
+    stack ??= record.stack;
+    credentials = Object.fromEntries(USERS.map((u) => [u, clientOptions(readContextFile(record.contexts[u]))]));
+  }
+  const settings = {
+    stack: stack ?? "dev",
+    credentials: credentials as Record<UserName, ClientOptions>,
+    rate: positive("rate", values.rate, 500),
+    seconds: positive("seconds", values.seconds, 10),
+    messages: positive("messages", values.messages, 10_000),
+    inFlight: positive("in-flight", values["in-flight"], 256),
+  };
+  if (settings.rate * settings.seconds > 100_000) throw new UsageError("--rate x --seconds: at most 100000 messages");
+  if (settings.messages > 100_000) throw new UsageError("--messages: at most 100000");
+  return settings;
+}
+
+/** Sends `count` operations at `rate` per second; resolves with each operation's latency in ms. */
+async function atFixedRate(count: number, rate: number, op: (i: number) => Promise<void>): Promise<{ latencies: number[]; seconds: number }> {
+  const latencies: number[] = new Array<number>(count);
+  const pending: Array<Promise<void>> = [];
+  const start = performance.now();
+  let sent = 0;
+  while (sent < count) {
+    const due = Math.min(count, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
+    for (; sent < due; sent++) {
+      const i = sent;
+      const t0 = performance.now();
+      pending.push(op(i).then(() => void (latencies[i] = performance.now() - t0)));
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  await Promise.all(pending);
+  return { latencies, seconds: (performance.now() - start) / 1000 };
+}
+
+/** Runs `count` operations as fast as possible with at most `inFlight` outstanding. */
+async function atFullSpeed(count: number, inFlight: number, op: (i: number) => Promise<void>): Promise<{ latencies: number[]; seconds: number }> {
+  const latencies: number[] = new Array<number>(count);
+  let next = 0;
+  const start = performance.now();
+  const lane = async (): Promise<void> => {
+    while (next < count) {
+      const i = next++;
+      const t0 = performance.now();
+      await op(i);
+      latencies[i] = performance.now() - t0;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, count) }, lane));
+  return { latencies, seconds: (performance.now() - start) / 1000 };
+}
+
+/**
+ * `workers` pull loops on one consumer until `target` bench messages were consumed (or the consumer ran dry).
+ * Counts every delivery per job id so duplicates show; acks everything it receives.
+ */
+async function consume(
+  consumers: readonly Consumer[],
+  target: number,
+  deliveries: Map<string, number>,
+): Promise<{ consumed: number; foreign: number; seconds: number }> {
+  let consumed = 0;
+  let foreign = 0;
+  let idle = 0;
+  const start = performance.now();
+  // The clock stops at the last message, not when the final (partly empty) fetch expires.
+  let last = start;
+  const worker = async (c: Consumer): Promise<void> => {
+    while (consumed < target && idle < 3) {
+      const batch = await c.fetch({ max_messages: 256, expires: 1_000 });
+      let got = 0;
+      for await (const m of batch) {
+        got++;
+        const id = (m.json<{ id?: unknown }>()).id;
+        if (typeof id === "string" && id.startsWith("bench-")) {
+          deliveries.set(id, (deliveries.get(id) ?? 0) + 1);
+          consumed++;
+          last = performance.now();
+        } else {
+          foreign++;
+        }
+        m.ack();
+      }
+      // A few consecutive empty fetches across the workers: nothing left to consume.
+      idle = got === 0 ? idle + 1 : 0;
+    }
+  };
+  await Promise.all(consumers.map(worker));
+  return { consumed, foreign, seconds: (last - start) / 1000 };
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let settings: BenchSettings;
+  try {
+    settings = parseSettings(argv);
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message}`);
+    return 1;
+  }
+  const flow = smokeFlow(catalogForStack(readStackConfig(settings.stack)));
+  const { stream, consumer: jobConsumer, subject } = flow.jobs;
+  const open: NatsConnection[] = [];
+  const as = async (user: UserName, name: string): Promise<NatsConnection> => {
+    const nc = await connect({ ...settings.credentials[user], name, timeout: 5_000 });
+    open.push(nc);
+    return nc;
+  };
+  const results: PhaseResult[] = [];
+  const run = randomUUID().slice(0, 8);
+  try {
+    console.log(
+      `Benchmark ${run}: ${stream.name} (${stream.retention}, ${stream.storage}, R${stream.replicas}) via ${subject}, ` +
+        `consumer ${jobConsumer.name}; core request/reply on ${RPC_SUBJECT}; servers ${settings.credentials["fluo-bff"].servers.join(",")}`,
+    );
+    const bff = await as("fluo-bff", "bench-bff");
+    const js: JetStreamClient = bff.jetstream();
+    const acked: string[] = [];
+    const publishJob = (prefix: string) => async (i: number): Promise<void> => {
+      const id = `bench-${run}-${prefix}-${i}`;
+      await js.publish(subject, JSON.stringify({ id, type: "bench", timestamp: Date.now() }), { msgID: id });
+      acked.push(id);
+    };
+
+    const fixed = settings.rate * settings.seconds;
+    console.log(`.. JetStream publish: ${fixed} at ${settings.rate}/s`);
+    let r = await atFixedRate(fixed, settings.rate, publishJob("rate"));
+    results.push({ phase: `JetStream publish+ack ${settings.rate}/s`, messages: fixed, seconds: r.seconds, latenciesMs: r.latencies });
+    console.log(`.. JetStream publish: ${settings.messages} at full speed, ${settings.inFlight} in flight`);
+    r = await atFullSpeed(settings.messages, settings.inFlight, publishJob("full"));
+    results.push({ phase: `JetStream publish+ack full speed (${settings.inFlight} in flight)`, messages: settings.messages, seconds: r.seconds, latenciesMs: r.latencies });
+
+    const backend = await as("fluo-backend", "bench-backend");
+    const responder = backend.subscribe(RPC_SUBJECT);
+    void (async () => {
+      for await (const m of responder) m.respond(m.data);
+    })();
+    await backend.flush();
+    const request = async (): Promise<void> => {
+      await bff.request(RPC_SUBJECT, "ping", { timeout: 5_000 });
+    };
+    console.log(`.. core NATS request/reply: ${fixed} at ${settings.rate}/s`);
+    r = await atFixedRate(fixed, settings.rate, request);
+    results.push({ phase: `core request/reply ${settings.rate}/s`, messages: fixed, seconds: r.seconds, latenciesMs: r.latencies });
+    console.log(`.. core NATS request/reply: ${settings.messages} at full speed, ${settings.inFlight} in flight`);
+    r = await atFullSpeed(settings.messages, settings.inFlight, request);
+    results.push({ phase: `core request/reply full speed (${settings.inFlight} in flight)`, messages: settings.messages, seconds: r.seconds, latenciesMs: r.latencies });
+    responder.unsubscribe();
+
+    // One-way core publish to a subscriber on another connection; latency from a timestamp in the payload
+    // (same process, same clock). Published in chunks with a flush so the client buffer stays bounded.
+    const oneWay = settings.messages * 5;
+    console.log(`.. core NATS publish -> subscriber: ${oneWay} at full speed`);
+    const received: number[] = [];
+    const sub = backend.subscribe(RPC_SUBJECT, { max: oneWay });
+    const done = (async () => {
+      for await (const m of sub) received.push(performance.now() - Number(m.string()));
+    })();
+    await backend.flush();
+    const t0 = performance.now();
+    for (let i = 0; i < oneWay; i += 1_000) {
+      for (let j = i; j < Math.min(oneWay, i + 1_000); j++) bff.publish(RPC_SUBJECT, String(performance.now()));
+      await bff.flush();
+    }
+    await Promise.race([done, new Promise((r) => setTimeout(r, 10_000))]);
+    sub.unsubscribe();
+    results.push({ phase: "core publish -> subscriber full speed", messages: received.length, seconds: (performance.now() - t0) / 1000, latenciesMs: received });
+    if (received.length < oneWay) console.log(`   (only ${received.length} of ${oneWay} arrived within 10s)`);
+
+    const deliveries = new Map<string, number>();
+    const workerConsumers = async (n: number): Promise<Consumer[]> =>
+      Promise.all(
+        Array.from({ length: n }, async (_, i) => (await as("fluo-workers", `bench-worker-${i}`)).jetstream().consumers.get(jobConsumer.stream, jobConsumer.name)),
+      );
+    const half = Math.floor(acked.length / 2);
+    console.log(`.. pull consume: 1 worker, ${half} jobs`);
+    const one = await consume(await workerConsumers(1), half, deliveries);
+    results.push({ phase: "pull+ack 1 worker", messages: one.consumed, seconds: one.seconds, latenciesMs: [] });
+    console.log(`.. pull consume: 4 workers, the remaining ${acked.length - one.consumed} jobs`);
+    const four = await consume(await workerConsumers(4), acked.length - one.consumed, deliveries);
+    results.push({ phase: "pull+ack 4 workers", messages: four.consumed, seconds: four.seconds, latenciesMs: [] });
+    for (const nc of open) await nc.flush();
+
+    const ackedIds = new Set(acked);
+    const missing = acked.filter((id) => !deliveries.has(id)).length;
+    const duplicated = [...deliveries.values()].filter((n) => n > 1).length;
+    const unknown = [...deliveries.keys()].filter((id) => id.startsWith(`bench-${run}-`) && !ackedIds.has(id)).length;
+    const provisioner = await as("fluo-provisioner", "bench-check");
+    const info = await (await provisioner.jetstreamManager()).consumers.info(jobConsumer.stream, jobConsumer.name);
+
+    console.log("");
+    console.log(resultTable(results));
+    console.log("");
+    console.log(
+      `Exactly once: ${acked.length} jobs acked by ${stream.name}, ${deliveries.size} distinct consumed, ` +
+        `${missing} missing, ${duplicated} delivered more than once, ${unknown} unexpected` +
+        `${one.foreign + four.foreign > 0 ? `, ${one.foreign + four.foreign} non-bench messages also acked` : ""}; ` +
+        `consumer now ${info.num_pending} pending, ${info.num_ack_pending} unacked`,
+    );
+    const passed = missing === 0 && duplicated === 0 && unknown === 0;
+    console.log(passed ? "PASS: every acked job consumed exactly once" : "FAIL: exactly-once check");
+    return passed ? 0 : 1;
+  } catch (err) {
+    console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  } finally {
+    for (const nc of open) await nc.close().catch(() => undefined);
+  }
+}
+
+if (require.main === module) void main(process.argv.slice(2)).then((code) => process.exit(code));

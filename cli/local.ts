@@ -1,0 +1,232 @@
+// npm run local [-- --stack dev] [--state-dir <dir>] [--reset] [--base-port 4222] [--smoke]
+// The real cluster on a laptop: the stack's nats.conf (same users, permissions, JetStream limits scaled to the
+// machine) run as three nats-server processes on 127.0.0.1, and the whole stream catalog applied through the
+// same provider code as `pulumi up`. Prints one line starting with "Ready:" once usable, then runs until
+// SIGINT/SIGTERM and stops the servers; data and credentials stay in the state directory for the next run.
+
+import { statfsSync } from "node:fs";
+import { freemem } from "node:os";
+import { join, relative } from "node:path";
+import { passwordHashes, userGrants } from "../deployment";
+import { ConfigError, type StackConfig } from "../infra/stackConfig";
+import { parseSize } from "../lib/units";
+import { userSpecs, type UserName } from "../infra/users";
+import { loadOrCreatePasswords, writeContextFiles, type LocalPasswords } from "../local/credentials";
+import { localLimits, reservationProblems } from "../local/limits";
+import { INSTALL_HINT, LocalCluster, natsServerBinary } from "../local/localCluster";
+import { DEFAULT_BASE_PORT, portsFromBase } from "../local/ports";
+import { prepareStateDir, resetStateDir, stateLayout, writeRecord, type StateLayout } from "../local/stateDir";
+import { applyCatalog } from "../streams/apply";
+import { catalogForStack } from "../streams/catalog";
+import { closeConnections, jetStreamManager } from "../streams/jetstreamClient";
+import { catalogGrants } from "../streams/permissions";
+import type { Catalog } from "../streams/spec";
+import { runSmoke } from "./smoke";
+import { parseFlags, projectRoot, readStackConfig, UsageError } from "./stackFile";
+
+const USAGE =
+  "usage: npm run local -- [--stack dev] [--state-dir <dir>] [--reset] [--base-port 4222] [--smoke]";
+
+const log = (line: string): void => console.log(line);
+const progress = (line: string): void => console.log(`  .. ${line}`);
+
+/** Resolves with the signal's name on the first SIGINT/SIGTERM; from then on the default kill is disabled. */
+function stopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => () => resolve(signal);
+    process.once("SIGINT", on("SIGINT"));
+    process.once("SIGTERM", on("SIGTERM"));
+  });
+}
+
+function machineLimits(config: StackConfig, stateDir: string): ReturnType<typeof localLimits> {
+  const fs = statfsSync(stateDir);
+  return localLimits(config.bytes, { freeDiskBytes: fs.bavail * fs.bsize, freeMemoryBytes: freemem() }, config.replicas);
+}
+
+const shown = (path: string): string => {
+  const rel = relative(process.cwd(), path);
+  return rel.startsWith("..") ? path : rel;
+};
+
+async function printCatalog(catalog: Catalog, servers: readonly string[], passwords: LocalPasswords): Promise<void> {
+  const provisioner = userSpecs().find((s) => s.name === "fluo-provisioner")!;
+  const jsm = await jetStreamManager({
+    servers,
+    user: provisioner.name,
+    password: passwords[provisioner.name],
+    inboxPrefix: provisioner.inboxPrefix,
+  });
+  log("Streams:");
+  for (const s of catalog.streams) {
+    const info = await jsm.streams.info(s.name);
+    log(
+      `  ${s.name.padEnd(11)} ${s.subjects.join(",").padEnd(12)} ${s.retention}/${s.storage} R${s.replicas}` +
+        ` max_age ${s.maxAge} max_bytes ${s.maxBytes} discard ${s.discard}` +
+        ` | ${info.state.messages} msgs, leader ${info.cluster?.leader ?? "-"}`,
+    );
+  }
+  log("Consumers:");
+  for (const c of catalog.consumers) {
+    const info = await jsm.consumers.info(c.stream, c.name);
+    log(
+      `  ${`${c.stream}/${c.name}`.padEnd(28)} pull by ${c.consumer.padEnd(13)} filter ${(c.filterSubject ?? "(all)").padEnd(22)}` +
+        ` deliver ${c.deliverPolicy} ack ${c.ackPolicy} ${c.ackWait} max_deliver ${c.maxDeliver}` +
+        ` | ${info.num_pending} pending, ${info.num_ack_pending} unacked`,
+    );
+  }
+}
+
+function printAccess(cluster: LocalCluster, contexts: Record<UserName, string>): void {
+  log("Servers:");
+  cluster.nodes.forEach((node, i) =>
+    log(`  ${node.name}  ${node.url}  monitor ${node.monitorUrl}  pid ${cluster.pids[i] ?? "?"}  log ${shown(node.logPath)}`),
+  );
+  log("Credentials (nats CLI context files, mode 0600):");
+  for (const spec of userSpecs()) log(`  ${spec.name.padEnd(17)} ${shown(contexts[spec.name])}`);
+  const workers = shown(contexts["fluo-workers"]);
+  log(`  nats CLI:  nats --context ${shown(contexts["fluo-provisioner"])} stream ls`);
+  log(`  nats.js:   const c = JSON.parse(readFileSync("${workers}", "utf8"));`);
+  log(`             const nc = await connect({ servers: c.url.split(","), user: c.user, pass: c.password, inboxPrefix: c.inbox_prefix });`);
+}
+
+interface LocalArgs {
+  readonly config: StackConfig;
+  readonly layout: StateLayout;
+  readonly reset: boolean;
+  readonly basePort: number;
+  readonly smoke: boolean;
+}
+
+function parseArgs(argv: readonly string[]): LocalArgs {
+  const { values, switches } = parseFlags(argv, { values: ["stack", "state-dir", "base-port"], switches: ["reset", "smoke"] });
+  const basePort = values["base-port"] === undefined ? DEFAULT_BASE_PORT : Number(values["base-port"]);
+  if (!Number.isInteger(basePort)) throw new UsageError(`--base-port "${values["base-port"]}": must be a port number\n${USAGE}`);
+  return {
+    config: readStackConfig(values.stack ?? "dev"),
+    layout: stateLayout(values["state-dir"] ?? join(projectRoot(), ".local")),
+    reset: switches.has("reset"),
+    basePort,
+    smoke: switches.has("smoke"),
+  };
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const stopped = stopSignal();
+  let args: LocalArgs;
+  try {
+    args = parseArgs(argv);
+    natsServerBinary();
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof ConfigError || err instanceof RangeError) {
+      console.error(`local: ${err.message}`);
+      return 1;
+    }
+    if (err instanceof Error && err.message === INSTALL_HINT) {
+      console.error(`local: ${INSTALL_HINT}`);
+      return 1;
+    }
+    throw err;
+  }
+  const { config, layout } = args;
+  let ports;
+  try {
+    ports = portsFromBase(args.basePort, config.replicas);
+  } catch (err) {
+    console.error(`local: --base-port ${(err as Error).message}`);
+    return 1;
+  }
+
+  log(`fluo-queue local: stack ${config.stack}, ${config.replicas} servers, state in ${shown(layout.root)}`);
+  if (args.reset) {
+    resetStateDir(layout);
+    log("  .. --reset: state directory emptied (data, credentials)");
+  }
+  prepareStateDir(layout);
+  const passwords = loadOrCreatePasswords(layout);
+  const catalog = catalogForStack(config);
+  const limits = machineLimits(config, layout.root);
+  for (const line of limits.explanation) log(`  .. JetStream ${line}`);
+  const reservation = catalog.streams.map((st) => ({ name: st.name, storage: st.storage, maxBytes: parseSize(st.maxBytes) ?? 0 }));
+  const problems = reservationProblems(reservation, limits);
+  if (problems.length > 0) {
+    for (const p of problems) console.error(`local: ${p}`);
+    return 1;
+  }
+  progress("hashing passwords (bcrypt)");
+  const hashes = passwordHashes(passwords);
+
+  const cluster = await LocalCluster.start({
+    config,
+    grants: userGrants(catalogGrants(catalog)),
+    hashes,
+    stateDir: layout.root,
+    ports,
+    limits: { maxMemoryStore: limits.maxMemoryStore, maxFileStore: limits.maxFileStore },
+    onProgress: progress,
+  });
+  let exitCode = 0;
+  try {
+    const ready = (async () => {
+      await cluster.waitForMetaLeader();
+      const contexts = writeContextFiles(layout, cluster.servers, passwords);
+      progress(`applying the stream catalog (${catalog.streams.length} streams, ${catalog.consumers.length} consumers) as fluo-provisioner`);
+      const provisioner = userSpecs().find((s) => s.name === "fluo-provisioner")!;
+      const report = await applyCatalog(
+        { servers: cluster.servers, user: provisioner.name, password: passwords[provisioner.name], inboxPrefix: provisioner.inboxPrefix },
+        catalog,
+        { allowDestroy: config.allowDestroy },
+      );
+      const c = report.counts;
+      progress(`catalog applied: ${c.create} created, ${c.update} updated, ${c.replace} replaced, ${c.unchanged} unchanged`);
+      for (const a of report.actions.filter((x) => x.action !== "unchanged")) {
+        progress(`  ${a.action} ${a.kind} ${a.id}${a.fields.length > 0 ? ` (${a.fields.join(", ")})` : ""}`);
+      }
+      writeRecord(layout, {
+        stack: config.stack,
+        servers: cluster.servers,
+        monitors: cluster.nodes.map((n) => n.monitorUrl),
+        pids: cluster.pids,
+        contexts,
+        startedAt: new Date().toISOString(),
+      });
+      printAccess(cluster, contexts);
+      await printCatalog(catalog, cluster.servers, passwords);
+      await closeConnections();
+    })();
+    const first = await Promise.race([ready.then(() => undefined), stopped]);
+    if (first !== undefined) {
+      log(`${first} during start-up: stopping`);
+      ready.catch(() => undefined);
+      return 0;
+    }
+    log(
+      `Ready: ${cluster.servers.join(",")} (pids ${cluster.pids.join(",")}); credentials in ` +
+        `${shown(layout.credentials)}; ${args.smoke ? "running the smoke check" : "Ctrl-C to stop"}`,
+    );
+    if (args.smoke) {
+      exitCode = (await runSmoke(layout.root, log)) ? 0 : 1;
+      return exitCode;
+    }
+    const signal = await stopped;
+    log(`${signal}: stopping ${cluster.nodes.length} servers`);
+    return 0;
+  } catch (err) {
+    console.error(`local: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  } finally {
+    await closeConnections();
+    await cluster.stop();
+    log(`stopped; data kept in ${shown(layout.root)} (next run reuses it; --reset starts empty)`);
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
