@@ -71,3 +71,29 @@ export function fixtureTargets(config: StackConfig): AlertTargets {
     server: DEFAULT_SERVER_THRESHOLDS,
   };
 }
+
+const PROMQL_KEYWORDS = new Set(["and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left", "group_right", "inf", "nan"]);
+
+/**
+ * The metric names a PromQL expression reads: identifiers that are not functions, keywords, label names in
+ * matchers or grouping clauses, or parts of numbers and durations.
+ */
+export function metricNames(expr: string): string[] {
+  const stripped = expr
+    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""')
+    .replace(/\{[^}]*\}/g, " ")
+    .replace(/\[[^\]]*\]/g, " ")
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, " ");
+  const names = new Set<string>();
+  for (const m of stripped.matchAll(/(?<![\w.:])([A-Za-z_:][A-Za-z0-9_:]*)(\s*\()?/g)) {
+    if (m[2] !== undefined) continue; // a function or aggregation call
+    if (PROMQL_KEYWORDS.has(m[1].toLowerCase())) continue;
+    names.add(m[1]);
+  }
+  return [...names];
+}
+
+/** Each expression as a throwaway recording rule: `promtool check rules` then parses every one. */
+export function asRecordingRules(exprs: readonly string[]): unknown {
+  return { groups: [{ name: "queries", rules: exprs.map((expr, i) => ({ record: `query:${i}`, expr })) }] };
+}
