@@ -13,6 +13,8 @@ import { stringify } from "yaml";
 import { createHash } from "node:crypto";
 import { catalogForStack } from "./streams/catalog";
 import { catalogGrants } from "./streams/permissions";
+import { alertFiles } from "./alerts/objects";
+import { interimAlertTargets } from "./alerts/targets";
 import { renderStreamsJson } from "./streams/render";
 
 export interface UserGrant {
@@ -136,5 +138,7 @@ export function renderFiles(config: StackConfig, options: RenderOptions = {}): R
       path: `kubernetes/${String(i + 1).padStart(2, "0")}-${object.kind.toLowerCase()}-${object.metadata?.name}.yaml`,
       content: toYaml(object),
     })),
+    // TODO(lead): derive the alert targets from `catalog` instead of the interim ADR targets.
+    ...alertFiles(config, interimAlertTargets(config)),
   ];
 }

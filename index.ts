@@ -9,6 +9,8 @@ import { catalogForStack } from "./streams/catalog";
 import { catalogGrants } from "./streams/permissions";
 import { assertPolicy } from "./streams/policy";
 import { StreamCatalog } from "./streams/catalogResources";
+import { Monitoring } from "./alerts/monitoring";
+import { interimAlertTargets } from "./alerts/targets";
 
 const config = stackConfigFromPulumi();
 const catalog = catalogForStack(config);
@@ -22,6 +24,8 @@ const kubernetes = new k8s.Provider("kubernetes", {
 });
 
 const cluster = new NatsCluster("nats", { config, grants, provider: kubernetes });
+// Scraping, alert rules and the Grafana dashboard. TODO(lead): targets from `catalog`.
+new Monitoring("monitoring", { config, targets: interimAlertTargets(config), provider: kubernetes }, { dependsOn: [cluster] });
 
 // Streams and consumers are managed over fluo-queue:natsUrl (docs/provider.md "Reaching NATS").
 const streams = config.natsUrl
