@@ -138,11 +138,16 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 
   log(`fluo-queue local: stack ${config.stack}, ${config.replicas} servers, state in ${shown(layout.root)}`);
-  if (args.reset) {
-    resetStateDir(layout);
-    log("  .. --reset: state directory emptied (data, credentials)");
+  try {
+    if (args.reset) {
+      resetStateDir(layout);
+      log("  .. --reset: state directory emptied (data, credentials)");
+    }
+    prepareStateDir(layout);
+  } catch (err) {
+    console.error(`local: ${(err as Error).message}`);
+    return 1;
   }
-  prepareStateDir(layout);
   const passwords = loadOrCreatePasswords(layout);
   const catalog = catalogForStack(config);
   const limits = machineLimits(config, layout.root);
@@ -165,7 +170,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     limits: { maxMemoryStore: limits.maxMemoryStore, maxFileStore: limits.maxFileStore },
     onProgress: progress,
   });
-  let exitCode = 0;
   try {
     const ready = (async () => {
       await cluster.waitForMetaLeader();
@@ -204,10 +208,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       `Ready: ${cluster.servers.join(",")} (pids ${cluster.pids.join(",")}); credentials in ` +
         `${shown(layout.credentials)}; ${args.smoke ? "running the smoke check" : "Ctrl-C to stop"}`,
     );
-    if (args.smoke) {
-      exitCode = (await runSmoke(layout.root, log)) ? 0 : 1;
-      return exitCode;
-    }
+    if (args.smoke) return (await runSmoke(layout.root, log)) ? 0 : 1;
     const signal = await stopped;
     log(`${signal}: stopping ${cluster.nodes.length} servers`);
     return 0;
