@@ -90,7 +90,7 @@ function connectError(settings: ConnectionSettings, err: unknown): Error {
   }
   return new Error(
     `cannot reach NATS at ${urls} (${reason}). Is the URL right and the server reachable from here? ` +
-      `For a cluster in Kubernetes run \`kubectl port-forward svc/nats 4222\` and use nats://127.0.0.1:4222.`,
+      `For a cluster in Kubernetes run \`kubectl -n <namespace> port-forward svc/nats 4222:4222\` in another shell and use nats://127.0.0.1:4222.`,
   );
 }
 
