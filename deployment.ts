@@ -14,8 +14,10 @@ import { createHash } from "node:crypto";
 import { catalogForStack } from "./streams/catalog";
 import { catalogGrants } from "./streams/permissions";
 import { alertFiles } from "./alerts/objects";
-import { interimAlertTargets } from "./alerts/targets";
+import { alertTargetsFromCatalog, type AlertTargets } from "./alerts/targets";
 import { renderStreamsJson } from "./streams/render";
+import { assertPolicy } from "./streams/policy";
+import type { Catalog } from "./streams/spec";
 
 export interface UserGrant {
   readonly spec: UserSpec;
@@ -119,10 +121,31 @@ function redact(value: string): string {
 
 const toYaml = (object: unknown): string => stringify(object, { lineWidth: 0 });
 
-/** Every artifact as files (relative path and content), in a fixed order: what `npm run render` writes. */
-export function renderFiles(config: StackConfig, options: RenderOptions = {}): RenderedFile[] {
+/** Everything one stack deploys, derived from its config: the one entry point of index.ts and the CLI. */
+export interface DeploymentModel {
+  readonly config: StackConfig;
+  /** The stream catalog with the stack's overrides, already checked against the stream policy. */
+  readonly catalog: Catalog;
+  /** Users with their base grants plus what the catalog derives for them. */
+  readonly grants: readonly UserGrant[];
+  readonly alertTargets: AlertTargets;
+}
+
+/** Throws (CatalogError, PolicyError, ...) with every problem named before anything is rendered or registered. */
+export function deploymentModel(config: StackConfig): DeploymentModel {
   const catalog = catalogForStack(config);
-  const grants = userGrants(catalogGrants(catalog));
+  assertPolicy(catalog, config);
+  return {
+    config,
+    catalog,
+    grants: userGrants(catalogGrants(catalog)),
+    alertTargets: alertTargetsFromCatalog(config, catalog),
+  };
+}
+
+/** Every artifact as files (relative path and content), in a fixed order: what `npm run render` writes. */
+export function renderFiles(model: DeploymentModel, options: RenderOptions = {}): RenderedFile[] {
+  const { config, catalog, grants } = model;
   const cluster = renderCluster(config, grants, passwordHashes(options.passwords));
   const secret = cluster.objects.configSecret;
   const objects = Object.values({
@@ -138,7 +161,6 @@ export function renderFiles(config: StackConfig, options: RenderOptions = {}): R
       path: `kubernetes/${String(i + 1).padStart(2, "0")}-${object.kind.toLowerCase()}-${object.metadata?.name}.yaml`,
       content: toYaml(object),
     })),
-    // TODO(lead): derive the alert targets from `catalog` instead of the interim ADR targets.
-    ...alertFiles(config, interimAlertTargets(config)),
+    ...alertFiles(config, model.alertTargets),
   ];
 }

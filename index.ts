@@ -1,22 +1,17 @@
-// fluo-queue: the FLUO messaging layer (ADR-007). Wiring only: config -> cluster -> (streams, monitoring).
+// fluo-queue: the FLUO messaging layer (ADR-007). Wiring only:
+// stack config -> model (catalog + policy, grants, alert targets) -> cluster -> streams, monitoring.
 
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { userGrants } from "./deployment";
+import { deploymentModel } from "./deployment";
 import { NatsCluster } from "./infra/natsCluster";
 import { secretConfig, stackConfigFromPulumi } from "./infra/pulumiStackConfig";
-import { catalogForStack } from "./streams/catalog";
-import { catalogGrants } from "./streams/permissions";
-import { assertPolicy } from "./streams/policy";
-import { StreamCatalog } from "./streams/catalogResources";
+import { managedStreamCatalog } from "./streams/catalogResources";
 import { Monitoring } from "./alerts/monitoring";
-import { interimAlertTargets } from "./alerts/targets";
 
-const config = stackConfigFromPulumi();
-const catalog = catalogForStack(config);
-// A policy violation stops preview/up here, before any resource is registered.
-assertPolicy(catalog, config);
-const grants = userGrants(catalogGrants(catalog));
+// Config, catalog and stream policy errors stop preview/up here, before any resource is registered.
+const model = deploymentModel(stackConfigFromPulumi());
+const { config, catalog, grants, alertTargets } = model;
 
 const kubernetes = new k8s.Provider("kubernetes", {
   kubeconfig: secretConfig("kubeconfig"),
@@ -24,25 +19,11 @@ const kubernetes = new k8s.Provider("kubernetes", {
 });
 
 const cluster = new NatsCluster("nats", { config, grants, provider: kubernetes });
-// Scraping, alert rules and the Grafana dashboard. TODO(lead): targets from `catalog`.
-new Monitoring("monitoring", { config, targets: interimAlertTargets(config), provider: kubernetes }, { dependsOn: [cluster] });
 
-// Streams and consumers are managed over fluo-queue:natsUrl (docs/provider.md "Reaching NATS").
-const streams = config.natsUrl
-  ? new StreamCatalog("streams", {
-      config,
-      catalog,
-      cluster: cluster.statefulSet,
-      provisionerPasswordSet: secretConfig("provisionerPassword") !== undefined,
-    })
-  : undefined;
-if (!streams) {
-  pulumi.log.warn(
-    "fluo-queue:natsUrl is not set: streams and consumers are NOT managed by this stack. To manage them, make " +
-      "NATS reachable (e.g. `kubectl port-forward svc/nats 4222`) and run `pulumi config set fluo-queue:natsUrl " +
-      "nats://127.0.0.1:4222` plus `pulumi config set --secret fluo-queue:provisionerPassword <password>` (docs/provider.md).",
-  );
-}
+new Monitoring("monitoring", { config, targets: alertTargets, provider: kubernetes }, { dependsOn: [cluster] });
+
+// Managed over fluo-queue:natsUrl once the StatefulSet is ready (docs/provider.md "Reaching NATS").
+const streams = managedStreamCatalog("streams", { config, catalog, cluster: cluster.statefulSet }, secretConfig("provisionerPassword"));
 
 export const namespace = cluster.namespace;
 export const clientUrl = cluster.clientUrl;

@@ -3,6 +3,9 @@
 // defaults the ADR gives, and the checks that keep a bad threshold from rendering a rule that can never fire.
 
 import type { StackConfig } from "../infra/stackConfig";
+import { parseSize } from "../lib/units";
+import type { Catalog } from "../streams/spec";
+import { deadLetterSource } from "../streams/permissions";
 
 export interface StreamTarget {
   readonly name: string;
@@ -63,27 +66,28 @@ export const DEFAULT_REDELIVERED_THRESHOLD = 10;
 /** ADR-007's consumer lag threshold. */
 export const DEFAULT_PENDING_THRESHOLD = 1000;
 
+/** Share of a consumer's max_ack_pending that is "high": the consumer is close to stalling its deliveries. */
+export const ACK_PENDING_RATIO = 0.8;
+/** The server's max_ack_pending when a consumer does not set one. */
+const SERVER_MAX_ACK_PENDING = 1000;
+
 /**
- * Interim targets until the lead maps the stream catalog onto AlertTargets: the ADR's streams and consumers
- * with unlimited stream sizes, and the cluster shape and store limits of the stack config.
+ * The targets of one stack: every stream and consumer of its catalog (overrides applied) with its own limits,
+ * the dead-letter stream the catalog declares, and the cluster shape and store limits of the stack config.
  */
-export function interimAlertTargets(config: StackConfig): AlertTargets {
-  const jobs = ["trace-analysis", "rule-validation", "data-export"];
+export function alertTargetsFromCatalog(config: StackConfig, catalog: Catalog): AlertTargets {
+  const deadLetter = catalog.streams.find((s) => deadLetterSource(s) !== undefined);
+  if (!deadLetter) throw new Error("the stream catalog declares no dead-letter stream (one capturing MAX_DELIVERIES advisories)");
   return {
-    streams: [
-      { name: "JOBS", maxBytes: -1, maxMsgs: -1 },
-      { name: "SIGNALS", maxBytes: -1, maxMsgs: -1 },
-      { name: "EVENTS", maxBytes: -1, maxMsgs: -1 },
-      { name: "DEAD_LETTERS", maxBytes: -1, maxMsgs: -1 },
-    ],
-    consumers: jobs.map((job) => ({
-      stream: "JOBS",
-      name: job,
+    streams: catalog.streams.map((s) => ({ name: s.name, maxBytes: parseSize(s.maxBytes) ?? -1, maxMsgs: s.maxMsgs ?? -1 })),
+    consumers: catalog.consumers.map((c) => ({
+      stream: c.stream,
+      name: c.name,
       pendingThreshold: DEFAULT_PENDING_THRESHOLD,
-      ackPendingThreshold: 800,
-      maxDeliver: 5,
+      ackPendingThreshold: Math.max(1, Math.floor((c.maxAckPending ?? SERVER_MAX_ACK_PENDING) * ACK_PENDING_RATIO)),
+      maxDeliver: c.maxDeliver,
     })),
-    deadLetterStream: "DEAD_LETTERS",
+    deadLetterStream: deadLetter.name,
     clusterSize: config.replicas,
     maxFileStore: config.bytes.maxFileStore,
     maxMemoryStore: config.bytes.maxMemoryStore,

@@ -7,7 +7,8 @@
 import { statfsSync } from "node:fs";
 import { freemem } from "node:os";
 import { join, relative } from "node:path";
-import { passwordHashes, userGrants } from "../deployment";
+import { deploymentModel, passwordHashes, type DeploymentModel } from "../deployment";
+import { isUserError } from "./errors";
 import { ConfigError, type StackConfig } from "../infra/stackConfig";
 import { parseSize } from "../lib/units";
 import { userSpecs, type UserName } from "../infra/users";
@@ -17,9 +18,7 @@ import { INSTALL_HINT, LocalCluster, natsServerBinary } from "../local/localClus
 import { DEFAULT_BASE_PORT, portsFromBase } from "../local/ports";
 import { prepareStateDir, resetStateDir, stateLayout, writeRecord, type StateLayout } from "../local/stateDir";
 import { applyCatalog } from "../streams/apply";
-import { catalogForStack } from "../streams/catalog";
 import { closeConnections, jetStreamManager } from "../streams/jetstreamClient";
-import { catalogGrants } from "../streams/permissions";
 import type { Catalog } from "../streams/spec";
 import { runSmoke } from "./smoke";
 import { parseFlags, projectRoot, readStackConfig, UsageError } from "./stackFile";
@@ -149,7 +148,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   const passwords = loadOrCreatePasswords(layout);
-  const catalog = catalogForStack(config);
+  let model: DeploymentModel;
+  try {
+    // The same model as `pulumi up`: catalog with the stack's overrides, stream policy, derived grants.
+    model = deploymentModel(config);
+  } catch (err) {
+    if (!isUserError(err)) throw err;
+    console.error(`local: ${err.message}`);
+    return 1;
+  }
+  const { catalog, grants } = model;
   const limits = machineLimits(config, layout.root);
   for (const line of limits.explanation) log(`  .. JetStream ${line}`);
   const reservation = catalog.streams.map((st) => ({ name: st.name, storage: st.storage, maxBytes: parseSize(st.maxBytes) ?? 0 }));
@@ -163,7 +171,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   const cluster = await LocalCluster.start({
     config,
-    grants: userGrants(catalogGrants(catalog)),
+    grants,
     hashes,
     stateDir: layout.root,
     ports,

@@ -3,8 +3,8 @@
 
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { renderFiles, type RenderOptions } from "../deployment";
-import { ConfigError } from "../infra/stackConfig";
+import { deploymentModel, renderFiles, type RenderOptions } from "../deployment";
+import { isUserError } from "./errors";
 import { parseFlags, readStackConfig, UsageError } from "./stackFile";
 
 const OWNED = ["nats.conf", "kubernetes", "streams.json", "alerts", "dashboards"];
@@ -26,7 +26,7 @@ export function main(argv: readonly string[]): number {
       passwords: values.passwords ? readPasswords(values.passwords) : undefined,
       showSecrets: switches.has("show-secrets"),
     };
-    const files = renderFiles(config, options);
+    const files = renderFiles(deploymentModel(config), options);
     const out = resolve(values.out);
     for (const owned of OWNED) rmSync(join(out, owned), { recursive: true, force: true });
     for (const file of files) {
@@ -36,7 +36,7 @@ export function main(argv: readonly string[]): number {
     console.log(`Rendered stack ${config.stack} into ${out}: ${files.map((f) => f.path).join(", ")}`);
     return 0;
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof UsageError) {
+    if (isUserError(err)) {
       console.error(`render: ${err.message}`);
       return 1;
     }

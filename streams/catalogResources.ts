@@ -56,3 +56,22 @@ export class StreamCatalog extends pulumi.ComponentResource {
     this.registerOutputs({ streams: Object.keys(streams), consumers: Object.keys(consumers) });
   }
 }
+
+/**
+ * The stream catalog when `fluo-queue:natsUrl` says how to reach NATS; otherwise a warning that says how to
+ * enable stream management, and nothing registered (the cluster alone can still be deployed).
+ */
+export function managedStreamCatalog(
+  name: string,
+  args: Omit<StreamCatalogArgs, "provisionerPasswordSet">,
+  provisionerPassword: pulumi.Output<string> | undefined,
+): StreamCatalog | undefined {
+  if (args.config.natsUrl) return new StreamCatalog(name, { ...args, provisionerPasswordSet: provisionerPassword !== undefined });
+  pulumi.log.warn(
+    "fluo-queue:natsUrl is not set: streams and consumers are NOT managed by this stack. To manage them, make " +
+      `NATS reachable (e.g. \`kubectl -n ${args.config.namespace} port-forward svc/nats 4222:4222\`) and run` +
+      " `pulumi config set fluo-queue:natsUrl " +
+      "nats://127.0.0.1:4222` plus `pulumi config set --secret fluo-queue:provisionerPassword <password>` (README: Reaching NATS from pulumi up).",
+  );
+  return undefined;
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { readStackConfig } from "../cli/stackFile";
-import { renderFiles, userGrants } from "../deployment";
+import { renderFiles, userGrants, deploymentModel } from "../deployment";
 import { subjectMatches } from "../infra/permissions";
 import { BASE_CATALOG, catalogForStack } from "./catalog";
 import { catalogGrants, consumerSubjects, deadLetterSource, publishSubjects } from "./permissions";
@@ -58,7 +58,7 @@ describe("catalogGrants", () => {
 });
 
 describe("rendered artifacts", () => {
-  const files = renderFiles(readStackConfig("dev"));
+  const files = renderFiles(deploymentModel(readStackConfig("dev")));
   const streamsJson = files.find((f) => f.path === "streams.json")!;
 
   it("streams.json holds the exact API configs, durations in nanoseconds, sizes in bytes", () => {
@@ -74,7 +74,7 @@ describe("rendered artifacts", () => {
 
   it("streams.json is deterministic 2-space JSON", () => {
     expect(streamsJson.content).toBe(renderStreamsJson(catalogForStack(readStackConfig("dev"))));
-    expect(streamsJson.content).toBe(renderFiles(readStackConfig("dev")).find((f) => f.path === "streams.json")!.content);
+    expect(streamsJson.content).toBe(renderFiles(deploymentModel(readStackConfig("dev"))).find((f) => f.path === "streams.json")!.content);
     expect(streamsJson.content.startsWith('{\n  "streams": {\n    "JOBS": {')).toBe(true);
   });
 

@@ -23,7 +23,9 @@ describe("pulumi program, prod stack (SDK mocks)", () => {
         "kubernetes:networking.k8s.io/v1:NetworkPolicy",
       ]),
     );
-    for (const r of run.resources.filter((x) => x.type.startsWith("kubernetes:"))) expect(r.parentName).toBe("nats");
+    const clusterObjects = run.resources.filter((x) => x.type.startsWith("kubernetes:") && x.parentName !== "monitoring");
+    expect(clusterObjects).toHaveLength(8);
+    for (const r of clusterObjects) expect(r.parentName).toBe("nats");
   });
 
   it("protects the StatefulSet in prod and names it explicitly (never autonamed, so never replaced with new PVCs)", () => {
@@ -55,6 +57,12 @@ describe("pulumi program, prod stack (SDK mocks)", () => {
     const passwords = run.outputs.passwords as Record<string, string>;
     expect(passwords["fluo-bff"]).toBe("from-stack-config");
     expect(passwords["fluo-workers"]).toBe("generated-fluo-workers-password");
+  });
+
+  it("monitors what the catalog declares: alert rules for its consumers, dashboard in the Grafana namespace", () => {
+    const rule = run.byType("kubernetes:monitoring.coreos.com/v1:PrometheusRule")[0];
+    expect(JSON.stringify(rule.inputs)).toContain('consumer_name=\\"trace-analysis\\"');
+    expect(rule.parentName).toBe("monitoring");
   });
 
   it("exports the in-cluster client URL", () => {
