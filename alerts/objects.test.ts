@@ -74,8 +74,8 @@ describe("monitoring objects", () => {
   });
 });
 
-describe("runbooks (docs/alerts.md)", () => {
-  const doc = readFileSync(join(__dirname, "..", "docs", "alerts.md"), "utf8");
+describe("runbooks (README.md)", () => {
+  const doc = readFileSync(join(__dirname, "..", "README.md"), "utf8");
   const names = alertNames(renderAlertRules(testConfig(), fixtureTargets(testConfig())));
 
   it("every alert has an anchored runbook section", () => {

@@ -50,7 +50,7 @@ export interface RuleFile {
 
 export const RULE_GROUP_PREFIX = "fluo-queue-nats";
 
-/** Anchor of an alert's runbook section: docs/alerts.md (merged into the README) has one per alert. */
+/** Anchor of an alert's runbook section: the README has one per alert. */
 export function runbookAnchor(alert: string): string {
   return `runbook-${alert.toLowerCase()}`;
 }

@@ -75,7 +75,7 @@ export const stackConfigSchema = z
     prometheusOperator: z.boolean().default(true),
     grafanaNamespace: k8sName.default("monitoring"),
     podMonitorLabels: z.array(labelPair).default(["release=kube-prometheus-stack"]),
-    // Alerts link to `<runbookBaseUrl>#runbook-<alert>`: the README's runbook sections (docs/alerts.md).
+    // Alerts link to `<runbookBaseUrl>#runbook-<alert>`: the README's runbook sections.
     runbookBaseUrl: z.string().regex(/^[^\s#]+$/, { message: "must be a URL without spaces or '#'" }).default("README.md"),
     natsUrl: z.string().regex(/^(nats|tls):\/\/[^\s]+$/, { message: 'must be a NATS URL such as "nats://127.0.0.1:4222"' }).optional(),
     streamOverrides: z.record(z.string(), z.unknown()).default({}),
