@@ -4,7 +4,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
-import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { natsConfInput, type PasswordHashes, type UserGrant } from "../deployment";
 import { renderNatsConf, type NatsTopology } from "../infra/natsConfig";
@@ -50,22 +50,35 @@ export function natsServerBinary(): string {
   return found.stdout.trim();
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Ports are drawn below Linux's ephemeral range (32768-60999): a port the OS hands out for listen(0) may be given
+// to an outgoing connection (a client, a route) between our check and nats-server's bind.
+const PORT_RANGE = { low: 20000, high: 32000 } as const;
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
 }
 
+async function freePort(taken: Set<number>): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = PORT_RANGE.low + Math.floor(Math.random() * (PORT_RANGE.high - PORT_RANGE.low));
+    if (!taken.has(port) && (await canListen(port))) {
+      taken.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port found in ${PORT_RANGE.low}-${PORT_RANGE.high} on 127.0.0.1`);
+}
+
+/** Free loopback ports for `count` servers, all distinct. */
 export async function freeNodePorts(count: number): Promise<NodePorts[]> {
+  const taken = new Set<number>();
   const ports: NodePorts[] = [];
-  for (let i = 0; i < count; i++) ports.push({ client: await freePort(), cluster: await freePort(), monitor: await freePort() });
+  for (let i = 0; i < count; i++) ports.push({ client: await freePort(taken), cluster: await freePort(taken), monitor: await freePort(taken) });
   return ports;
 }
 
@@ -99,6 +112,22 @@ async function getJson(url: string): Promise<unknown> {
   return response.json();
 }
 
+/** A server could not bind one of its ports (another process took it). */
+export class PortInUseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "PortInUseError";
+  }
+}
+
+function readLog(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
 export interface ClusterHealth {
   readonly metaLeader: string | undefined;
   readonly routes: readonly number[];
@@ -118,11 +147,23 @@ export class LocalCluster {
     return this.nodes.map((n) => n.url);
   }
 
-  /** Writes each node's nats.conf and starts the servers. Resolves once all are listening. */
+  /**
+   * Writes each node's nats.conf and starts the servers. Resolves once all are listening. With ports chosen
+   * here, a start that loses a port to another process between check and bind is retried on fresh ports.
+   */
   static async start(options: LocalClusterOptions): Promise<LocalCluster> {
+    if (options.ports) return LocalCluster.startOn(options, options.ports);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await LocalCluster.startOn(options, await freeNodePorts(options.config.replicas));
+      } catch (err) {
+        if (attempt >= 3 || !(err instanceof PortInUseError)) throw err;
+      }
+    }
+  }
+
+  private static async startOn(options: LocalClusterOptions, ports: readonly NodePorts[]): Promise<LocalCluster> {
     const binary = natsServerBinary();
-    const count = options.ports?.length ?? options.config.replicas;
-    const ports = options.ports ?? (await freeNodePorts(count));
     const progress = options.onProgress ?? (() => undefined);
     const config = options.limits
       ? { ...options.config, bytes: { ...options.config.bytes, ...options.limits } }
@@ -214,7 +255,9 @@ export class LocalCluster {
     let last: unknown;
     while (Date.now() < deadline) {
       if (this.pids.length < this.nodes.length) {
-        throw new Error(`a nats-server exited while waiting for ${what}; see ${this.nodes.map((n) => n.logPath).join(", ")}`);
+        const logs = this.nodes.map((n) => n.logPath);
+        const message = `a nats-server exited while waiting for ${what}; see ${logs.join(", ")}`;
+        throw logs.some((l) => /address already in use/.test(readLog(l))) ? new PortInUseError(message) : new Error(message);
       }
       try {
         if (await probe()) return;

@@ -101,7 +101,9 @@ export const STREAM_FIELDS: readonly Field<StreamSpec>[] = [
     api: "max_bytes",
     change: "update",
     toApi: (v: SV) => (v === undefined ? -1 : bytes(v as string)),
-    fromApi: (v: unknown) => unlimitedOr(v, canonicalSize) ?? "unlimited",
+    // Unlimited (-1) reads back as unset, like max_msg_size, so a live stream without a limit shows as drift on
+    // maxBytes instead of failing to parse. The stream policy keeps the catalog's own streams bounded.
+    fromApi: (v: unknown) => unlimitedOr(v, canonicalSize),
     doc: "Size bound; counts once per replica against max_file_store/max_memory_store.",
   },
   {
@@ -242,6 +244,17 @@ export const CONSUMER_FIXED = {
 } as const;
 
 // ---- mapping ----------------------------------------------------------------------------------------------
+
+/**
+ * Pinned (unmanaged) fields whose live value differs from the pin, as "field: live X, pinned Y" lines. An
+ * existing stream or consumer with such a difference must not be adopted: every later update would send the
+ * pinned value, and some of these (max_consumers) cannot change after creation. Absent means server default.
+ */
+export function fixedFieldDifferences(fixed: Readonly<Record<string, unknown>>, live: Readonly<Record<string, unknown>>): string[] {
+  return Object.entries(fixed)
+    .filter(([k, pinned]) => live[k] !== undefined && live[k] !== pinned)
+    .map(([k, pinned]) => `${k}: live ${JSON.stringify(live[k])}, pinned ${JSON.stringify(pinned)}`);
+}
 
 function toApiObject<S>(table: readonly Field<S>[], spec: S): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -164,6 +164,31 @@ describe("Stream provider on a live cluster", () => {
     await streamOps.delete(settings, "ADOPTED", created.outs);
   });
 
+  it("reads a stream whose max_bytes was made unlimited out of band as drift on maxBytes, not as an error", async () => {
+    const nc = await separateConnection("provisioner");
+    const jsm = await nc.jetstreamManager();
+    const spec = orders({ name: "UNBOUNDED", subjects: ["test.unbounded.>"] });
+    const created = await streamOps.create(settings, spec);
+    await jsm.streams.update("UNBOUNDED", { ...streamApiConfig({ ...spec, publishers: [] }), max_bytes: -1 });
+    const read = await streamOps.read(settings, "UNBOUNDED", created.outs);
+    expect(read.props?.maxBytes).toBeUndefined();
+    const diff = await streamOps.diff(settings, "UNBOUNDED", read.props!, spec);
+    expect(diff.changed).toEqual(["maxBytes"]);
+    await nc.close();
+    await streamOps.delete(settings, "UNBOUNDED", created.outs);
+  });
+
+  it("refuses to adopt a stream whose unmanaged settings differ from the pinned ones", async () => {
+    const nc = await separateConnection("provisioner");
+    const jsm = await nc.jetstreamManager();
+    const spec = orders({ name: "CAPPED", subjects: ["test.capped.>"] });
+    // max_consumers cannot change after creation: adopting this stream would make every later update fail.
+    await jsm.streams.add({ ...streamApiConfig({ ...spec, publishers: [] }), max_consumers: 5 });
+    await expect(streamOps.create(settings, spec)).rejects.toThrow(/stream CAPPED already exists.*not adopted[\s\S]*max_consumers: live 5, pinned -1/);
+    await jsm.streams.delete("CAPPED");
+    await nc.close();
+  });
+
   it("deletes an empty stream; read then reports it gone and a second delete is a no-op", async () => {
     await streamOps.delete(settings, "ORDERS", outs);
     expect(await streamOps.read(settings, "ORDERS", outs)).toEqual({});

@@ -14,12 +14,15 @@ import type { ConsumerConfig, ConsumerInfo, JetStreamManager, StreamInfo } from 
 import type { ConsumerSpec, StreamSpec } from "./spec";
 import {
   CONSUMER_FIELDS,
+  CONSUMER_FIXED,
   consumerApiConfig,
   consumerSpecFromApi,
   fieldChanges,
+  fixedFieldDifferences,
   normalizeConsumer,
   normalizeStream,
   STREAM_FIELDS,
+  STREAM_FIXED,
   streamApiConfig,
   streamSpecFromApi,
 } from "./fields";
@@ -155,7 +158,16 @@ function mismatch(kind: string, name: string, settings: ProviderSettings, change
     `${kind} ${name} already exists on ${settings.connection.servers.join(",")} with different settings, so it was ` +
     `not adopted:\n${rows.join("\n")}\n` +
     `Resolve it by either declaring the live values in the catalog (then \`pulumi up\` adopts it), or changing the ` +
-    `live ${kind} to the declared values (nats CLI), or, if its data may go, deleting it (\`nats ${kind} rm ${name}\`).`
+    `live ${kind} to the declared values (nats CLI), or, if its data may go, deleting it (\`nats ${kind} rm ${name.replace("/", " ")}\`).`
+  );
+}
+
+function unmanagedMismatch(kind: string, name: string, settings: ProviderSettings, rows: readonly string[]): string {
+  const rm = kind === "consumer" ? `nats consumer rm ${name.replace("/", " ")}` : `nats stream rm ${name}`;
+  return (
+    `${kind} ${name} already exists on ${settings.connection.servers.join(",")} with settings this project pins ` +
+    `differently, so it was not adopted (every later update would try to change them):\n  ${rows.join("\n  ")}\n` +
+    `Recreate it with the pinned values, or, if its data may go, delete it (\`${rm}\`) and run again.`
   );
 }
 
@@ -182,6 +194,8 @@ export const streamOps = {
       const live = liveStreamInputs(existing);
       const { changed } = fieldChanges(STREAM_FIELDS, asStreamSpec(live), asStreamSpec(declared));
       if (changed.length > 0) throw new Error(mismatch("stream", declared.name, settings, changed, live, declared));
+      const unmanaged = fixedFieldDifferences(STREAM_FIXED, existing.config as unknown as Record<string, unknown>);
+      if (unmanaged.length > 0) throw new Error(unmanagedMismatch("stream", declared.name, settings, unmanaged));
       return { id: streamId(declared), outs: streamOutputs(declared, existing) };
     }
     const config = streamApiConfig({ ...declared, publishers: [] });
@@ -274,6 +288,8 @@ export const consumerOps = {
       if (changed.length > 0) {
         throw new Error(mismatch("consumer", consumerId(declared), settings, changed, live, declared));
       }
+      const unmanaged = fixedFieldDifferences(CONSUMER_FIXED, existing.config as unknown as Record<string, unknown>);
+      if (unmanaged.length > 0) throw new Error(unmanagedMismatch("consumer", consumerId(declared), settings, unmanaged));
       return { id: consumerId(declared), outs: { ...declared, created: existing.created } };
     }
     const config = consumerWireConfig(declared);
