@@ -14,7 +14,7 @@ import { readRecord, stateLayout, type ClusterRecord } from "../local/stateDir";
 import { catalogForStack } from "../streams/catalog";
 import { publishSubjects } from "../streams/permissions";
 import type { Catalog, ConsumerSpec, StreamSpec } from "../streams/spec";
-import { parseFlags, projectRoot, readStackConfig, UsageError } from "./stackFile";
+import { parseFlags, projectRoot, readStackConfig } from "./stackFile";
 
 // How long one step may wait for its message before it fails.
 const STEP_TIMEOUT_MS = 10_000;
@@ -48,8 +48,8 @@ function publisherOf(stream: StreamSpec, preferred: UserName): UserName {
 
 /** Picks streams, consumers and subjects for the flow from the catalog, so renaming a consumer needs no edit here. */
 export function smokeFlow(catalog: Catalog): SmokeFlow {
-  // What the catalog lets publishers use (a work queue narrows it to its consumers' filters).
-  const publishable = (stream: StreamSpec): string[] => publishSubjects(stream, catalog);
+  // What the catalog lets a publisher use: its declared publications inside the stream.
+  const publishable = (stream: StreamSpec, user: UserName): string[] => publishSubjects(stream, user);
   // Jobs: the workers' consumer whose filter covers trace analysis.
   const jobsStream = streamOf(catalog, "jobs.trace_analysis");
   const jobConsumer = catalog.consumers.find(
@@ -62,12 +62,13 @@ export function smokeFlow(catalog: Catalog): SmokeFlow {
   const signalsStream = streamOf(catalog, "signals.status.open");
   const signalConsumers = catalog.consumers.filter((c) => c.stream === signalsStream.name);
   if (signalConsumers.length === 0) throw new Error(`stream ${signalsStream.name} has no consumers`);
-  const candidates = ["signals.status.open", ...signalConsumers.map((c) => c.filterSubject), ...publishable(signalsStream)]
+  const signalPublisher = publisherOf(signalsStream, "fluo-workers");
+  const candidates = ["signals.status.open", ...signalConsumers.map((c) => c.filterSubject), ...publishable(signalsStream, signalPublisher)]
     .filter((s): s is string => s !== undefined)
     .map(concrete);
   const signalSubject = candidates.find(
     (s) =>
-      publishable(signalsStream).some((p) => subjectMatches(p, s)) &&
+      publishable(signalsStream, signalPublisher).some((p) => subjectMatches(p, s)) &&
       signalConsumers.every((c) => c.filterSubject === undefined || subjectMatches(c.filterSubject, s)),
   );
   if (!signalSubject) throw new Error(`the consumers of ${signalsStream.name} share no subject: cannot reach all of them`);
@@ -82,7 +83,7 @@ export function smokeFlow(catalog: Catalog): SmokeFlow {
 
   return {
     jobs: { stream: jobsStream, consumer: jobConsumer, subject: jobSubject, publisher: publisherOf(jobsStream, "fluo-bff") },
-    signals: { stream: signalsStream, consumers: signalConsumers, subject: signalSubject, publisher: publisherOf(signalsStream, "fluo-workers") },
+    signals: { stream: signalsStream, consumers: signalConsumers, subject: signalSubject, publisher: signalPublisher },
     events: { stream: eventsStream, consumer: replay, subject: eventSubject, publisher: publisherOf(eventsStream, "fluo-backend") },
   };
 }
@@ -191,7 +192,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const stateDir = values["state-dir"] ?? join(projectRoot(), ".local");
     return (await runSmoke(stateDir, (line) => console.log(line))) ? 0 : 1;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof Error) {
+    if (err instanceof Error) {
       console.error(`smoke: ${err.message}`);
       return 1;
     }

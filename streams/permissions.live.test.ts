@@ -209,6 +209,17 @@ describe("signals: workers and backend publish, backend and BFF consume", () => 
   });
 });
 
+describe("publishers keep to their own publications", () => {
+  it("workers may not publish user events (the BFF's), nor the BFF system events", async () => {
+    const workers = await connectAs("fluo-workers");
+    workers.nc.publish("events.user.login", sc.encode("{}"));
+    await refused(workers, "publish", "events.user.login");
+    const bff = await connectAs("fluo-bff");
+    bff.nc.publish("events.system.startup", sc.encode("{}"));
+    await refused(bff, "publish", "events.system.startup");
+  });
+});
+
 describe("events and dead letters: fluo-backend", () => {
   it("backend replays the event log (limits retention keeps it after the ack)", async () => {
     const backend = await connectAs("fluo-backend");
@@ -239,7 +250,8 @@ describe("events and dead letters: fluo-backend", () => {
     const advisory = JSON.parse(sc.decode(dead!.data)) as { stream_seq: number; deliveries: number };
     expect(advisory).toMatchObject({ stream_seq: job.seq, deliveries: maxDeliver });
     dead!.ack();
-    const jsm = await backend.nc.jetstreamManager({ checkAPI: false });
+    // The default jetstreamManager() (it checks $JS.API.INFO first) works for the dead-letter inspector.
+    const jsm = await backend.nc.jetstreamManager();
     const failed = await jsm.streams.getMessage("JOBS", { seq: advisory.stream_seq });
     expect(sc.decode(failed.data)).toBe('{"rule":"r-1"}');
     expect(backend.denials).toEqual([]);

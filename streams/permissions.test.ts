@@ -5,7 +5,6 @@ import { subjectMatches } from "../infra/permissions";
 import { BASE_CATALOG, catalogForStack } from "./catalog";
 import { catalogGrants, consumerSubjects, deadLetterSource, publishSubjects } from "./permissions";
 import { renderStreamsJson } from "./render";
-import type { Catalog } from "./spec";
 import type { UserName } from "../infra/users";
 
 const grants = catalogGrants(BASE_CATALOG);
@@ -16,8 +15,9 @@ describe("catalogGrants", () => {
     expect(publishOf("fluo-workers")).toEqual(
       [
         ...["trace-analysis", "rule-validation", "data-export"].flatMap((name) => consumerSubjects({ stream: "JOBS", name })),
-        "events.>",
-        "signals.>",
+        "events.system.*",
+        "signals.created",
+        "signals.status.*",
       ].sort(),
     );
   });
@@ -35,16 +35,21 @@ describe("catalogGrants", () => {
     expect(grants.has("fluo-system")).toBe(false);
   });
 
-  it("narrows a work queue's publishers to its consumers' filters", () => {
-    const jobs = BASE_CATALOG.streams.find((s) => s.name === "JOBS")!;
-    expect(publishSubjects(jobs, BASE_CATALOG)).toEqual(["jobs.data_export", "jobs.rule_validation", "jobs.trace_analysis"]);
-    const unfiltered: Catalog = { ...BASE_CATALOG, consumers: BASE_CATALOG.consumers.map((c) => (c.name === "data-export" ? { ...c, filterSubject: undefined } : c)) };
-    expect(publishSubjects(jobs, unfiltered)).toEqual(["jobs.>"]);
+  it("narrows publishers to their declared publications inside the stream, not the stream's subject space", () => {
+    const stream = (name: string) => BASE_CATALOG.streams.find((s) => s.name === name)!;
+    expect(publishSubjects(stream("JOBS"), "fluo-bff")).toEqual(["jobs.data_export", "jobs.rule_validation", "jobs.trace_analysis"]);
+    expect(publishSubjects(stream("EVENTS"), "fluo-bff")).toEqual(["events.user.*"]);
+    expect(publishSubjects(stream("SIGNALS"), "fluo-backend")).toEqual(["signals.status.resolved"]);
+    // Not a publisher of the stream: nothing, whatever it declares elsewhere.
+    expect(publishSubjects(stream("JOBS"), "fluo-workers")).toEqual([]);
+    expect(publishOf("fluo-bff")).not.toContain("events.>");
+    expect(publishOf("fluo-bff").some((s) => subjectMatches(s, "events.system.startup"))).toBe(false);
   });
 
   it("lets the dead-letter inspector fetch the failed job from JOBS by sequence, and nothing else of JOBS", () => {
     expect(deadLetterSource(BASE_CATALOG.streams.find((s) => s.name === "DEADLETTER")!)).toBe("JOBS");
     expect(publishOf("fluo-backend")).toContain("$JS.API.STREAM.MSG.GET.JOBS");
+    expect(publishOf("fluo-backend")).toContain("$JS.API.INFO");
     expect(publishOf("fluo-bff")).not.toContain("$JS.API.STREAM.MSG.GET.JOBS");
     expect(publishOf("fluo-backend").some((s) => s.includes(".JOBS.") && !s.includes("MSG.GET"))).toBe(false);
   });

@@ -2,13 +2,14 @@
 // really need", re-verified by permissions.live.test.ts). Merged onto the base grants of infra/users.ts by
 // deployment.ts `userGrants(catalogGrants(catalog))`, so a new consumer never needs a hand-written rule.
 //
-// - A publisher gets publish on the subjects it may feed; a JetStream publish-with-ack needs nothing more than
+// - A publisher gets publish on the subjects it declares (PUBLICATIONS) inside streams that list it; a JetStream publish-with-ack needs nothing more than
 //   that plus its own inbox (the ack is a reply), which users.ts already grants.
 // - A consumer user gets, for each of its consumers only: consumer info (nats.js `consumers.get`), pull
 //   (`MSG.NEXT`) and ack/nak/in-progress/term (`$JS.ACK.<stream>.<consumer>.>`). Never CONSUMER.CREATE (it
 //   would let it read any stream through a consumer of its own), never STREAM.* management, never `$SYS`.
 
-import { grant, mergePermissions, type Permissions } from "../infra/permissions";
+import { grant, mergePermissions, subjectMatches, type Permissions } from "../infra/permissions";
+import { PUBLICATIONS, type Publication } from "./catalog";
 import type { UserName } from "../infra/users";
 import type { Catalog, ConsumerSpec, StreamSpec } from "./spec";
 
@@ -22,15 +23,14 @@ export function consumerSubjects(c: Pick<ConsumerSpec, "stream" | "name">): stri
 }
 
 /**
- * The subjects a stream's publishers may publish to. On a WorkQueue stream whose consumers are all filtered,
- * only the filters: a message no consumer takes would sit unread until max_age, so refusing it is better.
+ * The subjects `user` may publish into `stream`: the publications it declares (streams/catalog.ts PUBLICATIONS)
+ * that the stream captures, not the stream's whole subject space. So the workers may publish signal status
+ * changes but not `signals.created` by someone else's name, and the BFF only the job types that have a consumer.
  */
-export function publishSubjects(stream: StreamSpec, catalog: Catalog): string[] {
-  const consumers = catalog.consumers.filter((c) => c.stream === stream.name);
-  if (stream.retention === "workqueue" && consumers.length > 0 && consumers.every((c) => c.filterSubject !== undefined)) {
-    return [...new Set(consumers.map((c) => c.filterSubject!))].sort();
-  }
-  return [...stream.subjects];
+export function publishSubjects(stream: StreamSpec, user: UserName, publications: readonly Publication[] = PUBLICATIONS): string[] {
+  if (!stream.publishers.includes(user)) return [];
+  const captured = publications.filter((p) => p.publisher === user && stream.subjects.some((s) => subjectMatches(s, p.subject)));
+  return [...new Set(captured.map((p) => p.subject))].sort();
 }
 
 const MAX_DELIVERIES_PREFIX = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.";
@@ -50,7 +50,7 @@ export function deadLetterSource(stream: StreamSpec): string | undefined {
 }
 
 /** Per user, the JetStream grants the catalog needs; users the catalog does not mention are absent. */
-export function catalogGrants(catalog: Catalog): Map<UserName, Permissions> {
+export function catalogGrants(catalog: Catalog, publications: readonly Publication[] = PUBLICATIONS): Map<UserName, Permissions> {
   const grants = new Map<UserName, Permissions>();
   const add = (user: UserName, publish: readonly string[]): void => {
     const more = grant({ publish });
@@ -58,14 +58,15 @@ export function catalogGrants(catalog: Catalog): Map<UserName, Permissions> {
     grants.set(user, current ? mergePermissions(current, more) : more);
   };
   for (const stream of catalog.streams) {
-    const subjects = publishSubjects(stream, catalog);
-    for (const user of stream.publishers) add(user, subjects);
+    for (const user of stream.publishers) add(user, publishSubjects(stream, user, publications));
   }
   for (const consumer of catalog.consumers) {
     add(consumer.consumer, consumerSubjects(consumer));
     const stream = catalog.streams.find((s) => s.name === consumer.stream);
     const source = stream && deadLetterSource(stream);
-    if (source) add(consumer.consumer, [`$JS.API.STREAM.MSG.GET.${source}`]);
+    // MSG.GET fetches the failed job; $JS.API.INFO (account limits only) lets nats.js's default
+    // jetstreamManager() start, which checks it before anything else.
+    if (source) add(consumer.consumer, [`$JS.API.STREAM.MSG.GET.${source}`, "$JS.API.INFO"]);
   }
   return grants;
 }
