@@ -5,7 +5,7 @@
 import { APP_ACCOUNT, SYSTEM_ACCOUNT, userSpecs, type UserName, type UserSpec } from "./infra/users";
 import { mergePermissions, type Permissions } from "./infra/permissions";
 import { renderNatsConf, restartChecksum, type NatsConfInput, type NatsTopology } from "./infra/natsConfig";
-import { kubernetesTopology } from "./infra/clusterLayout";
+import { kubernetesTopology, LAME_DUCK_GRACE_PERIOD } from "./infra/clusterLayout";
 import { renderKubernetesObjects, type KubernetesObjects } from "./infra/kubernetesObjects";
 import type { StackConfig } from "./infra/stackConfig";
 import { hashPassword } from "./infra/passwordHash";
@@ -69,7 +69,7 @@ export function natsConfInput(
     maxMemoryStore: config.bytes.maxMemoryStore,
     maxFileStore: config.bytes.maxFileStore,
     lameDuckDuration: config.lameDuckDuration,
-    lameDuckGracePeriod: "10s",
+    lameDuckGracePeriod: LAME_DUCK_GRACE_PERIOD,
     accounts: [
       { name: APP_ACCOUNT, jetstream: true, users: usersOf(APP_ACCOUNT) },
       { name: SYSTEM_ACCOUNT, jetstream: false, users: usersOf(SYSTEM_ACCOUNT) },

@@ -23,7 +23,12 @@ const cluster = new NatsCluster("nats", { config, grants, provider: kubernetes }
 new Monitoring("monitoring", { config, targets: alertTargets, provider: kubernetes }, { dependsOn: [cluster] });
 
 // Managed over fluo-queue:natsUrl once the StatefulSet is ready (docs/provider.md "Reaching NATS").
-const streams = managedStreamCatalog("streams", { config, catalog, cluster: cluster.statefulSet }, secretConfig("provisionerPassword"));
+const streams = managedStreamCatalog("streams", {
+  config,
+  catalog,
+  cluster: cluster.statefulSet,
+  provisionerPasswordSet: secretConfig("provisionerPassword") !== undefined,
+});
 
 export const namespace = cluster.namespace;
 export const clientUrl = cluster.clientUrl;

@@ -4,7 +4,7 @@
 // Exit codes: 0 no drift, 2 drift, 1 error (bad flags, unreachable server, ...).
 
 import { userSpecs } from "../infra/users";
-import { catalogForStack } from "../streams/catalog";
+import { deploymentModel } from "../deployment";
 import { compareCatalog, driftTable, readLiveState, type Drift } from "../streams/drift";
 import { closeConnections, jetStreamManager, type ConnectionSettings } from "../streams/jetstreamClient";
 import { parseFlags, readStackConfig, UsageError } from "./stackFile";
@@ -48,7 +48,8 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     if (!user) throw new UsageError(`--user "${userName}": not a NATS user (${userSpecs().map((u) => u.name).join(", ")})`);
 
     const config = readStackConfig(values.stack);
-    const catalog = catalogForStack(config);
+    // The same model as pulumi up and render: overrides applied and the stream policy checked.
+    const { catalog } = deploymentModel(config);
     const settings: ConnectionSettings = { servers: values.url.split(","), user: user.name, password, inboxPrefix: user.inboxPrefix };
     const live = await readLiveState(await jetStreamManager(settings));
     const differences = compareCatalog(catalog, live);

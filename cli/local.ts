@@ -9,7 +9,7 @@ import { freemem } from "node:os";
 import { join, relative } from "node:path";
 import { deploymentModel, passwordHashes, type DeploymentModel } from "../deployment";
 import { isUserError } from "./errors";
-import { ConfigError, type StackConfig } from "../infra/stackConfig";
+import type { StackConfig } from "../infra/stackConfig";
 import { parseSize } from "../lib/units";
 import { userSpecs, type UserName } from "../infra/users";
 import { loadOrCreatePasswords, writeContextFiles, type LocalPasswords } from "../local/credentials";
@@ -29,12 +29,15 @@ const USAGE =
 const log = (line: string): void => console.log(line);
 const progress = (line: string): void => console.log(`  .. ${line}`);
 
-/** Resolves with the signal's name on the first SIGINT/SIGTERM; from then on the default kill is disabled. */
+/**
+ * Resolves with the signal's name on the first SIGINT/SIGTERM. The handlers stay installed, so a second Ctrl-C
+ * while the servers stop does not kill this process and orphan them.
+ */
 function stopSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const on = (signal: NodeJS.Signals) => () => resolve(signal);
-    process.once("SIGINT", on("SIGINT"));
-    process.once("SIGTERM", on("SIGTERM"));
+    process.on("SIGINT", on("SIGINT"));
+    process.on("SIGTERM", on("SIGTERM"));
   });
 }
 
@@ -117,7 +120,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     args = parseArgs(argv);
     natsServerBinary();
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError || err instanceof RangeError) {
+    if (isUserError(err) || err instanceof RangeError) {
       console.error(`local: ${err.message}`);
       return 1;
     }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { describe, expect, it, vi } from "vitest";
@@ -59,5 +59,13 @@ describe("npm run render", () => {
     expect(render(["--stack", "dev"])).toMatchObject({ code: 1, stderr: expect.stringMatching(/usage: npm run render/) });
     expect(render(["--stack", "dev", "--out", "/tmp/x", "--colour"])).toMatchObject({ code: 1, stderr: expect.stringMatching(/unknown argument "--colour"/) });
     expect(render(["--stack", "qa", "--out", "/tmp/x"])).toMatchObject({ code: 1, stderr: expect.stringMatching(/no .*Pulumi\.qa\.yaml/) });
+  });
+
+  it("refuses to write into a non-empty directory that is not render output, deleting nothing", () => {
+    const dir = mkdtempSync(join(tmpdir(), "render-foreign-"));
+    mkdirSync(join(dir, "alerts"));
+    writeFileSync(join(dir, "alerts", "rules.ts"), "source");
+    expect(render(["--stack", "dev", "--out", dir])).toMatchObject({ code: 1, stderr: expect.stringMatching(/not empty and not a previous render output/) });
+    expect(readFileSync(join(dir, "alerts", "rules.ts"), "utf8")).toBe("source");
   });
 });

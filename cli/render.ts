@@ -1,13 +1,24 @@
 // npm run render -- --stack <name> --out <dir> [--passwords <file.json>] [--show-secrets]
 // Writes every artifact `pulumi up` would apply, from the same code, without the Pulumi CLI or a cluster.
 
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { deploymentModel, renderFiles, type RenderOptions } from "../deployment";
 import { isUserError } from "./errors";
 import { parseFlags, readStackConfig, UsageError } from "./stackFile";
 
 const OWNED = ["nats.conf", "kubernetes", "streams.json", "alerts", "dashboards"];
+// Marks a directory as render output: only such a directory (or an empty or new one) has OWNED paths replaced,
+// so `--out .` in the project cannot delete the alerts/ sources.
+const MARKER = ".fluo-render";
+
+function assertRenderDir(out: string): void {
+  if (!existsSync(out)) return;
+  const entries = readdirSync(out);
+  if (entries.length > 0 && !entries.includes(MARKER)) {
+    throw new UsageError(`--out ${out}: not empty and not a previous render output (no ${MARKER}); choose a new or empty directory`);
+  }
+}
 
 function readPasswords(file: string): Record<string, string> {
   const parsed: unknown = JSON.parse(readFileSync(file, "utf8"));
@@ -28,7 +39,10 @@ export function main(argv: readonly string[]): number {
     };
     const files = renderFiles(deploymentModel(config), options);
     const out = resolve(values.out);
+    assertRenderDir(out);
     for (const owned of OWNED) rmSync(join(out, owned), { recursive: true, force: true });
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, MARKER), "written by npm run render; its files are replaced by the next render\n");
     for (const file of files) {
       mkdirSync(dirname(join(out, file.path)), { recursive: true });
       writeFileSync(join(out, file.path), file.content);

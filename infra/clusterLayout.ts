@@ -23,6 +23,9 @@ export const PATHS = {
   pidFile: "/var/run/nats/nats.pid",
 } as const;
 
+/** Time a stopping server waits in lame duck before it starts moving clients away. */
+export const LAME_DUCK_GRACE_PERIOD = "10s";
+
 /** Labels that select the NATS pods; never change them (a StatefulSet selector is immutable). */
 export const SELECTOR_LABELS = { "app.kubernetes.io/name": "nats", "app.kubernetes.io/instance": "fluo-queue" } as const;
 

@@ -66,6 +66,8 @@ describe("Kubernetes objects", () => {
     expect(nats.livenessProbe?.httpGet?.path).toBe("/healthz?js-enabled-only=true");
     expect(nats.lifecycle?.preStop?.exec?.command).toEqual(["nats-server", "--signal=ldm=/var/run/nats/nats.pid"]);
     expect(pod.terminationGracePeriodSeconds).toBe(60);
+    // A longer lame duck gets a longer grace, so the kubelet never kills a server halfway through it.
+    expect(objectsOf({ lameDuckDuration: "2m" }).statefulSet.spec.template.spec!.terminationGracePeriodSeconds).toBe(150);
     expect(nats.resources?.limits?.memory).toBe("2Gi");
     expect(nats.env).toContainEqual({ name: "GOMEMLIMIT", value: "1843MiB" });
     expect(pod.automountServiceAccountToken).toBe(false);

@@ -11,7 +11,8 @@ import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/Netw
 import type { IIoK8sApiCoreV1Container as Container } from "kubernetes-models/v1/Container";
 import type { IIoK8sApiCoreV1SecurityContext as SecurityContext } from "kubernetes-models/v1/SecurityContext";
 import type { IIoK8sApiCoreV1TopologySpreadConstraint as TopologySpread } from "kubernetes-models/v1/TopologySpreadConstraint";
-import { NAMES, PATHS, PORTS, SELECTOR_LABELS } from "./clusterLayout";
+import { LAME_DUCK_GRACE_PERIOD, NAMES, PATHS, PORTS, SELECTOR_LABELS } from "./clusterLayout";
+import { parseDuration } from "../lib/units";
 import type { StackConfig } from "./stackConfig";
 
 export interface KubernetesObjects {
@@ -60,6 +61,16 @@ const containerSecurity: SecurityContext = {
 
 function metadata(config: StackConfig, name: string) {
   return { name, namespace: config.namespace, labels: commonLabels(config) };
+}
+
+/**
+ * Seconds the kubelet waits before SIGKILL: the whole lame duck (grace period + duration) plus time for
+ * JetStream to flush and step down. A shorter grace would cut lame duck short and drop clients instead of
+ * moving them (60s for the 30s default).
+ */
+export function terminationGraceSeconds(lameDuckDuration: string): number {
+  const nanos = (parseDuration(lameDuckDuration) ?? 0n) + (parseDuration(LAME_DUCK_GRACE_PERIOD) ?? 0n);
+  return Math.ceil(Number(nanos) / 1e9) + 20;
 }
 
 /** GOMEMLIMIT at 90% of the container limit: the Go GC works harder before the kernel OOM-kills the pod. */
@@ -190,7 +201,7 @@ function statefulSet(input: ClusterRenderInput): KubernetesObjects["statefulSet"
           automountServiceAccountToken: false,
           // The reloader signals nats-server by pid, so both containers share one process namespace.
           shareProcessNamespace: true,
-          terminationGracePeriodSeconds: 60,
+          terminationGracePeriodSeconds: terminationGraceSeconds(config.lameDuckDuration),
           enableServiceLinks: false,
           securityContext: {
             runAsNonRoot: true,

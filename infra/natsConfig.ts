@@ -86,9 +86,8 @@ export function clusterFragment(i: NatsConfInput): string {
     `  listen: ${q(`${t.host}:${t.clusterPort}`)}`,
     indent(`routes: ${list(t.routes)}`),
     // Peers are known from the routes; advertising pod IPs to clients would hand them addresses that change.
+    // (Explicit routes are retried forever, so pods that start in parallel find each other without extra settings.)
     "  no_advertise: true",
-    // Pods start in parallel and DNS of not-yet-running peers fails for a while: keep retrying.
-    "  connect_retries: 120",
     "}",
   ].join("\n");
 }

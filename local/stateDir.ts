@@ -41,8 +41,18 @@ export interface ClusterRecord {
   readonly startedAt: string;
 }
 
+/** Refuses a non-empty directory that local mode did not create: it would be chmod-ed and, with --reset, emptied. */
+function assertOwnedOrEmpty(layout: StateLayout, flag: string): void {
+  if (!existsSync(layout.root)) return;
+  const entries = readdirSync(layout.root);
+  if (entries.length > 0 && !entries.includes(RECORD_FILE)) {
+    throw new Error(`${flag}: ${layout.root} is not a local-mode state directory (no ${RECORD_FILE}); choose an empty or new directory`);
+  }
+}
+
 /** Creates the directory (private: it holds passwords) and marks it as local mode's. */
 export function prepareStateDir(layout: StateLayout): void {
+  assertOwnedOrEmpty(layout, "--state-dir");
   mkdirSync(layout.credentials, { recursive: true, mode: 0o700 });
   chmodSync(layout.root, 0o700);
   chmodSync(layout.credentials, 0o700);
@@ -54,12 +64,9 @@ export function prepareStateDir(layout: StateLayout): void {
  * `--state-dir ~ --reset` deletes nothing.
  */
 export function resetStateDir(layout: StateLayout): void {
+  assertOwnedOrEmpty(layout, "--reset");
   if (!existsSync(layout.root)) return;
-  const entries = readdirSync(layout.root);
-  if (entries.length > 0 && !entries.includes(RECORD_FILE)) {
-    throw new Error(`--reset: ${layout.root} is not a local-mode state directory (no ${RECORD_FILE}); not deleting it`);
-  }
-  for (const entry of entries) rmSync(join(layout.root, entry), { recursive: true, force: true });
+  for (const entry of readdirSync(layout.root)) rmSync(join(layout.root, entry), { recursive: true, force: true });
 }
 
 export function writeRecord(layout: StateLayout, record: ClusterRecord): void {

@@ -61,12 +61,8 @@ export class StreamCatalog extends pulumi.ComponentResource {
  * The stream catalog when `fluo-queue:natsUrl` says how to reach NATS; otherwise a warning that says how to
  * enable stream management, and nothing registered (the cluster alone can still be deployed).
  */
-export function managedStreamCatalog(
-  name: string,
-  args: Omit<StreamCatalogArgs, "provisionerPasswordSet">,
-  provisionerPassword: pulumi.Output<string> | undefined,
-): StreamCatalog | undefined {
-  if (args.config.natsUrl) return new StreamCatalog(name, { ...args, provisionerPasswordSet: provisionerPassword !== undefined });
+export function managedStreamCatalog(name: string, args: StreamCatalogArgs): StreamCatalog | undefined {
+  if (args.config.natsUrl) return new StreamCatalog(name, args);
   pulumi.log.warn(
     "fluo-queue:natsUrl is not set: streams and consumers are NOT managed by this stack. To manage them, make " +
       `NATS reachable (e.g. \`kubectl -n ${args.config.namespace} port-forward svc/nats 4222:4222\`) and run` +
