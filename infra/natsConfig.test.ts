@@ -15,6 +15,7 @@ const PASSWORDS = {
   "fluo-backend": "backend-secret",
   "fluo-workers": "workers-secret",
   "fluo-provisioner": "provisioner-secret",
+  "fluo-backup": "backup-secret",
   "fluo-system": "system-secret",
 };
 const hashes = passwordHashes(PASSWORDS);
@@ -69,7 +70,7 @@ describe("nats.conf", () => {
     const { natsConf } = renderCluster(parseStackConfig("t", {}), userGrants(), hashes);
     for (const password of Object.values(PASSWORDS)) expect(natsConf).not.toContain(password);
     const quoted = [...natsConf.matchAll(/password: "(\$2a\$11\$[./A-Za-z0-9]{53})"/g)].map((m) => m[1]);
-    expect(quoted).toHaveLength(5);
+    expect(quoted).toHaveLength(6);
     expect(verifyPassword("bff-secret", hashes["fluo-bff"])).toBe(true);
     expect(verifyPassword("wrong", hashes["fluo-bff"])).toBe(false);
   });

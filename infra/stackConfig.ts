@@ -14,6 +14,7 @@ export const SECRET_KEYS = [
   "backendPassword",
   "workersPassword",
   "provisionerPassword",
+  "backupPassword",
   "systemPassword",
 ] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];

@@ -7,7 +7,7 @@ import type { SecretKey } from "./stackConfig";
 
 /** Application users hold data-plane rights only; they never get CONSUMER.CREATE or the system account. */
 export type AppUser = "fluo-bff" | "fluo-backend" | "fluo-workers";
-export type UserName = AppUser | "fluo-provisioner" | "fluo-system";
+export type UserName = AppUser | "fluo-provisioner" | "fluo-backup" | "fluo-system";
 
 export const APP_ACCOUNT = "FLUO";
 export const SYSTEM_ACCOUNT = "SYS";
@@ -51,6 +51,28 @@ export const PROVISIONING_SUBJECTS = [
   "$JS.API.CONSUMER.LIST.>",
 ];
 
+// What a stream backup/restore identity needs and nothing more (nats-server 2.9 jetstream_api.go, checked on a
+// live cluster by streams/backup.live.test.ts). It reads message data only through snapshots, which is its job;
+// it cannot publish to data subjects, pull from consumers, create/delete consumers, or create/update/delete streams.
+export const BACKUP_SUBJECTS = [
+  // Account JetStream info: nats.js jetstreamManager() requests it before anything else.
+  "$JS.API.INFO",
+  // Choosing what to back up: `nats stream ls` and natscli's stream picker; expose nothing beyond STREAM.INFO.
+  "$JS.API.STREAM.NAMES",
+  "$JS.API.STREAM.LIST",
+  // natscli loads the stream before a backup and checks before a restore that it does not exist yet.
+  "$JS.API.STREAM.INFO.*",
+  // The snapshot request: {deliver_subject, no_consumers, chunk_size, jsck}; chunks go to deliver_subject, which
+  // lies under the user's own inbox.
+  "$JS.API.STREAM.SNAPSHOT.*",
+  // Flow-control acks: each chunk's reply subject is $JS.SNAPSHOT.ACK.<stream>.<nuid>.<chunk size>.<index>.
+  "$JS.SNAPSHOT.ACK.>",
+  // The restore request: {config, state}; the answer names the subject that takes the chunks.
+  "$JS.API.STREAM.RESTORE.*",
+  // Restore chunks (and the empty EOF message) are requests to $JS.SNAPSHOT.RESTORE.<stream>.<nuid>.
+  "$JS.SNAPSHOT.RESTORE.>",
+];
+
 export function userSpecs(): readonly UserSpec[] {
   const users: Array<Omit<UserSpec, "inboxPrefix">> = [
     {
@@ -80,6 +102,13 @@ export function userSpecs(): readonly UserSpec[] {
       description: "Stream and consumer management by `pulumi up`, `npm run local` and `npm run drift`",
       passwordKey: "provisionerPassword",
       base: grant({ publish: PROVISIONING_SUBJECTS }),
+    },
+    {
+      name: "fluo-backup",
+      account: APP_ACCOUNT,
+      description: "Stream backup and restore (snapshots); no publish to data subjects, no consumer or stream management",
+      passwordKey: "backupPassword",
+      base: grant({ publish: BACKUP_SUBJECTS }),
     },
     {
       name: "fluo-system",

@@ -10,6 +10,7 @@ export const TEST_PASSWORDS: Readonly<Record<UserName, string>> = {
   "fluo-backend": "backend-test-password",
   "fluo-workers": "workers-test-password",
   "fluo-provisioner": "provisioner-test-password",
+  "fluo-backup": "backup-test-password",
   "fluo-system": "system-test-password",
 };
 

@@ -25,7 +25,7 @@ describe("pulumi program, dev stack (SDK mocks)", () => {
     expect(text).toContain('"kubernetes.io/metadata.name":"fluo"');
   });
 
-  it("generates all five passwords when none is in stack config", () => {
-    expect(run.byType("random:index/randomPassword:RandomPassword")).toHaveLength(5);
+  it("generates all six passwords when none is in stack config", () => {
+    expect(run.byType("random:index/randomPassword:RandomPassword")).toHaveLength(6);
   });
 });
