@@ -62,13 +62,11 @@ export const BACKUP_SUBJECTS = [
   "$JS.API.STREAM.LIST",
   // natscli loads the stream before a backup and checks before a restore that it does not exist yet.
   "$JS.API.STREAM.INFO.*",
-  // The snapshot request: {deliver_subject, no_consumers, chunk_size, jsck}; chunks go to deliver_subject, which
-  // lies under the user's own inbox.
-  "$JS.API.STREAM.SNAPSHOT.*",
+  // The snapshot and restore requests themselves ($JS.API.STREAM.SNAPSHOT.<stream>, $JS.API.STREAM.RESTORE.<stream>)
+  // are granted per catalog stream in streams/permissions.ts: a restore creates a stream with whatever config the
+  // backup holds, so a wildcard would let this user create a stream over any subject and read it.
   // Flow-control acks: each chunk's reply subject is $JS.SNAPSHOT.ACK.<stream>.<nuid>.<chunk size>.<index>.
   "$JS.SNAPSHOT.ACK.>",
-  // The restore request: {config, state}; the answer names the subject that takes the chunks.
-  "$JS.API.STREAM.RESTORE.*",
   // Restore chunks (and the empty EOF message) are requests to $JS.SNAPSHOT.RESTORE.<stream>.<nuid>.
   "$JS.SNAPSHOT.RESTORE.>",
 ];

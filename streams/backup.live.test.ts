@@ -194,9 +194,10 @@ describe("fluo-backup: snapshot and restore of EVENTS", () => {
 });
 
 describe("fluo-backup: nothing beyond backup and restore", () => {
-  it("is granted exactly the backup subjects and its own inbox", () => {
+  it("is granted exactly the backup subjects, snapshot/restore of the catalog's streams, and its own inbox", () => {
     const grant = userGrants(catalogGrants(catalog)).find((g) => g.spec.name === "fluo-backup")!;
-    expect(grant.permissions.publish.allow).toEqual([...BACKUP_SUBJECTS].sort());
+    const perStream = catalog.streams.flatMap((st) => [`$JS.API.STREAM.SNAPSHOT.${st.name}`, `$JS.API.STREAM.RESTORE.${st.name}`]);
+    expect(grant.permissions.publish.allow).toEqual([...BACKUP_SUBJECTS, ...perStream].sort());
     expect(grant.permissions.subscribe.allow).toEqual([`${BACKUP_INBOX}.>`]);
     expect(grant.permissions.allowResponses).toBe(false);
   });
@@ -232,6 +233,13 @@ describe("fluo-backup: nothing beyond backup and restore", () => {
     denied = nextPermissionError(backup, 5_000);
     await expect(jsm.streams.add({ name: "STRAY", subjects: ["stray.>"] })).rejects.toThrow(/permissions violation/i);
     expect(await denied).toBe("publish $JS.API.STREAM.CREATE.STRAY");
+
+    // A restore creates a stream from the backup's config: only into the catalog's stream names.
+    denied = nextPermissionError(backup, 5_000);
+    await expect(backup.request("$JS.API.STREAM.RESTORE.STRAY", JSON.stringify({ config: { name: "STRAY", subjects: ["rpc.>"] }, state: {} }), { timeout: 5_000 })).rejects.toThrow(
+      /permissions violation/i,
+    );
+    expect(await denied).toBe("publish $JS.API.STREAM.RESTORE.STRAY");
 
     const provisionerJsm = await provisioner.jetstreamManager();
     expect((await provisionerJsm.streams.info("EVENTS")).state.messages).toBe(EVENT_COUNT);

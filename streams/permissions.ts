@@ -60,6 +60,10 @@ export function catalogGrants(catalog: Catalog, publications: readonly Publicati
   for (const stream of catalog.streams) {
     for (const user of stream.publishers) add(user, publishSubjects(stream, user, publications));
   }
+  // Backups: snapshot and restore of the declared streams only (infra/users.ts BACKUP_SUBJECTS has the rest).
+  for (const stream of catalog.streams) {
+    add("fluo-backup", [`$JS.API.STREAM.SNAPSHOT.${stream.name}`, `$JS.API.STREAM.RESTORE.${stream.name}`]);
+  }
   for (const consumer of catalog.consumers) {
     add(consumer.consumer, consumerSubjects(consumer));
     const stream = catalog.streams.find((s) => s.name === consumer.stream);
