@@ -9,6 +9,7 @@ import { connect, type NatsConnection } from "nats";
 import { userSpecs } from "../infra/users";
 import { readBackupDir, restoreStream, snapshotStream, writeBackupDir } from "../streams/backup";
 import { parseFlags, UsageError } from "./stackFile";
+import { processIo, type Io } from "./io";
 
 export const USAGE =
   "usage: npm run backup -- --url <nats-url> --stream <name> --out <dir> [--no-consumers] [--password <pw>]\n" +
@@ -18,17 +19,6 @@ export const USAGE =
 export const PASSWORD_ENV = "FLUO_QUEUE_BACKUP_PASSWORD";
 const BACKUP_USER = userSpecs().find((u) => u.name === "fluo-backup")!;
 
-export interface Io {
-  out(text: string): void;
-  err(text: string): void;
-  readonly env: Readonly<Record<string, string | undefined>>;
-}
-
-const processIo: Io = {
-  out: (t) => process.stdout.write(`${t}\n`),
-  err: (t) => process.stderr.write(`${t}\n`),
-  env: process.env,
-};
 
 /** argv[0] is the command ("backup" or "restore", set by the npm script), the rest are its flags. */
 export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {

@@ -3,7 +3,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "nats";
-import { main, PASSWORD_ENV, type Io } from "./drift";
+import { main, PASSWORD_ENV } from "./drift";
+import type { Io } from "./io";
 import { readStackConfig } from "./stackFile";
 import { catalogForStack } from "../streams/catalog";
 import { applyCatalog } from "../streams/apply";

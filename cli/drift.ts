@@ -8,6 +8,7 @@ import { deploymentModel } from "../deployment";
 import { compareCatalog, driftTable, readLiveState, type Drift } from "../streams/drift";
 import { closeConnections, jetStreamManager, type ConnectionSettings } from "../streams/jetstreamClient";
 import { parseFlags, readStackConfig, UsageError } from "./stackFile";
+import { processIo, type Io } from "./io";
 
 export const USAGE =
   "usage: npm run drift -- --stack <name> --url <nats-url> [--user <name>] [--password <pw>] [--json]\n" +
@@ -16,17 +17,6 @@ export const USAGE =
 
 export const PASSWORD_ENV = "FLUO_QUEUE_PROVISIONER_PASSWORD";
 
-export interface Io {
-  out(text: string): void;
-  err(text: string): void;
-  readonly env: Readonly<Record<string, string | undefined>>;
-}
-
-const processIo: Io = {
-  out: (t) => process.stdout.write(`${t}\n`),
-  err: (t) => process.stderr.write(`${t}\n`),
-  env: process.env,
-};
 
 export interface DriftResult {
   readonly stack: string;

@@ -21,7 +21,8 @@ import { JetStreamApiError, readBackupDir, restoreStream, snapshotStream, writeB
 import { catalogForStack } from "./catalog";
 import { consumerApiConfig, streamApiConfig } from "./fields";
 import { catalogGrants } from "./permissions";
-import { main as backupCli, PASSWORD_ENV, type Io } from "../cli/backup";
+import { main as backupCli, PASSWORD_ENV } from "../cli/backup";
+import type { Io } from "../cli/io";
 
 const config = readStackConfig("dev");
 const catalog = catalogForStack(config);
