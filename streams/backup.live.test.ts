@@ -11,28 +11,27 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AckPolicy, DeliverPolicy, Events, type ConsumerInfo, type JetStreamManager, type NatsConnection, type StreamInfo } from "nats";
-import { passwordHashes, userGrants } from "../deployment";
+import { deploymentModel, passwordHashes } from "../deployment";
 import { readStackConfig } from "../cli/stackFile";
 import { subjectMatches } from "../infra/permissions";
 import { BACKUP_SUBJECTS, userSpecs, type UserName } from "../infra/users";
 import { LocalCluster } from "../local/localCluster";
 import { connectAs, nextPermissionError, subscriptionDenied, TEST_PASSWORDS } from "../test/natsProbe";
 import { JetStreamApiError, readBackupDir, restoreStream, snapshotStream, writeBackupDir, type StreamBackup } from "./backup";
-import { catalogForStack } from "./catalog";
 import { consumerApiConfig, streamApiConfig } from "./fields";
-import { catalogGrants } from "./permissions";
 import { main as backupCli, PASSWORD_ENV } from "../cli/backup";
 import type { Io } from "../cli/io";
 
 const config = readStackConfig("dev");
-const catalog = catalogForStack(config);
+// The same model as pulumi up: catalog with the dev overrides, policy checked, grants derived from it.
+const { catalog, grants } = deploymentModel(config);
 const BACKUP_INBOX = userSpecs().find((u) => u.name === "fluo-backup")!.inboxPrefix;
 
 // Incompressible payloads, ~800KiB in all: the snapshot spans several 128KiB chunks, so chunk acks and a
 // multi-chunk upload are exercised.
 const EVENT_COUNT = 200;
 // A subject fluo-bff may publish into EVENTS, from its derived grants (wildcards filled in).
-const BFF_EVENT_SUBJECT = userGrants(catalogGrants(catalog))
+const BFF_EVENT_SUBJECT = grants
   .find((g) => g.spec.name === "fluo-bff")!
   .permissions.publish.allow.find((s) => subjectMatches("events.>", s))!
   .replace(/\*/g, "backup_test")
@@ -99,7 +98,7 @@ beforeAll(async () => {
   stateDir = mkdtempSync(join(tmpdir(), "fluo-backup-"));
   cluster = await LocalCluster.start({
     config,
-    grants: userGrants(catalogGrants(catalog)),
+    grants,
     hashes: passwordHashes(TEST_PASSWORDS),
     stateDir,
   });
@@ -196,7 +195,7 @@ describe("fluo-backup: snapshot and restore of EVENTS", () => {
 
 describe("fluo-backup: nothing beyond backup and restore", () => {
   it("is granted exactly the backup subjects, snapshot/restore of the catalog's streams, and its own inbox", () => {
-    const grant = userGrants(catalogGrants(catalog)).find((g) => g.spec.name === "fluo-backup")!;
+    const grant = grants.find((g) => g.spec.name === "fluo-backup")!;
     const perStream = catalog.streams.flatMap((st) => [`$JS.API.STREAM.SNAPSHOT.${st.name}`, `$JS.API.STREAM.RESTORE.${st.name}`]);
     expect(grant.permissions.publish.allow).toEqual([...BACKUP_SUBJECTS, ...perStream].sort());
     expect(grant.permissions.subscribe.allow).toEqual([`${BACKUP_INBOX}.>`]);

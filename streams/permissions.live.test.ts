@@ -12,11 +12,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AckPolicy, connect, DeliverPolicy, Events, StringCodec, type NatsConnection } from "nats";
-import { passwordHashes, userGrants } from "../deployment";
+import { deploymentModel, passwordHashes } from "../deployment";
 import { readStackConfig } from "../cli/stackFile";
 import { userSpecs, type UserName } from "../infra/users";
 import { LocalCluster } from "../local/localCluster";
-import { catalogForStack } from "./catalog";
 import {
   consumerApiConfig,
   consumerSpecFromApi,
@@ -25,11 +24,11 @@ import {
   streamApiConfig,
   streamSpecFromApi,
 } from "./fields";
-import { catalogGrants } from "./permissions";
 
 const sc = StringCodec();
 const config = readStackConfig("dev");
-const catalog = catalogForStack(config);
+// The same model as pulumi up: catalog with the dev overrides, policy checked, grants derived from it.
+const { catalog, grants } = deploymentModel(config);
 const passwords = Object.fromEntries(userSpecs().map((u) => [u.name, `test-${u.name}`])) as Record<UserName, string>;
 const inboxOf = (user: UserName): string => userSpecs().find((u) => u.name === user)!.inboxPrefix;
 
@@ -87,7 +86,7 @@ beforeAll(async () => {
   stateDir = mkdtempSync(join(tmpdir(), "fluo-perm-"));
   cluster = await LocalCluster.start({
     config,
-    grants: userGrants(catalogGrants(catalog)),
+    grants,
     hashes: passwordHashes(passwords),
     stateDir,
   });
