@@ -8,8 +8,9 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { parseStackConfig, type StackConfig, type StackConfigInput } from "../infra/stackConfig";
 import { DEFAULT_SERVER_THRESHOLDS, type AlertTargets } from "./targets";
+import { resolveBinary } from "../tools/resolve";
 
-export const PROMTOOL = process.env.PROMTOOL ?? "promtool";
+export const PROMTOOL = resolveBinary("prometheus", "promtool", "PROMTOOL")?.path ?? "promtool";
 const SHARED = join(__dirname, "..", "..", "shared", "reference");
 
 export interface PromtoolResult {

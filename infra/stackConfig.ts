@@ -56,7 +56,7 @@ export const stackConfigSchema = z
     replicas: z.number().int().refine((n) => n === 1 || n === 3 || n === 5, {
       message: "must be 1, 3 or 5: JetStream's Raft needs an odd member count, and at most 5 replicas per stream",
     }).default(3),
-    natsImage: image.default("nats:2.10.24-alpine"),
+    natsImage: image.default("nats:2.15.3-alpine"),
     reloaderImage: image.default("natsio/nats-server-config-reloader:0.16.1"),
     exporterImage: image.default("natsio/prometheus-nats-exporter:0.20.0"),
     maxMemoryStore: size("maxMemoryStore").default("1GiB"),

@@ -2,13 +2,14 @@
 // infra/natsConfig.ts renders for Kubernetes, only with loopback ports, literal server names and a local
 // store_dir. Shared by `npm run local` and by every test that needs a live server.
 
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { natsConfInput, type PasswordHashes, type UserGrant } from "../deployment";
 import { renderNatsConf, type NatsTopology } from "../infra/natsConfig";
 import type { StackConfig } from "../infra/stackConfig";
+import { natsServerTool, resolveBinary } from "../tools/resolve";
 
 export interface NodePorts {
   readonly client: number;
@@ -39,15 +40,14 @@ export interface LocalClusterOptions {
 }
 
 export const INSTALL_HINT =
-  "nats-server was not found on PATH. Install it: `sudo apt-get install nats-server` (Debian/Ubuntu), " +
-  "`brew install nats-server` (macOS), or set NATS_SERVER_BIN to its path.";
+  "nats-server was not found: build the pinned version with `npm run tools -- nats-server` (needs Go), " +
+  "install a distribution's (`apt-get install nats-server`), or set NATS_SERVER_BIN to its path.";
 
+/** NATS_SERVER_BIN, else the pinned build (tools/versions.json, FLUO_NATS_SERVER picks the line), else PATH. */
 export function natsServerBinary(): string {
-  const explicit = process.env.NATS_SERVER_BIN;
-  if (explicit) return explicit;
-  const found = spawnSync("sh", ["-c", "command -v nats-server"], { encoding: "utf8" });
-  if (found.status !== 0 || found.stdout.trim() === "") throw new Error(INSTALL_HINT);
-  return found.stdout.trim();
+  const resolved = resolveBinary(natsServerTool(), "nats-server", "NATS_SERVER_BIN");
+  if (!resolved) throw new Error(INSTALL_HINT);
+  return resolved.path;
 }
 
 // Ports are drawn below Linux's ephemeral range (32768-60999): a port the OS hands out for listen(0) may be given
