@@ -7,7 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { buildFingerprint, COMPLETE_MARKER, loadManifest, TOOLS_FOLDER, toolDir, type ToolSpec } from "./manifest";
+import { buildFingerprint, COMPLETE_MARKER, expandLdflags, loadManifest, TOOLS_FOLDER, toolDir, type ToolSpec } from "./manifest";
 
 export class ToolInstallError extends Error {
   constructor(message: string) {
@@ -92,7 +92,7 @@ function build(name: string, spec: ToolSpec, dir: string, go: string): void {
       writeFileSync(log, `$ bash ${spec.prepare}\n${prep.stdout}${prep.stderr}\n`, { flag: "a" });
       if (prep.status !== 0) throw new ToolInstallError(`${name}: ${spec.prepare} failed (exit ${prep.status}; log ${log}):\n${prep.stderr.trim().split("\n").slice(-15).join("\n")}`);
     }
-    const ldflags = (spec.ldflags ?? "").replaceAll("{version}", spec.version);
+    const ldflags = expandLdflags(spec);
     spec.packages.forEach((pkg, i) => {
       const out = join(staging, "bin", spec.binaries[i]);
       run(go, ["build", "-trimpath", ...(ldflags ? ["-ldflags", ldflags] : []), "-o", out, pkg], { cwd, env: { ...env, GOFLAGS: "-mod=mod" }, log });

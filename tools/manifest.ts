@@ -2,7 +2,7 @@
 // keyed by tool name and version, so a fresh clone on a warm machine reuses every build and nothing built is
 // ever committed.
 
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
@@ -20,7 +20,7 @@ export interface ToolSpec {
    * for modules whose go.mod has replace directives, which `go install module@version` refuses.
    */
   readonly wrapper?: string;
-  /** -ldflags for a wrapper build; `{version}` is replaced by the tool's version. */
+  /** -ldflags for a wrapper build; `{version}` is replaced by the tool's version, `{versionNumber}` by it without the "v". */
   readonly ldflags?: string;
   /** A script (relative to the wrapper folder) run with bash before the wrapper's `go build`s. */
   readonly prepare?: string;
@@ -54,11 +54,33 @@ export function toolDir(name: string, spec: ToolSpec = toolSpec(name), env: Node
   return join(toolsCacheDir(env), `${name}-${spec.version}`);
 }
 
-/** Changes when anything that decides the build changes, so an edited entry is rebuilt even at the same version. */
+// What a wrapper build is made of: its go.mod pins the real versions, main.go and the prepare script decide what
+// is built. Files the prepare script generates are not listed, so a build does not change its own fingerprint.
+const WRAPPER_INPUTS = ["go.mod", "go.sum", "main.go"] as const;
+
+/** The files of a wrapper folder that decide its build, by name, with their contents ("" when absent). */
+function wrapperInputs(spec: ToolSpec): Record<string, string> {
+  if (!spec.wrapper) return {};
+  const dir = join(TOOLS_FOLDER, spec.wrapper);
+  const names = [...WRAPPER_INPUTS, ...(spec.prepare ? [spec.prepare] : [])];
+  return Object.fromEntries(names.map((n) => [n, existsSync(join(dir, n)) ? readFileSync(join(dir, n), "utf8") : ""]));
+}
+
+/**
+ * Changes when anything that decides the build changes (the entry, and a wrapper's go.mod, go.sum, main.go and
+ * prepare script), so an edited entry or wrapper is rebuilt even at the same version.
+ */
 export function buildFingerprint(spec: ToolSpec): string {
   const { why: _why, ...decisive } = spec;
   void _why;
-  return createHash("sha256").update(JSON.stringify(decisive)).digest("hex").slice(0, 16);
+  const inputs = wrapperInputs(spec);
+  const material = Object.keys(inputs).length > 0 ? { ...decisive, wrapperInputs: inputs } : decisive;
+  return createHash("sha256").update(JSON.stringify(material)).digest("hex").slice(0, 16);
+}
+
+/** A wrapper build's -ldflags with the tool's version filled in. */
+export function expandLdflags(spec: ToolSpec): string {
+  return (spec.ldflags ?? "").replaceAll("{versionNumber}", spec.version.replace(/^v/, "")).replaceAll("{version}", spec.version);
 }
 
 /** Marker written after a complete build; its content is the fingerprint. */
