@@ -1,9 +1,10 @@
-// The Stream and Consumer providers exactly as the SDK stores them in state (`__provider`): serialized with
+// The Stream and Consumer providers exactly as the SDK stores them in state (`__provider`, the loaders of
+// streams/resources.ts): serialized with
 // pulumi.runtime.serializeFunction, as pulumi.dynamic.Resource does. Run on tsc output (vitest's transform
 // changes what a closure captures): `node out/.../streams/serializedProviders.js` prints them as JSON.
 
 import * as pulumi from "@pulumi/pulumi";
-import { consumerProvider, streamProvider } from "./provider";
+import { CONSUMER_PROVIDER, STREAM_PROVIDER } from "./resources";
 
 export interface SerializedProviders {
   readonly stream: string;
@@ -17,7 +18,7 @@ async function serialize(provider: object): Promise<string> {
 }
 
 export async function serializedProviders(): Promise<SerializedProviders> {
-  return { stream: await serialize(streamProvider()), consumer: await serialize(consumerProvider()) };
+  return { stream: await serialize(STREAM_PROVIDER), consumer: await serialize(CONSUMER_PROVIDER) };
 }
 
 if (require.main === module) {
