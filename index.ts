@@ -13,9 +13,12 @@ import { Monitoring } from "./alerts/monitoring";
 const model = deploymentModel(stackConfigFromPulumi());
 const { config, catalog, grants, alertTargets } = model;
 
+// With renderYamlToDirectory (GitOps mode) the provider writes manifests instead of applying them; the key is a
+// provider input, so switching it replaces the provider and every object it owns (README "GitOps mode").
 const kubernetes = new k8s.Provider("kubernetes", {
   kubeconfig: secretConfig("kubeconfig"),
   context: config.kubeContext,
+  renderYamlToDirectory: config.renderYamlToDirectory,
 });
 
 const cluster = new NatsCluster("nats", { config, grants, provider: kubernetes });

@@ -78,6 +78,8 @@ export const stackConfigSchema = z
     podMonitorLabels: z.array(labelPair).default(["release=kube-prometheus-stack"]),
     // Alerts link to `<runbookBaseUrl>#runbook-<alert>`: the README's runbook sections.
     runbookBaseUrl: z.string().regex(/^[^\s#]+$/, { message: "must be a URL without spaces or '#'" }).default("README.md"),
+    // GitOps mode: the Kubernetes provider writes manifests below this directory instead of applying them.
+    renderYamlToDirectory: z.string().min(1).optional(),
     natsUrl: z.string().regex(/^(nats|tls):\/\/[^\s]+$/, { message: 'must be a NATS URL such as "nats://127.0.0.1:4222"' }).optional(),
     streamOverrides: z.record(z.string(), z.unknown()).default({}),
     allowDestroy: z.array(z.string()).default([]),
