@@ -11,10 +11,8 @@ import { parseFlags, UsageError } from "../cli/stackFile";
 import { compareCatalog, readLiveState } from "../streams/drift";
 import { closeConnections, jetStreamManager } from "../streams/jetstreamClient";
 import { consumerInputs, consumerOps, streamInputs, streamOps, type ProviderSettings } from "../streams/provider";
-import type { Catalog } from "../streams/spec";
 import { startProvisioningCluster, type ProvisioningCluster } from "../streams/testCluster";
-
-const CONSUMERS_PER_STREAM = 5;
+import { CONSUMERS_PER_STREAM, syntheticCatalog } from "./syntheticCatalog";
 
 /** Runs `task` over `items` with at most `parallel` in flight, as the engine runs independent resources. */
 async function pool<T>(items: readonly T[], parallel: number, task: (item: T) => Promise<void>): Promise<void> {
@@ -23,37 +21,6 @@ async function pool<T>(items: readonly T[], parallel: number, task: (item: T) =>
     while (next < items.length) await task(items[next++]);
   };
   await Promise.all(Array.from({ length: Math.min(parallel, items.length) }, worker));
-}
-
-function syntheticCatalog(streams: number, replicas: number): Catalog {
-  const catalog: Catalog = { streams: [], consumers: [] };
-  for (let i = 0; i < streams; i++) {
-    const name = `BENCH_${i}`;
-    catalog.streams.push({
-      name,
-      subjects: [`bench.${i}.>`],
-      retention: "limits",
-      storage: "file",
-      replicas,
-      maxAge: "1h",
-      maxBytes: "1MiB",
-      discard: "old",
-      publishers: [],
-    });
-    for (let j = 0; j < CONSUMERS_PER_STREAM; j++) {
-      catalog.consumers.push({
-        stream: name,
-        name: `c${j}`,
-        filterSubject: `bench.${i}.c${j}`,
-        deliverPolicy: "all",
-        ackPolicy: "explicit",
-        ackWait: "30s",
-        maxDeliver: 5,
-        consumer: "fluo-workers",
-      });
-    }
-  }
-  return catalog;
 }
 
 async function totalConnections(live: ProvisioningCluster): Promise<number> {

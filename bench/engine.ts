@@ -1,0 +1,162 @@
+// npm run bench:engine [-- --streams 300] [--replicas 1] [--skip-dev]
+// Wall time of the real Pulumi engine (the pinned CLI through the npm scripts, test/engine.testkit.ts) on a
+// local 3-node cluster: the dev stack (GitOps mode: manifests to a directory) first up and no-op preview, then
+// a synthetic catalog of N streams x 5 consumers (bench/syntheticProgram.ts) first up and no-op preview, with
+// the state file's size, beside the same catalog's evaluation time under the SDK's mocks.
+// A benchmark, not a test: it prints figures and fails only if a command fails or a no-op preview is not one.
+// Targets (issue 9): dev preview under 10 s; no-op preview of 300x5 under 60 s; state under 10 MB at 300x5.
+
+import { statSync } from "node:fs";
+import { availableParallelism, cpus } from "node:os";
+import * as pulumi from "@pulumi/pulumi";
+import { parseFlags, readStackConfig, UsageError } from "../cli/stackFile";
+import { deploymentModel, passwordHashes } from "../deployment";
+import { userSpecs, type UserName } from "../infra/users";
+import { LocalCluster } from "../local/localCluster";
+import { startProvisioningCluster } from "../streams/testCluster";
+import { EngineProject, type CommandOutput } from "../test/engine.testkit";
+import { CONSUMERS_PER_STREAM } from "./syntheticCatalog";
+
+interface Row {
+  readonly what: string;
+  readonly seconds: number;
+  readonly note: string;
+}
+
+async function timed(what: string, run: () => Promise<CommandOutput>, note: (out: CommandOutput) => string = () => ""): Promise<Row> {
+  const start = process.hrtime.bigint();
+  const out = await run();
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (out.code !== 0) throw new Error(`${what} failed (exit ${out.code}):\n${out.text.slice(-4000)}`);
+  return { what, seconds, note: note(out) };
+}
+
+const noChange = (out: CommandOutput): string => {
+  if (/\bto (create|update|delete|replace)\b/.test(out.text)) throw new Error(`a no-op preview planned changes:\n${out.text.slice(-3000)}`);
+  return "no changes";
+};
+
+const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(2)} MB`;
+
+async function benchDev(project: EngineProject): Promise<Row[]> {
+  const config = readStackConfig("dev");
+  const passwords = Object.fromEntries(userSpecs().map((u) => [u.name, `bench-${u.name}`])) as Record<UserName, string>;
+  const cluster = await LocalCluster.start({
+    config,
+    grants: deploymentModel(config).grants,
+    hashes: passwordHashes(passwords),
+    stateDir: `${project.dir}/../dev-cluster`,
+    limits: { maxMemoryStore: 256 * 2 ** 20, maxFileStore: 16 * 2 ** 30 },
+  });
+  try {
+    await cluster.waitForMetaLeader();
+    project.cliOk(["stack", "init", "dev", "--secrets-provider", "passphrase"]);
+    project.cliOk([
+      "config", "set-all", "--stack", "dev",
+      "--plaintext", `fluo-queue:natsUrl=${cluster.servers.join(",")}`,
+      "--plaintext", `fluo-queue:renderYamlToDirectory=${project.manifests}`,
+      ...userSpecs().flatMap((u) => ["--secret", `fluo-queue:${u.passwordKey}=${passwords[u.name]}`]),
+    ]);
+    const rows = [
+      await timed("dev: first up", () => project.npm("deploy", ["--stack", "dev"])),
+      await timed("dev: no-op preview", () => project.npm("preview", ["--stack", "dev", "--expect-no-changes"]), noChange),
+    ];
+    rows.push({ what: "dev: state file", seconds: NaN, note: mb(statSync(project.statePath("dev")).size) });
+    return rows;
+  } finally {
+    await cluster.stop();
+  }
+}
+
+async function benchSynthetic(project: EngineProject, streams: number, replicas: number): Promise<Row[]> {
+  const live = await startProvisioningCluster(3);
+  const env = { FLUO_BENCH_STREAMS: String(streams), FLUO_BENCH_REPLICAS: String(replicas) };
+  const label = `${streams}x${CONSUMERS_PER_STREAM}`;
+  try {
+    project.write("index.ts", 'export * from "./bench/syntheticProgram";\n');
+    project.cliOk(["stack", "init", "bench", "--secrets-provider", "passphrase"]);
+    project.cliOk([
+      "config", "set-all", "--stack", "bench",
+      "--plaintext", `fluo-queue:natsUrl=${live.provisioner.servers.join(",")}`,
+      "--secret", `fluo-queue:provisionerPassword=${live.provisioner.password}`,
+    ]);
+    const resources = streams * (1 + CONSUMERS_PER_STREAM);
+    const rows = [
+      await timed(`${label}: first up`, () => project.npm("deploy", ["--stack", "bench"], env), () => `${resources} dynamic resources, R${replicas}`),
+      await timed(`${label}: no-op preview`, () => project.npm("preview", ["--stack", "bench", "--expect-no-changes"], env), noChange),
+    ];
+    const size = statSync(project.statePath("bench")).size;
+    rows.push({ what: `${label}: state file`, seconds: NaN, note: `${mb(size)} (${(size / resources / 1024).toFixed(1)} KiB per resource)` });
+    return rows;
+  } finally {
+    await live.stop();
+  }
+}
+
+/** The synthetic program under the SDK's mocks: registration of every resource, no engine. */
+async function mockEvaluation(streams: number, replicas: number): Promise<Row> {
+  process.env.FLUO_BENCH_STREAMS = String(streams);
+  process.env.FLUO_BENCH_REPLICAS = String(replicas);
+  let registered = 0;
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        registered++;
+        return { id: `${args.name}-id`, state: args.inputs };
+      },
+      call: (args) => args.inputs,
+    },
+    "fluo-queue",
+    "bench",
+    false,
+  );
+  pulumi.runtime.setAllConfig({ "fluo-queue:natsUrl": "nats://127.0.0.1:4222", "fluo-queue:provisionerPassword": "mock" });
+  const expected = streams * (1 + CONSUMERS_PER_STREAM);
+  const start = process.hrtime.bigint();
+  await import("./syntheticProgram");
+  // Dynamic resources register after their provider is serialized: wait for the last one.
+  while (registered < expected) await new Promise((r) => setTimeout(r, 20));
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  return { what: `${streams}x${CONSUMERS_PER_STREAM}: evaluation under mocks`, seconds, note: `${registered} registrations, no engine` };
+}
+
+function table(rows: readonly Row[]): string {
+  const cells = [["what", "wall time", "note"], ...rows.map((r) => [r.what, Number.isNaN(r.seconds) ? "" : `${r.seconds.toFixed(1)} s`, r.note])];
+  const widths = cells[0].map((_, i) => Math.max(...cells.map((c) => c[i].length)));
+  const line = (c: string[]) => `| ${c.map((v, i) => v.padEnd(widths[i])).join(" | ")} |`;
+  return [line(cells[0]), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...cells.slice(1).map(line)].join("\n");
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let dev: EngineProject | undefined;
+  let synthetic: EngineProject | undefined;
+  try {
+    const { values, switches } = parseFlags(argv, { values: ["streams", "replicas"], switches: ["skip-dev"] });
+    const streams = Number(values.streams ?? "300");
+    if (!Number.isInteger(streams) || streams < 1) throw new UsageError(`--streams "${values.streams}": a positive integer`);
+    const replicas = Number(values.replicas ?? "1");
+    if (replicas !== 1 && replicas !== 3) throw new UsageError(`--replicas "${values.replicas}": 1 or 3`);
+    console.log(`bench:engine on ${availableParallelism()} cores (${cpus()[0]?.model ?? "?"}), node ${process.version}; nats-server 3 nodes on 127.0.0.1`);
+    const rows: Row[] = [];
+    if (!switches.has("skip-dev")) {
+      dev = EngineProject.create();
+      rows.push(...(await benchDev(dev)));
+    }
+    synthetic = EngineProject.create({ kubernetes: false });
+    rows.push(...(await benchSynthetic(synthetic, streams, replicas)));
+    rows.push(await mockEvaluation(streams, replicas));
+    console.log(table(rows));
+    console.log("targets: dev no-op preview < 10 s; 300x5 no-op preview < 60 s; 300x5 state < 10 MB");
+    return 0;
+  } catch (err) {
+    console.error(`bench:engine: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  } finally {
+    dev?.remove();
+    synthetic?.remove();
+  }
+}
+
+void main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});
