@@ -4,7 +4,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
-import { renderCluster, REDACTED_HASHES, type PasswordHashes, type UserGrant } from "../deployment";
+import { renderCluster } from "./renderCluster";
+import { REDACTED_HASHES, type PasswordHashes } from "./passwordHash";
+import { type UserGrant } from "./userGrants";
 import { hashPassword } from "./passwordHash";
 import { clientUrl } from "./clusterLayout";
 import { secretConfig } from "./pulumiStackConfig";

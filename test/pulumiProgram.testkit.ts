@@ -3,7 +3,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT } from "../infra/stackConfig";
-import { readStackFileValues } from "../cli/stackFile";
+import { readStackFileValues } from "../infra/stackFile";
 
 export interface Registration {
   readonly type: string;

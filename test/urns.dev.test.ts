@@ -2,9 +2,9 @@
 // component that changed one would make `pulumi up` replace live resources (streams, the StatefulSet).
 
 import { expect, it } from "vitest";
-import { programUrns } from "./pulumiProgram";
+import { programUrns } from "./pulumiProgram.testkit";
 import { catalogForStack } from "../streams/catalog";
-import { readStackConfig } from "../cli/stackFile";
+import { readStackConfig } from "../infra/stackFile";
 
 it("registers every resource of the dev stack under the URN it had before", async () => {
   const catalog = catalogForStack(readStackConfig("dev"));

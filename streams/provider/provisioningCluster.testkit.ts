@@ -4,12 +4,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { passwordHashes, userGrants } from "../deployment";
-import { grant } from "../infra/permissions";
-import { parseStackConfig } from "../infra/stackConfig";
-import { userSpecs, type UserName } from "../infra/users";
-import { LocalCluster } from "../local/localCluster";
-import type { ConnectionSettings } from "./jetstreamClient";
+import { passwordHashes } from "../../infra/passwordHash";
+import { userGrants } from "../../infra/userGrants";
+import { grant } from "../../infra/permissions";
+import { parseStackConfig } from "../../infra/stackConfig";
+import { userSpecs, type UserName } from "../../infra/users";
+import { LocalCluster } from "../../local/localCluster";
+import type { ConnectionSettings } from "./client";
 
 export interface ProvisioningCluster {
   readonly cluster: LocalCluster;
