@@ -12,7 +12,7 @@ import { compareCatalog, readLiveState } from "../streams/ops/drift";
 import { closeConnections, jetStreamManager } from "../streams/provider/client";
 import { consumerInputs, consumerOps } from "../streams/provider/consumer";
 import { streamInputs, streamOps } from "../streams/provider/stream";
-import { type ProviderSettings } from "../streams/provider/settings";
+import type { ProviderSettings } from "../streams/provider/settings";
 import type { Catalog } from "../streams/spec";
 import { startProvisioningCluster, type ProvisioningCluster } from "../streams/provider/provisioningCluster.testkit";
 

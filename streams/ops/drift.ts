@@ -1,4 +1,4 @@
-// Declared catalog vs live server, without Pulumi state: what `npm run drift` prints and the benchmark times.
+// Declared catalog vs live server, without Pulumi state (a server changed by hand has no record in it).
 // Compares the same managed fields, normalised the same way, as the provider's diff, so "no drift" here means
 // `pulumi refresh --expect-no-changes` has nothing to report either.
 

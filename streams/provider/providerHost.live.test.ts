@@ -12,7 +12,7 @@ import { consumerInputs } from "./consumer";
 import { streamInputs } from "./stream";
 import type { SerializedProviders } from "./serializedProviders";
 
-const root = join(__dirname, "..");
+const root = join(__dirname, "..", "..");
 // Inside the project (excluded from tsc and vitest) so the compiled provider resolves `nats` from node_modules.
 const outDir = join(root, "out", `provider-host-${process.pid}`);
 

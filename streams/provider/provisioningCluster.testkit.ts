@@ -1,5 +1,6 @@
-// A local 3-node cluster (local/localCluster.ts, the rendered nats.conf) with known passwords, for the stream
-// provider's live tests and its benchmark. Only the test publisher grant is added to what the stack renders.
+// A local 3-node cluster (local/localCluster.ts, the rendered nats.conf) with known passwords: the provider is
+// proven against the least-privilege fluo-provisioner it runs as in production. Only the test publisher grant is
+// added to what the stack renders.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,6 +1,6 @@
 // The Stream dynamic provider: check, diff, create, read, update, delete of one JetStream stream, driven by
-// the field table of streams/fields.ts. One set of operations serves `pulumi up`, `npm run local` and the
-// tests, so what a preview promises is what local mode does.
+// the field table of streams/fields.ts. The ops are plain functions over explicit settings, so local mode and
+// the tests run exactly what the provider host runs.
 
 import type * as pulumi from "@pulumi/pulumi";
 import type { JetStreamManager, StreamInfo } from "nats";
