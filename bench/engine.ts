@@ -9,11 +9,13 @@
 import { statSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import * as pulumi from "@pulumi/pulumi";
-import { parseFlags, readStackConfig, UsageError } from "../cli/stackFile";
-import { deploymentModel, passwordHashes } from "../deployment";
+import { parseFlags, UsageError } from "../cli/stackFile";
+import { readStackConfig } from "../infra/stackFile";
+import { deploymentModel } from "../model";
+import { passwordHashes } from "../infra/passwordHash";
 import { userSpecs, type UserName } from "../infra/users";
 import { LocalCluster } from "../local/localCluster";
-import { startProvisioningCluster } from "../streams/testCluster";
+import { startProvisioningCluster } from "../streams/provider/provisioningCluster.testkit";
 import { EngineProject, type CommandOutput } from "../test/engine.testkit";
 import { CONSUMERS_PER_STREAM } from "./syntheticCatalog";
 

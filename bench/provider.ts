@@ -8,10 +8,12 @@
 
 import { availableParallelism, cpus } from "node:os";
 import { parseFlags, UsageError } from "../cli/stackFile";
-import { compareCatalog, readLiveState } from "../streams/drift";
-import { closeConnections, jetStreamManager } from "../streams/jetstreamClient";
-import { consumerInputs, consumerOps, streamInputs, streamOps, type ProviderSettings } from "../streams/provider";
-import { startProvisioningCluster, type ProvisioningCluster } from "../streams/testCluster";
+import { compareCatalog, readLiveState } from "../streams/ops/drift";
+import { closeConnections, jetStreamManager } from "../streams/provider/client";
+import { consumerInputs, consumerOps } from "../streams/provider/consumer";
+import { streamInputs, streamOps } from "../streams/provider/stream";
+import type { ProviderSettings } from "../streams/provider/settings";
+import { startProvisioningCluster, type ProvisioningCluster } from "../streams/provider/provisioningCluster.testkit";
 import { CONSUMERS_PER_STREAM, syntheticCatalog } from "./syntheticCatalog";
 
 /** Runs `task` over `items` with at most `parallel` in flight, as the engine runs independent resources. */

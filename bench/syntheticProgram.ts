@@ -4,7 +4,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { stackConfigFromPulumi } from "../infra/pulumiStackConfig";
-import { StreamCatalog } from "../streams/catalogResources";
+import { StreamCatalog } from "../streams/provider/catalogComponent";
 import { syntheticCatalog } from "./syntheticCatalog";
 
 const streams = Number(process.env.FLUO_BENCH_STREAMS ?? "300");

@@ -12,7 +12,8 @@ import { existsSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { CommandError, LocalWorkspace, PulumiCommand, StackNotFoundError, type Stack } from "@pulumi/pulumi/automation";
 import { resolveBinary } from "../tools/resolve";
-import { parseFlags, projectRoot, UsageError } from "./stackFile";
+import { projectRoot } from "../infra/stackFile";
+import { parseFlags, UsageError } from "./stackFile";
 
 /** One operation: the Pulumi command and its flags, as the README and the workflows write them. */
 interface Operation {

@@ -1,7 +1,7 @@
 // The Stream and Consumer providers exactly as the SDK stores them in state (`__provider`, the loaders of
-// streams/resources.ts): serialized with
+// streams/provider/resources.ts): serialized with
 // pulumi.runtime.serializeFunction, as pulumi.dynamic.Resource does. Run on tsc output (vitest's transform
-// changes what a closure captures): `node out/.../streams/serializedProviders.js` prints them as JSON.
+// changes what a closure captures): `node out/.../streams/provider/serializedProviders.js` prints them as JSON.
 
 import * as pulumi from "@pulumi/pulumi";
 import { CONSUMER_PROVIDER, STREAM_PROVIDER } from "./resources";

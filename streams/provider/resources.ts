@@ -1,18 +1,19 @@
-// The Pulumi resources for streams and consumers: dynamic resources over the providers of streams/provider.ts,
+// The Pulumi resources for streams and consumers: dynamic resources over the providers of stream.ts and consumer.ts,
 // typed `pulumi-nodejs:dynamic/fluo-queue:Stream` and `.../fluo-queue:Consumer` in previews and state.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { ConsumerInputs, StreamInputs } from "./provider";
+import type { ConsumerInputs } from "./consumer";
+import type { StreamInputs } from "./stream";
 
 type Args<T> = { readonly [K in keyof T]: pulumi.Input<T[K]> };
 
 /**
  * The module the serialized providers load in the provider host, relative to the project root (the host's
  * working directory). It is written into every Stream's and Consumer's state: state from earlier runs loads
- * this path to update and delete its resources, so if the provider code moves, leave a module here that
- * re-exports `streamProvider` and `consumerProvider`.
+ * this path to update and delete its resources: it is streams/provider/hostEntry.ts, which only re-exports
+ * `streamProvider` and `consumerProvider`, so the provider code can move without breaking existing state.
  */
-export const PROVIDER_MODULE = "streams/provider.ts";
+export const PROVIDER_MODULE = "streams/provider/hostEntry.ts";
 
 type ProviderFactory = "streamProvider" | "consumerProvider";
 type AnyProvider = Required<pulumi.dynamic.ResourceProvider>;

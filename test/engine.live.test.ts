@@ -1,0 +1,312 @@
+// The program through the real Pulumi engine: the pinned CLI drives it (Automation API inline program, through
+// the npm scripts the workflows and the README use), the Kubernetes plugin runs in GitOps mode (manifests to a
+// directory instead of a cluster), the SDK's dynamic provider host manages streams and consumers on a local
+// 3-node cluster on the pinned nats-server. One stack's life, in order: first up, no-op previews, a catalog
+// change, an edit of the provider's code, an immutable change guarded then opted in, drift made on the server,
+// destroy; then a prod-like stack whose protection refuses destroy.
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseAllDocuments } from "yaml";
+import type { JetStreamManager, NatsConnection } from "nats";
+import { deploymentModel } from "../model";
+import { passwordHashes } from "../infra/passwordHash";
+import { userSpecs, type UserName } from "../infra/users";
+import { LocalCluster } from "../local/localCluster";
+import { consumerInputs, liveConsumerInputs } from "../streams/provider/consumer";
+import { liveStreamInputs, streamInputs } from "../streams/provider/stream";
+import { PROVISIONER_INBOX, PROVISIONER_USER } from "../streams/provider/settings";
+import { closeConnections, jetStreamManager } from "../streams/provider/client";
+import { PROVIDER_MODULE } from "../streams/provider/resources";
+import { readStackConfig } from "../infra/stackFile";
+import { connectAs } from "./natsProbe.testkit";
+import { EngineProject, stateResources, summary, type CommandOutput } from "./engine.testkit";
+
+const STEP = 240_000;
+const devConfig = readStackConfig("dev");
+const dev = deploymentModel(devConfig);
+const prod = deploymentModel(readStackConfig("prod"));
+
+// Distinctive random passwords, so finding one (or its base64) in the state file cannot be a coincidence.
+const passwords = Object.fromEntries(
+  userSpecs().map((u) => [u.name, `${u.name.replace("fluo-", "")}-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`]),
+) as Record<UserName, string>;
+
+let project: EngineProject;
+let cluster: LocalCluster;
+let clusterDir: string;
+let jsm: JetStreamManager;
+
+function passwordConfig(): string[] {
+  return userSpecs().flatMap((u) => ["--secret", `fluo-queue:${u.passwordKey}=${passwords[u.name]}`]);
+}
+
+function initStack(stack: string, manifests: string): void {
+  project.cliOk(["stack", "init", stack, "--secrets-provider", "passphrase"]);
+  project.cliOk([
+    "config", "set-all", "--stack", stack,
+    "--plaintext", `fluo-queue:natsUrl=${cluster.servers.join(",")}`,
+    "--plaintext", `fluo-queue:renderYamlToDirectory=${manifests}`,
+    ...passwordConfig(),
+  ]);
+}
+
+async function run(script: string, stack: string, ...extra: string[]): Promise<CommandOutput> {
+  const result = await project.npm(script, ["--stack", stack, ...extra]);
+  // Printed on failure by vitest with the assertion that follows.
+  return result;
+}
+
+function expectOk(result: CommandOutput): void {
+  if (result.code !== 0) throw new Error(`exit ${result.code}:\n${result.text.slice(-6000)}`);
+}
+
+async function publish(user: UserName, subject: string, count: number): Promise<void> {
+  const nc: NatsConnection = await connectAs(cluster.servers, user, passwords[user]);
+  try {
+    const js = nc.jetstream();
+    for (let i = 0; i < count; i++) await js.publish(subject, new TextEncoder().encode(`engine test ${i}`));
+  } finally {
+    await nc.close();
+  }
+}
+
+async function streamNames(): Promise<string[]> {
+  const names: string[] = [];
+  for await (const name of jsm.streams.names()) names.push(name);
+  return names.sort();
+}
+
+/** Every YAML object below `dir`, by "kind/namespace/name". */
+function objectsIn(dir: string): Map<string, Record<string, unknown>> {
+  const objects = new Map<string, Record<string, unknown>>();
+  const walk = (d: string): void => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const path = join(d, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (/\.ya?ml$/.test(entry.name)) {
+        for (const doc of parseAllDocuments(readFileSync(path, "utf8"))) {
+          const object = doc.toJS() as { kind?: string; metadata?: { name?: string; namespace?: string } } | null;
+          if (object?.kind) objects.set(`${object.kind}/${object.metadata?.namespace ?? ""}/${object.metadata?.name}`, object as Record<string, unknown>);
+        }
+      }
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return objects;
+}
+
+/** An object without what only a Secret's value or the provider's bookkeeping holds. */
+function comparable(object: Record<string, unknown>): Record<string, unknown> {
+  const { data: _data, stringData: _stringData, ...rest } = object;
+  const metadata = { ...(rest.metadata as Record<string, unknown>) };
+  const annotations = Object.fromEntries(
+    Object.entries((metadata.annotations as Record<string, string> | undefined) ?? {}).filter(([k]) => !k.startsWith("pulumi.com/")),
+  );
+  if (Object.keys(annotations).length > 0) metadata.annotations = annotations;
+  else delete metadata.annotations;
+  return object.kind === "Secret" ? { ...rest, metadata } : { ...object, metadata };
+}
+
+beforeAll(async () => {
+  project = EngineProject.create();
+  clusterDir = mkdtempSync(join(tmpdir(), "fluo-engine-cluster-"));
+  cluster = await LocalCluster.start({
+    config: devConfig,
+    grants: dev.grants,
+    hashes: passwordHashes(passwords),
+    stateDir: clusterDir,
+    // Reservations only (max_bytes is reserved, not written): room for prod's catalog and a memory stream.
+    limits: { maxMemoryStore: 1024 * 2 ** 20, maxFileStore: 16 * 2 ** 30 },
+  });
+  await cluster.waitForMetaLeader();
+  jsm = await jetStreamManager({ servers: cluster.servers, user: PROVISIONER_USER, password: passwords["fluo-provisioner"], inboxPrefix: PROVISIONER_INBOX });
+  initStack("dev", project.manifests);
+}, 1_800_000);
+
+afterAll(async () => {
+  await closeConnections();
+  await cluster?.stop();
+  if (clusterDir) rmSync(clusterDir, { recursive: true, force: true });
+  project?.remove();
+});
+
+describe("the dev stack through the Pulumi engine", () => {
+  it("pulumi up from empty state creates every resource; streams and consumers exist with the declared config", async () => {
+    const up = await run("deploy", "dev");
+    expectOk(up);
+    const resources = stateResources(project, "dev");
+    const custom = resources.filter((r) => !r.type.startsWith("pulumi:") && !r.type.startsWith("fluo-queue:"));
+    for (const r of custom) expect(r.id, r.urn).toBeTruthy();
+    const types = resources.map((r) => r.type);
+    for (const component of ["fluo-queue:infra:NatsCluster", "fluo-queue:streams:Catalog", "fluo-queue:alerts:Monitoring"]) {
+      expect(types).toContain(component);
+    }
+    expect(types.filter((t) => t === "pulumi-nodejs:dynamic/fluo-queue:Stream")).toHaveLength(dev.catalog.streams.length);
+    expect(types.filter((t) => t === "pulumi-nodejs:dynamic/fluo-queue:Consumer")).toHaveLength(dev.catalog.consumers.length);
+    expect(summary(up.text).created).toBe(resources.filter((r) => r.type !== "pulumi:pulumi:Stack").length + 1);
+
+    expect(await streamNames()).toEqual(dev.catalog.streams.map((s) => s.name).sort());
+    for (const spec of dev.catalog.streams) expect(liveStreamInputs(await jsm.streams.info(spec.name)), spec.name).toEqual(streamInputs(spec));
+    for (const spec of dev.catalog.consumers) {
+      expect(liveConsumerInputs(await jsm.consumers.info(spec.stream, spec.name)), `${spec.stream}/${spec.name}`).toEqual(consumerInputs(spec));
+    }
+  }, STEP);
+
+  it("stack outputs are the documented ones; the state file holds no password, in plain text or base64", () => {
+    const outputs = JSON.parse(project.cliOk(["stack", "output", "--json", "--show-secrets", "--stack", "dev"])) as Record<string, unknown>;
+    expect(Object.keys(outputs).sort()).toEqual(["clientUrl", "managedStreams", "namespace", "passwords"]);
+    expect(outputs.namespace).toBe(devConfig.namespace);
+    expect(outputs.clientUrl).toBe(`nats://nats.${devConfig.namespace}.svc.cluster.local:4222`);
+    expect(outputs.passwords).toEqual(passwords);
+    expect(outputs.managedStreams).toEqual(dev.catalog.streams.map((s) => s.name));
+    const plain = JSON.parse(project.cliOk(["stack", "output", "--json", "--stack", "dev"])) as Record<string, unknown>;
+    expect(plain.passwords).toBe("[secret]");
+
+    const state = project.stateFile("dev");
+    for (const [user, password] of Object.entries(passwords)) {
+      expect(state, `${user}'s password in plain text`).not.toContain(password);
+      expect(state, `${user}'s password in base64`).not.toContain(Buffer.from(password).toString("base64"));
+      // base64 of a longer text containing it: the three alignments of the password's own encoding.
+      for (const pad of ["", "x", "xx"]) expect(state).not.toContain(Buffer.from(pad + password).toString("base64").slice(4, -4));
+    }
+  });
+
+  it("each stream and consumer stores a small loader as its provider, not the provider's code", () => {
+    for (const r of stateResources(project, "dev").filter((s) => s.type.startsWith("pulumi-nodejs:dynamic/"))) {
+      const provider = String(r.outputs?.__provider ?? r.inputs?.__provider);
+      expect(provider).toContain(JSON.stringify(PROVIDER_MODULE));
+      expect(provider.length, r.urn).toBeLessThan(4096);
+    }
+  });
+
+  it("GitOps mode wrote the objects npm run render writes (Secret values aside); monitoring objects wrap the rendered files", () => {
+    const outDir = mkdtempSync(join(tmpdir(), "fluo-engine-render-"));
+    try {
+      writeFileSync(join(outDir, "passwords.json"), JSON.stringify(passwords));
+      const rendered = spawnRender(join(outDir, "out"), join(outDir, "passwords.json"));
+      expect(rendered.code, rendered.text).toBe(0);
+      const fromRender = objectsIn(join(outDir, "out"));
+      const fromProvider = objectsIn(project.manifests);
+      for (const [key, object] of fromRender) {
+        expect(fromProvider.has(key), `${key} written by the provider`).toBe(true);
+        expect(comparable(fromProvider.get(key)!), key).toEqual(comparable(object));
+      }
+      // What only the program has: the PrometheusRule and the dashboard ConfigMap, whose content render writes as
+      // plain files (the rules file promtool reads, the dashboard JSON Grafana imports).
+      const only = [...fromProvider.keys()].filter((k) => !fromRender.has(k)).sort();
+      expect(only).toEqual([`ConfigMap/${devConfig.grafanaNamespace}/fluo-queue-nats-dashboard`, `PrometheusRule/${devConfig.namespace}/nats`].sort());
+      const rule = fromProvider.get(`PrometheusRule/${devConfig.namespace}/nats`) as { spec: { groups: unknown } };
+      const rulesFile = parseAllDocuments(readFileSync(join(outDir, "out", "alerts", "fluo-queue-nats.rules.yaml"), "utf8"))[0].toJS() as { groups: unknown };
+      expect(rule.spec.groups).toEqual(rulesFile.groups);
+      const dashboard = fromProvider.get(`ConfigMap/${devConfig.grafanaNamespace}/fluo-queue-nats-dashboard`) as { data: Record<string, string> };
+      const dashboardFile = readFileSync(join(outDir, "out", "dashboards", "fluo-queue-nats.json"), "utf8");
+      expect(Object.values(dashboard.data).map((json) => JSON.parse(json) as unknown)).toEqual([JSON.parse(dashboardFile) as unknown]);
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
+  });
+
+  it("the next preview --expect-no-changes exits 0, and again after a refresh", async () => {
+    const first = await run("preview", "dev", "--expect-no-changes");
+    expectOk(first);
+    expect(summary(first.text)["to update"]).toBeUndefined();
+    expectOk(await run("stack", "dev", "refresh"));
+    expectOk(await run("preview", "dev", "--expect-no-changes"));
+  }, STEP);
+
+  it("a catalog change (JOBS maxAge) is exactly one update, with the old and new readable values in the diff", async () => {
+    const before = streamInputs(dev.catalog.streams.find((s) => s.name === "JOBS")!).maxAge;
+    project.cliOk(["config", "set", "--stack", "dev", "--path", "fluo-queue:streamOverrides.JOBS.maxAge", "2d"]);
+    try {
+      const preview = await run("preview", "dev");
+      expectOk(preview);
+      expect(summary(preview.text)).toMatchObject({ "to update": 1 });
+      expect(Object.keys(summary(preview.text)).filter((k) => k.startsWith("to "))).toEqual(["to update"]);
+      expect(preview.text).toMatch(/pulumi-nodejs:dynamic\/fluo-queue:Stream.*stream-JOBS|stream-JOBS/);
+      expect(preview.text).toContain(`maxAge: "${before}" => "2d"`);
+    } finally {
+      project.cliOk(["config", "rm", "--stack", "dev", "--path", "fluo-queue:streamOverrides.JOBS.maxAge"]);
+    }
+  }, STEP);
+
+  it("a change of the provider's code alone changes nothing; the edited code is what runs for existing resources", async () => {
+    project.edit("streams/provider/stream.ts", "function guardStream", "refusing to ${action} stream", "refusing (edited provider) to ${action} stream");
+    const before = project.stateFile("dev");
+    expectOk(await run("preview", "dev", "--expect-no-changes"));
+    expect(project.stateFile("dev")).toBe(before);
+  }, STEP);
+
+  it("an immutable change on a stream holding messages fails in preview with the guard's message and changes nothing; the opt-in replaces it", async () => {
+    await publish("fluo-bff", "events.user.engine-test", 3);
+    project.edit("streams/catalog.ts", 'name: "EVENTS"', 'storage: "file"', 'storage: "memory"');
+    const refused = await run("preview", "dev");
+    expect(refused.code).not.toBe(0);
+    expect(refused.text).toContain("refusing (edited provider) to replace stream EVENTS");
+    expect(refused.text).toContain("holds 3 message(s)");
+    let events = await jsm.streams.info("EVENTS");
+    expect(events.config.storage).toBe("file");
+    expect(events.state.messages).toBe(3);
+
+    project.cliOk(["config", "set", "--stack", "dev", "--path", "fluo-queue:allowDestroy[0]", "EVENTS"]);
+    const up = await run("deploy", "dev");
+    expectOk(up);
+    expect(summary(up.text).replaced).toBeGreaterThanOrEqual(1);
+    events = await jsm.streams.info("EVENTS");
+    expect(events.config.storage).toBe("memory");
+    expect(events.state.messages).toBe(0);
+    project.edit("streams/catalog.ts", 'name: "EVENTS"', 'storage: "memory"', 'storage: "file"');
+    expectOk(await run("deploy", "dev"));
+  }, STEP * 2);
+
+  it("drift made on the server: the drift check exits non-zero naming the field, up --refresh puts it back", async () => {
+    const jobs = await jsm.streams.info("JOBS");
+    await jsm.streams.update("JOBS", { ...jobs.config, max_age: 3600 * 1e9 });
+    const drift = await run("drift:state", "dev");
+    expect(drift.code).not.toBe(0);
+    expect(drift.text).toContain("maxAge");
+    expect(drift.text).toContain("stream-JOBS");
+    expectOk(await run("deploy", "dev"));
+    expect((await jsm.streams.info("JOBS")).config.max_age).toBe(jobs.config.max_age);
+    expectOk(await run("drift:state", "dev"));
+  }, STEP * 2);
+
+  it("destroy refuses a stream holding messages, then with the opt-in removes every stream, consumer and manifest", async () => {
+    await publish("fluo-bff", "jobs.rule_validation", 2);
+    const refused = await run("stack", "dev", "destroy");
+    expect(refused.code).not.toBe(0);
+    expect(refused.text).toContain("to delete stream JOBS");
+    expect(await streamNames()).toContain("JOBS");
+
+    project.cliOk(["config", "set", "--stack", "dev", "--path", "fluo-queue:allowDestroy[1]", "JOBS"]);
+    expectOk(await run("stack", "dev", "destroy"));
+    expect(await streamNames()).toEqual([]);
+    expect(stateResources(project, "dev")).toEqual([]);
+    expect([...objectsIn(project.manifests).keys()]).toEqual([]);
+  }, STEP);
+});
+
+describe("a prod-like stack", () => {
+  it("protect refuses destroy: streams and protected objects stay", async () => {
+    initStack("prod", join(project.manifests, "..", "prod-manifests"));
+    expectOk(await run("deploy", "prod"));
+    expect(await streamNames()).toEqual(prod.catalog.streams.map((s) => s.name).sort());
+    const refused = await run("stack", "prod", "destroy");
+    expect(refused.code).not.toBe(0);
+    expect(refused.text).toMatch(/protected/i);
+    expect(await streamNames()).toEqual(prod.catalog.streams.map((s) => s.name).sort());
+    const protectedUrns = stateResources(project, "prod").filter((r) => r.protect).map((r) => r.urn);
+    expect(protectedUrns.some((u) => u.endsWith("::statefulset"))).toBe(true);
+    expect(protectedUrns.filter((u) => u.includes("fluo-queue:Stream::"))).toHaveLength(prod.catalog.streams.length);
+  }, STEP * 2);
+});
+
+/** `npm run render` of the dev stack in the copy, as the preview workflow runs it. */
+function spawnRender(out: string, passwordsFile: string): CommandOutput {
+  const args = ["run", "--silent", "render", "--", "--stack", "dev", "--out", out, "--passwords", passwordsFile, "--show-secrets"];
+  const r = spawnSync("npm", args, { cwd: project.dir, env: project.env, encoding: "utf8" });
+  return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr, text: `${r.stdout}${r.stderr}` };
+}
