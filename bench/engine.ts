@@ -7,7 +7,7 @@
 // Targets (issue 9): dev preview under 10 s; no-op preview of 300x5 under 60 s; state under 10 MB at 300x5.
 
 import { statSync } from "node:fs";
-import { availableParallelism, cpus } from "node:os";
+import { availableParallelism, cpus, loadavg } from "node:os";
 import * as pulumi from "@pulumi/pulumi";
 import { parseFlags, UsageError } from "../cli/stackFile";
 import { readStackConfig } from "../infra/stackFile";
@@ -138,7 +138,7 @@ async function main(argv: readonly string[]): Promise<number> {
     if (!Number.isInteger(streams) || streams < 1) throw new UsageError(`--streams "${values.streams}": a positive integer`);
     const replicas = Number(values.replicas ?? "1");
     if (replicas !== 1 && replicas !== 3) throw new UsageError(`--replicas "${values.replicas}": 1 or 3`);
-    console.log(`bench:engine on ${availableParallelism()} cores (${cpus()[0]?.model ?? "?"}), node ${process.version}; nats-server 3 nodes on 127.0.0.1`);
+    console.log(`bench:engine on ${availableParallelism()} cores (${cpus()[0]?.model ?? "?"}), node ${process.version}; nats-server 3 nodes on 127.0.0.1; load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
     const rows: Row[] = [];
     if (!switches.has("skip-dev")) {
       dev = EngineProject.create();
@@ -148,6 +148,7 @@ async function main(argv: readonly string[]): Promise<number> {
     rows.push(...(await benchSynthetic(synthetic, streams, replicas)));
     rows.push(await mockEvaluation(streams, replicas));
     console.log(table(rows));
+    console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(" ")} (wall times on a shared machine grow with it)`);
     console.log("targets: dev no-op preview < 10 s; 300x5 no-op preview < 60 s; 300x5 state < 10 MB");
     return 0;
   } catch (err) {

@@ -10,39 +10,78 @@
 
 import { existsSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
-import { CommandError, LocalWorkspace, PulumiCommand, StackNotFoundError, type Stack } from "@pulumi/pulumi/automation";
+import { CommandError, LocalWorkspace, PulumiCommand, StackNotFoundError, type EngineEvent, type Stack } from "@pulumi/pulumi/automation";
 import { resolveBinary } from "../tools/resolve";
-import { projectRoot } from "../infra/stackFile";
+import { projectRoot, readStackFileValues } from "../infra/stackFile";
 import { parseFlags, UsageError } from "./stackFile";
 
-/** One operation: the Pulumi command and its flags, as the README and the workflows write them. */
-interface Operation {
+/** One Pulumi command and its flags. */
+interface Step {
   readonly command: "preview" | "up" | "refresh" | "destroy";
   readonly flags: readonly string[];
+}
+
+/** An operation: its Pulumi command(s), and the ones GitOps mode runs instead (see GITOPS_EXCLUDE). */
+interface Operation {
+  readonly steps: readonly Step[];
+  readonly gitOps: readonly Step[];
   readonly why: string;
 }
 
 /**
+ * In GitOps mode (fluo-queue:renderYamlToDirectory) the Kubernetes provider 4.25 cannot read an object back: its
+ * Read fails with "failed to read resource state due to unreachable cluster" before it looks at the render mode.
+ * The manifests are the truth there anyway, so refreshes leave the Kubernetes objects out (URN glob), and
+ * deploy refreshes the streams and consumers in a refresh of its own before `up`.
+ */
+export const GITOPS_EXCLUDE = "**kubernetes:**";
+
+/**
  * Every operation this project runs on a stack. `--refresh` everywhere a plan is made: without it the plan
  * compares with the state of the last run, so a change made on the server since then stays invisible.
+ * `--run-program` on refresh and destroy: without it the providers are configured from the state of the last
+ * run, so a stack config change since then (`allowDestroy`, `natsUrl`, a password) would not count.
  */
 export const OPERATIONS = {
-  preview: { command: "preview", flags: ["--diff", "--refresh"], why: "what `up` would change, with old and new values (pull requests)" },
-  up: { command: "up", flags: ["--diff", "--refresh", "--yes"], why: "deploy; the live state counts (drift is put back)" },
+  preview: {
+    steps: [{ command: "preview", flags: ["--diff", "--refresh"] }],
+    gitOps: [{ command: "preview", flags: ["--diff"] }],
+    why: "what `up` would change, with old and new values (pull requests)",
+  },
+  up: {
+    steps: [{ command: "up", flags: ["--diff", "--refresh", "--yes"] }],
+    gitOps: [
+      { command: "refresh", flags: ["--run-program", "--yes", `--exclude=${GITOPS_EXCLUDE}`] },
+      { command: "up", flags: ["--diff", "--yes"] },
+    ],
+    why: "deploy; the live state counts (drift is put back)",
+  },
   drift: {
-    command: "refresh",
-    flags: ["--preview-only", "--expect-no-changes", "--diff"],
+    steps: [{ command: "refresh", flags: ["--run-program", "--preview-only", "--expect-no-changes", "--diff"] }],
+    gitOps: [{ command: "refresh", flags: ["--run-program", "--preview-only", "--expect-no-changes", "--diff", `--exclude=${GITOPS_EXCLUDE}`] }],
     why: "drift check: every resource read back; exit non-zero on any difference, nothing written",
   },
-  refresh: { command: "refresh", flags: ["--yes"], why: "write the live state into the Pulumi state" },
-  destroy: { command: "destroy", flags: ["--yes"], why: "delete every resource of the stack (protected ones refuse)" },
+  refresh: {
+    steps: [{ command: "refresh", flags: ["--run-program", "--yes"] }],
+    gitOps: [{ command: "refresh", flags: ["--run-program", "--yes", `--exclude=${GITOPS_EXCLUDE}`] }],
+    why: "write the live state into the Pulumi state",
+  },
+  destroy: {
+    steps: [{ command: "destroy", flags: ["--run-program", "--yes"] }],
+    gitOps: [{ command: "destroy", flags: ["--run-program", "--yes"] }],
+    why: "delete every resource of the stack (protected ones refuse)",
+  },
 } as const satisfies Record<string, Operation>;
 export type OperationName = keyof typeof OPERATIONS;
 
-/** The Pulumi CLI command line an operation stands for (README, workflows, logs). */
-export function commandLine(name: OperationName, stack: string, extra: readonly string[] = []): string {
-  const op = OPERATIONS[name];
-  return ["pulumi", op.command, ...op.flags, ...extra, "--stack", stack].join(" ");
+function stepLine(step: Step, stack: string, extra: readonly string[]): string {
+  return ["pulumi", step.command, ...step.flags, ...extra, "--stack", stack].join(" ");
+}
+
+/** The Pulumi CLI command line(s) an operation stands for (README, workflows, logs), joined by " && ". */
+export function commandLine(name: OperationName, stack: string, extra: readonly string[] = [], gitOps = false): string {
+  const op: Operation = OPERATIONS[name];
+  return (gitOps ? op.gitOps : op.steps).map((step) => stepLine(step, stack, extra)).join(" && ");
 }
 
 const USAGE =
@@ -95,7 +134,62 @@ export interface RunResult {
   readonly code: number;
 }
 
-/** Runs one operation on a stack, streaming the CLI's output; the exit code is the CLI's. */
+/** Whether the stack's file switches GitOps mode on (`fluo-queue:renderYamlToDirectory`). */
+function gitOpsMode(stackName: string, root: string): boolean {
+  try {
+    return typeof readStackFileValues(stackName, root).renderYamlToDirectory === "string";
+  } catch {
+    // No stack file (config kept elsewhere): the normal commands; the engine says what is wrong, if anything.
+    return false;
+  }
+}
+
+/**
+ * `--diff` for refresh, which the Automation API of SDK 3.248 cannot pass: one line per field that the refresh
+ * found changed, old (state) and new (live) value, from the engine's step events.
+ */
+export function refreshDiffLine(event: EngineEvent): string | undefined {
+  const step = event.resOutputsEvent?.metadata ?? event.resourcePreEvent?.metadata;
+  if (!step?.old || !step.new) return undefined;
+  const before = step.old.outputs ?? {};
+  const after = step.new.outputs ?? {};
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter(
+    (k) => k !== "__provider" && JSON.stringify(before[k]) !== JSON.stringify(after[k]),
+  );
+  if (keys.length === 0) return undefined;
+  const name = step.urn.split("::").pop();
+  const fields = keys.sort().map((key) => `${key}: ${JSON.stringify(before[key])} => ${JSON.stringify(after[key])}`);
+  return `  ~ ${step.type} ${name}: ${fields.join(", ")}\n`;
+}
+
+async function runStep(stack: Stack, step: Step, expectNoChanges: boolean, out: (t: string) => void, err: (t: string) => void): Promise<void> {
+  const has = (flag: string) => step.flags.includes(flag);
+  const exclude = step.flags.filter((f) => f.startsWith("--exclude=")).map((f) => f.slice("--exclude=".length));
+  const streams = { onOutput: out, onError: err, color: "never" as const };
+  if (step.command === "preview") await stack.preview({ ...streams, diff: has("--diff"), refresh: has("--refresh"), expectNoChanges });
+  else if (step.command === "up") await stack.up({ ...streams, diff: has("--diff"), refresh: has("--refresh"), expectNoChanges });
+  else if (step.command === "refresh") {
+    const diffs = new Set<string>();
+    const onEvent = (event: EngineEvent): void => {
+      const line = has("--diff") ? refreshDiffLine(event) : undefined;
+      if (line) diffs.add(line);
+    };
+    try {
+      await stack.refresh({
+        ...streams,
+        previewOnly: has("--preview-only"),
+        expectNoChanges: has("--expect-no-changes"),
+        runProgram: has("--run-program"),
+        exclude,
+        onEvent,
+      });
+    } finally {
+      if (diffs.size > 0) out(`Refresh found (state => live):\n${[...diffs].join("")}`);
+    }
+  } else await stack.destroy({ ...streams, runProgram: has("--run-program") });
+}
+
+/** Runs one operation on a stack, streaming the CLI's output; the exit code is the CLI's (first failing step). */
 export async function runOperation(
   name: OperationName,
   stackName: string,
@@ -105,24 +199,24 @@ export async function runOperation(
   const out = options.out ?? ((t: string) => process.stdout.write(t));
   const err = options.err ?? ((t: string) => process.stderr.write(t));
   const stack = await selectStack(stackName, root);
+  const gitOps = gitOpsMode(stackName, root);
   const op: Operation = OPERATIONS[name];
-  const has = (flag: string) => op.flags.includes(flag);
-  const expectNoChanges = has("--expect-no-changes") || options.expectNoChanges === true;
-  err(`$ ${commandLine(name, stackName, options.expectNoChanges && !has("--expect-no-changes") ? ["--expect-no-changes"] : [])}\n`);
-  const streams = { onOutput: out, onError: err, color: "never" as const };
-  try {
-    if (op.command === "preview") await stack.preview({ ...streams, diff: has("--diff"), refresh: has("--refresh"), expectNoChanges });
-    else if (op.command === "up") await stack.up({ ...streams, diff: has("--diff"), refresh: has("--refresh"), expectNoChanges });
-    else if (op.command === "refresh") await stack.refresh({ ...streams, previewOnly: has("--preview-only"), expectNoChanges });
-    else await stack.destroy({ ...streams });
-    return { code: 0 };
-  } catch (e) {
-    if (e instanceof CommandError) {
-      const result = (e as unknown as { commandResult?: { code?: number } }).commandResult;
-      return { code: result?.code && result.code > 0 ? result.code : 1 };
+  for (const step of gitOps ? op.gitOps : op.steps) {
+    // --expect-no-changes from the command line applies to the plan (preview/up), never to a preparatory refresh.
+    const expectNoChanges = step.flags.includes("--expect-no-changes") || (options.expectNoChanges === true && step.command !== "refresh");
+    const extra = expectNoChanges && !step.flags.includes("--expect-no-changes") ? ["--expect-no-changes"] : [];
+    err(`$ ${stepLine(step, stackName, extra)}${gitOps ? "   (GitOps mode)" : ""}\n`);
+    try {
+      await runStep(stack, step, expectNoChanges, out, err);
+    } catch (e) {
+      if (e instanceof CommandError) {
+        const result = (e as unknown as { commandResult?: { code?: number } }).commandResult;
+        return { code: result?.code && result.code > 0 ? result.code : 1 };
+      }
+      throw e;
     }
-    throw e;
   }
+  return { code: 0 };
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -30,6 +30,12 @@ describe("stack config", () => {
     expect(c.clientNamespaces).toEqual(["fluo", "api"]);
   });
 
+  it("GitOps mode (renderYamlToDirectory) refuses a kubeconfig, naming both keys; alone it is accepted", () => {
+    expect(parseStackConfig("test", { renderYamlToDirectory: "out/manifests" }).renderYamlToDirectory).toBe("out/manifests");
+    const problems = problemsOf({ renderYamlToDirectory: "out/manifests", kubeconfig: "~/.kube/config" });
+    expect(problems).toContain('fluo-queue:renderYamlToDirectory = "out/manifests" and fluo-queue:kubeconfig are both set');
+  });
+
   it("the shipped dev and prod stacks validate", () => {
     expect(readStackConfig("dev").environment).toBe("dev");
     const prod = readStackConfig("prod");

@@ -168,6 +168,13 @@ export function parseStackConfig(stack: string, raw: Readonly<Record<string, unk
     memoryLimit: parseSize(c.memoryLimit)!,
   };
   problems.push(...crossFieldProblems(c, bytes));
+  if (c.renderYamlToDirectory !== undefined && raw.kubeconfig !== undefined) {
+    // The provider refuses the pair ("kubeconfig" arg is not compatible with "renderYamlToDirectory" arg).
+    problems.push(
+      `${PROJECT}:renderYamlToDirectory = ${show(c.renderYamlToDirectory)} and ${PROJECT}:kubeconfig are both set: GitOps ` +
+        `mode writes manifests and talks to no cluster; remove one (\`pulumi config rm ${PROJECT}:kubeconfig\`)`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return { ...c, stack, bytes };
 }

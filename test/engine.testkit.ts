@@ -66,12 +66,11 @@ export class EngineProject {
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
       PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
       PULUMI_BIN: pulumi,
-      // The engine tests never reach a Kubernetes cluster: GitOps mode writes manifests instead.
-      KUBECONFIG: join(base, "no-kubeconfig"),
       NO_COLOR: "1",
     };
-    // vitest's own variables would make the program's child processes behave like tests.
-    for (const key of Object.keys(env)) if (key.startsWith("VITEST") || key === "NODE_OPTIONS") delete env[key];
+    // vitest's own variables would make the program's child processes behave like tests. No KUBECONFIG: GitOps
+    // mode reaches no cluster, and the Kubernetes provider refuses the mode with a kubeconfig.
+    for (const key of Object.keys(env)) if (key.startsWith("VITEST") || key === "NODE_OPTIONS" || key === "KUBECONFIG") delete env[key];
     return new EngineProject(dir, base, env, pulumi);
   }
 
@@ -153,7 +152,9 @@ export function stateResources(project: EngineProject, stack: string): StateReso
 
 /** The "Resources:" summary of a preview or update: counts by operation ("to update", "unchanged", ...). */
 export function summary(text: string): Record<string, number> {
-  const block = /Resources:\n((?:\s+[^\n]*\n?)+)/.exec(text)?.[1] ?? "";
+  // `up` prints its preview's summary first and the update's last: the last one counts.
+  const blocks = [...text.matchAll(/Resources:\n((?:[ \t]+[^\n]*\n?)+)/g)];
+  const block = blocks.at(-1)?.[1] ?? "";
   const counts: Record<string, number> = {};
   for (const m of block.matchAll(/^\s+(?:[~+\-]+|\+-)?\s*(\d+) (to [a-z]+|unchanged|created|updated|deleted|replaced|changed)/gm)) {
     counts[m[2]] = Number(m[1]);
