@@ -9,7 +9,7 @@
 // PULUMI_ACCESS_TOKEN or PULUMI_CONFIG_PASSPHRASE.
 
 import { existsSync } from "node:fs";
-import { delimiter, dirname, join } from "node:path";
+import { delimiter, dirname, join, sep } from "node:path";
 import { CommandError, LocalWorkspace, PulumiCommand, StackNotFoundError, type EngineEvent, type Stack } from "@pulumi/pulumi/automation";
 import { resolveBinary } from "../tools/resolve";
 import { projectRoot, readStackFileValues } from "../infra/stackFile";
@@ -112,7 +112,11 @@ async function pulumiCommand(): Promise<PulumiCommand> {
 
 async function selectStack(stackName: string, root: string): Promise<Stack> {
   const program = async (): Promise<Record<string, unknown>> => {
-    // A fresh process per command, so the program module is evaluated once, as under `pulumi up`.
+    // The program registers its resources when its modules are evaluated: an operation of several commands
+    // (GitOps deploy: refresh, then up) runs it more than once in this process, so the project's own modules
+    // are evaluated afresh each time (the SDK's stay loaded: they hold the runtime of the current command).
+    const own = (path: string) => path.startsWith(root) && !path.includes(`${sep}node_modules${sep}`);
+    for (const path of Object.keys(require.cache)) if (own(path)) delete require.cache[path];
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const exported = require(join(root, "index.ts")) as Record<string, unknown>;
     return { ...exported };
