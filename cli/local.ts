@@ -9,12 +9,12 @@ import { freemem } from "node:os";
 import { join, relative } from "node:path";
 import { deploymentModel, passwordHashes, type DeploymentModel } from "../deployment";
 import { isUserError } from "./errors";
-import type { StackConfig } from "../infra/stackConfig";
+import { imageTagVersion, type StackConfig } from "../infra/stackConfig";
 import { parseSize } from "../lib/units";
 import { userSpecs, type UserName } from "../infra/users";
 import { loadOrCreatePasswords, writeContextFiles, type LocalPasswords } from "../local/credentials";
 import { localLimits, reservationProblems } from "../local/limits";
-import { INSTALL_HINT, LocalCluster, natsServerBinary } from "../local/localCluster";
+import { LocalCluster } from "../local/localCluster";
 import { DEFAULT_BASE_PORT, portsFromBase } from "../local/ports";
 import { prepareStateDir, resetStateDir, stateLayout, writeRecord, type StateLayout } from "../local/stateDir";
 import { applyCatalog } from "../streams/apply";
@@ -22,6 +22,8 @@ import { closeConnections, jetStreamManager } from "../streams/jetstreamClient";
 import type { Catalog } from "../streams/spec";
 import { runSmoke } from "./smoke";
 import { parseFlags, projectRoot, readStackConfig, UsageError } from "./stackFile";
+import { ensureBinary } from "../tools/install";
+import { natsServer, natsServerVersion, ToolNotFoundError, type ResolvedBinary } from "../tools/resolve";
 
 const USAGE =
   "usage: npm run local -- [--stack dev] [--state-dir <dir>] [--reset] [--base-port 4222] [--smoke]";
@@ -92,6 +94,26 @@ function printAccess(cluster: LocalCluster, contexts: Record<UserName, string>):
   log(`             const nc = await connect({ servers: c.url.split(","), user: c.user, pass: c.password, inboxPrefix: c.inbox_prefix });`);
 }
 
+const SOURCE_TEXT: Record<ResolvedBinary["source"], string> = { env: "NATS_SERVER_BIN", pinned: "pinned build", PATH: "from PATH" };
+
+/**
+ * Prints the version local mode runs and warns when it is not the image's: JetStream's rules (what may change in
+ * place, defaults, permissions the clients need) move between minor lines, so a local result may not hold there.
+ */
+function reportServerVersion(server: ResolvedBinary, natsImage: string): void {
+  const version = natsServerVersion(server.path);
+  progress(`nats-server ${version} (${SOURCE_TEXT[server.source]}: ${server.path})`);
+  const imageVersion = imageTagVersion(natsImage);
+  if (imageVersion === undefined) {
+    log(`warning: natsImage ${natsImage} names no version to compare with the local nats-server ${version}`);
+  } else if (imageVersion !== version) {
+    log(
+      `warning: the local nats-server is ${version}, the cluster's image ${natsImage} runs ${imageVersion}: behaviour may ` +
+        "differ; `npm run tools -- nats-server` builds the image's version (README: Test tools)",
+    );
+  }
+}
+
 interface LocalArgs {
   readonly config: StackConfig;
   readonly layout: StateLayout;
@@ -118,14 +140,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   let args: LocalArgs;
   try {
     args = parseArgs(argv);
-    natsServerBinary();
   } catch (err) {
     if (isUserError(err) || err instanceof RangeError) {
       console.error(`local: ${err.message}`);
-      return 1;
-    }
-    if (err instanceof Error && err.message === INSTALL_HINT) {
-      console.error(`local: ${INSTALL_HINT}`);
       return 1;
     }
     throw err;
@@ -140,6 +157,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 
   log(`fluo-queue local: stack ${config.stack}, ${config.replicas} servers, state in ${shown(layout.root)}`);
+  let server: ResolvedBinary;
+  try {
+    server = ensureBinary(natsServer(), progress);
+    reportServerVersion(server, config.natsImage);
+  } catch (err) {
+    if (!(err instanceof ToolNotFoundError)) throw err;
+    console.error(`local: ${err.message}`);
+    return 1;
+  }
   try {
     if (args.reset) {
       resetStateDir(layout);
@@ -178,6 +204,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     hashes,
     stateDir: layout.root,
     ports,
+    binary: server.path,
     limits: { maxMemoryStore: limits.maxMemoryStore, maxFileStore: limits.maxFileStore },
     onProgress: progress,
   });

@@ -42,7 +42,7 @@ describe("3-node cluster from the rendered config", () => {
     const leader = await cluster.waitForMetaLeader();
     expect(["nats-0", "nats-1", "nats-2"]).toContain(leader);
     const health = await cluster.health();
-    expect(health.routes).toEqual([2, 2, 2]);
+    expect(health.routePeers).toEqual([2, 2, 2]);
   });
 
   it("lets every user in with its password and refuses a wrong one", async () => {
