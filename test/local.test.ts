@@ -106,6 +106,9 @@ describe("npm run local", () => {
     const first = await startLocal(basePort);
     expect(first.pids).toHaveLength(3);
     expect(first.output()).toContain("JetStream meta leader");
+    // It says which server it runs; the pinned build is the image's version, so there is nothing to warn about.
+    expect(first.output()).toMatch(/ \.\. nats-server 2\.15\.3 \(pinned build: \S+\/nats-server-v2\.15\.3\/bin\/nats-server\)/);
+    expect(first.output()).not.toContain("warning:");
     expect(first.output()).toMatch(/EVENTS\s+events\.>\s+limits\/file R3/);
     const provisionerFile = join(stateDir, "credentials", "fluo-provisioner.json");
     expect(statSync(provisionerFile).mode & 0o777).toBe(0o600);
