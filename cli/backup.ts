@@ -1,6 +1,6 @@
 // npm run backup -- --url <nats-url> --stream <name> --out <dir> [--no-consumers]
 // npm run restore -- --url <nats-url> --dir <dir>
-// Snapshot and restore of one stream as fluo-backup (streams/backup.ts). The directory has natscli's layout
+// Snapshot and restore of one stream as fluo-backup (streams/ops/backup.ts). The directory has natscli's layout
 // (backup.json + stream.arc.s2, or stream.tar.s2 from servers before 2.15), so `nats backup restore stream <dir>`
 // reads what this writes and `npm run restore` what `nats backup stream` writes. The
 // password comes from --password or FLUO_QUEUE_BACKUP_PASSWORD (an environment variable keeps it out of shell
@@ -8,7 +8,7 @@
 
 import { connect, type NatsConnection } from "nats";
 import { userSpecs } from "../infra/users";
-import { readBackupDir, restoreStream, snapshotStream, writeBackupDir } from "../streams/backup";
+import { readBackupDir, restoreStream, snapshotStream, writeBackupDir } from "../streams/ops/backup";
 import { parseFlags, UsageError } from "./stackFile";
 import { processIo, type Io } from "./io";
 

@@ -6,11 +6,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { passwordHashes, userGrants } from "../deployment";
+import { passwordHashes } from "../infra/passwordHash";
+import { userGrants } from "../infra/userGrants";
 import { imageTagVersion, parseStackConfig } from "../infra/stackConfig";
 import { LocalCluster } from "../local/localCluster";
 import { natsServerTool, pinnedVersion } from "../tools/resolve";
-import { connectAs, TEST_PASSWORDS } from "./natsProbe";
+import { connectAs, TEST_PASSWORDS } from "./natsProbe.testkit";
 
 const imageVersion = imageTagVersion(parseStackConfig("t", {}).natsImage);
 const pass = natsServerTool();

@@ -1,4 +1,4 @@
-// Which binary of a tool runs: one answer for the tests, `npm run local`, the benchmarks and the smoke check.
+// Which binary of a tool runs, answered in one place so a test and local mode never run different servers.
 // An explicit *_BIN variable wins; then the pinned build (tools/versions.json) when it is complete in the cache;
 // then the same name on PATH (a distribution's package). Nothing else may spawn nats-server, promtool or nats
 // by bare name: a stray binary on PATH (Debian's nats-server 2.9) would silently decide what the tests prove.
