@@ -89,3 +89,19 @@ export async function subscriptionDenied(sub: Subscription, waitMs = 2000, nc?: 
   }
   return outcome === "denied";
 }
+
+/**
+ * Reads `read()` until `settled` holds, and returns the last value read, for state the cluster reaches after
+ * the call that caused it has returned: an R3 stream leader removes an acked work-queue or interest message by a
+ * Raft proposal after the ack's reply (nats-server stream.go ackMsg), and a plain ack (natscli's `consumer next`)
+ * gets no reply at all. Measured here: 22 of 100 `streams.info` calls right after `ackAck()` still counted the
+ * message. The deadline only bounds a wait for a state that never comes; the caller asserts on what is returned.
+ */
+export async function eventually<T>(read: () => Promise<T>, settled: (value: T) => boolean, deadlineMs = 15_000): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const value = await read();
+    if (settled(value) || Date.now() > deadline) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -26,6 +26,7 @@ import { BACKUP_DATA_FILE, BACKUP_META_FILE } from "../streams/ops/backup";
 import { closeConnections } from "../streams/provider/client";
 import { NATS_CLI, requireBinary } from "../tools/resolve";
 import { connect } from "nats";
+import { eventually } from "./natsProbe.testkit";
 
 const NATS = requireBinary(NATS_CLI).path;
 const config = readStackConfig("dev");
@@ -172,7 +173,9 @@ describe("natscli with the context files local mode writes", () => {
     expect(taken.code, taken.out).toBe(0);
     expect(taken.out).toContain(payload);
     expect(taken.out).toContain("Acknowledged message");
-    const consumer = await (await (await as("fluo-provisioner")).jetstreamManager()).consumers.info("JOBS", "trace-analysis");
+    // natscli acks with a plain publish (no reply): the consumer leader may process it after natscli exits.
+    const jsm = await (await as("fluo-provisioner")).jetstreamManager();
+    const consumer = await eventually(() => jsm.consumers.info("JOBS", "trace-analysis"), (c) => c.ack_floor.stream_seq >= seq);
     expect(consumer.ack_floor.stream_seq).toBe(seq);
     expect(consumer.num_ack_pending).toBe(0);
     expect(consumer.num_pending).toBe(0);
