@@ -106,7 +106,8 @@ async function deleteEvents(): Promise<void> {
 
 /** The restored stream equals what was backed up: config, messages, sequences, and its consumer is back. */
 async function expectRestored(before: StreamInfo): Promise<void> {
-  const after = await streamInfo("EVENTS");
+  // The restored stream answers at once; its consumers are assigned through the meta group a moment later.
+  const after = await eventually(() => streamInfo("EVENTS"), (i) => i.state.consumer_count === before.state.consumer_count);
   expect(after.config).toEqual(before.config);
   expect({ messages: after.state.messages, first: after.state.first_seq, last: after.state.last_seq, bytes: after.state.bytes }).toEqual({
     messages: before.state.messages,
