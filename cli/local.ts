@@ -99,21 +99,27 @@ function printAccess(cluster: LocalCluster, contexts: Record<UserName, string>):
 const SOURCE_TEXT: Record<ResolvedBinary["source"], string> = { env: "NATS_SERVER_BIN", pinned: "pinned build", PATH: "from PATH" };
 
 /**
- * Prints the version local mode runs and warns when it is not the image's: JetStream's rules (what may change in
- * place, defaults, permissions the clients need) move between minor lines, so a local result may not hold there.
+ * What local mode says about the server it runs: its version and where it came from, and a warning when that is
+ * not the image's version, because JetStream's rules (what may change in place, defaults, the permissions clients
+ * need) move between minor lines, so a local result may not hold on the cluster.
  */
-function reportServerVersion(server: ResolvedBinary, natsImage: string): void {
-  const version = natsServerVersion(server.path);
-  progress(`nats-server ${version} (${SOURCE_TEXT[server.source]}: ${server.path})`);
+export function serverVersionLines(version: string, server: ResolvedBinary, natsImage: string): { progress: string; warning?: string } {
+  const progress = `nats-server ${version} (${SOURCE_TEXT[server.source]}: ${server.path})`;
   const imageVersion = imageTagVersion(natsImage);
-  if (imageVersion === undefined) {
-    log(`warning: natsImage ${natsImage} names no version to compare with the local nats-server ${version}`);
-  } else if (imageVersion !== version) {
-    log(
+  if (imageVersion === undefined) return { progress, warning: `warning: natsImage ${natsImage} names no version to compare with the local nats-server ${version}` };
+  if (imageVersion === version) return { progress };
+  return {
+    progress,
+    warning:
       `warning: the local nats-server is ${version}, the cluster's image ${natsImage} runs ${imageVersion}: behaviour may ` +
-        "differ; `npm run tools -- nats-server` builds the image's version (README: Test tools)",
-    );
-  }
+      "differ; `npm run tools -- nats-server` builds the image's version (README: Test tools)",
+  };
+}
+
+function reportServerVersion(server: ResolvedBinary, natsImage: string): void {
+  const lines = serverVersionLines(natsServerVersion(server.path), server, natsImage);
+  progress(lines.progress);
+  if (lines.warning) log(lines.warning);
 }
 
 interface LocalArgs {
