@@ -210,8 +210,10 @@ describe("Consumer provider on a live cluster", () => {
     expect(info.config.filter_subject).toBe("test.work.a");
     expect((await consumerOps.diff(settings, created.id, outs, longer)).changes).toBe(false);
 
-    const replace = await consumerOps.diff(settings, created.id, outs, { ...longer, ackPolicy: "all" });
-    expect(replace).toMatchObject({ changes: true, replaces: ["ackPolicy"], deleteBeforeReplace: true });
+    // A replace to an ack policy the workqueue stream rejects is refused before anything is deleted.
+    await expect(consumerOps.diff(settings, created.id, outs, { ...longer, ackPolicy: "all" })).rejects.toThrow(/JetStream error 10098/);
+    const replace = await consumerOps.diff(settings, created.id, outs, { ...longer, name: "workers2" });
+    expect(replace).toMatchObject({ changes: true, replaces: ["name"], deleteBeforeReplace: true });
 
     // A consumer already gone with its stream deletes quietly (deletedWith/replaceWith the stream).
     await streamOps.delete(settings, "WORK", stream.outs);

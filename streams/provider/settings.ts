@@ -15,7 +15,10 @@ import type { ConnectionSettings } from "./client";
 /** What the provider needs besides the resource's inputs; built from stack config in configure(). */
 export interface ProviderSettings {
   readonly connection: ConnectionSettings;
-  /** Streams that may be deleted or replaced although they hold messages (`fluo-queue:allowDestroy`). */
+  /**
+   * Streams whose messages this run may lose (`fluo-queue:allowDestroy`): by delete, replace, an in-place update
+   * that lowers a limit below what the stream holds, or replacing/deleting a consumer that holds messages.
+   */
   readonly allowDestroy: readonly string[];
 }
 
@@ -42,8 +45,23 @@ export function compact<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
-export function checkWith<T extends object>(news: T, normalise: (n: T) => T): pulumi.dynamic.CheckResult<T> {
-  // In preview, inputs computed from other resources arrive as UNKNOWN: pass them through untouched.
+/** One check failure, naming the input property it is about (the engine shows it next to that property). */
+export interface CheckFailure {
+  readonly property: string;
+  readonly reason: string;
+}
+
+/**
+ * Check: every problem of the known values, each naming its property; then the normalised inputs. Values not
+ * known yet (preview) are passed through untouched and checked when they are known.
+ */
+export function checkWith<T extends object>(
+  news: T,
+  problems: (n: Readonly<Record<string, unknown>>) => CheckFailure[],
+  normalise: (n: T) => T,
+): pulumi.dynamic.CheckResult<T> {
+  const failures = problems(news as Readonly<Record<string, unknown>>);
+  if (failures.length > 0) return { failures };
   if (hasUnknown(news)) return { inputs: news };
   try {
     return { inputs: normalise(news) };
@@ -51,6 +69,47 @@ export function checkWith<T extends object>(news: T, normalise: (n: T) => T): pu
     return { failures: [{ property: "", reason: err instanceof Error ? err.message : String(err) }] };
   }
 }
+
+const NAME_PATTERN = /^[^\s.*>/\\]+$/;
+
+/** Checks shared by both kinds of resource, skipping values not known yet. */
+export const validate = {
+  /** Stream and durable names: no whitespace, ".", "*", ">" or path separators (the server's rule). */
+  name(failures: CheckFailure[], property: string, value: unknown): void {
+    if (value === UNKNOWN) return;
+    if (typeof value !== "string" || !NAME_PATTERN.test(value) || value.length > 255) {
+      failures.push({ property, reason: `${property} = ${JSON.stringify(value)}: must be a name without whitespace, ".", "*", ">" or "/"` });
+    }
+  },
+  oneOf(failures: CheckFailure[], property: string, value: unknown, allowed: readonly string[], optional = false): void {
+    if (value === UNKNOWN || (optional && value === undefined)) return;
+    if (typeof value !== "string" || !allowed.includes(value)) {
+      failures.push({ property, reason: `${property} = ${JSON.stringify(value)}: must be one of ${allowed.join(", ")}` });
+    }
+  },
+  integer(failures: CheckFailure[], property: string, value: unknown, min: number, max: number, optional = false): void {
+    if (value === UNKNOWN || (optional && value === undefined)) return;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+      failures.push({ property, reason: `${property} = ${JSON.stringify(value)}: must be a whole number from ${min} to ${max}` });
+    }
+  },
+  subject(failures: CheckFailure[], property: string, value: unknown): void {
+    if (value === UNKNOWN) return;
+    const tokens = typeof value === "string" ? value.split(".") : [];
+    const ok = tokens.length > 0 && tokens.every((t, i) => t !== "" && !/\s/.test(t) && (t !== ">" || i === tokens.length - 1) && (t.length === 1 || !/[*>]/.test(t)));
+    if (!ok) failures.push({ property, reason: `${property} = ${JSON.stringify(value)}: must be a NATS subject (dot-separated tokens, "*" or a final ">" as wildcards)` });
+  },
+  /** A value the field table cannot convert (a size or a duration that does not parse). */
+  converts(failures: CheckFailure[], property: string, value: unknown, toApi: (v: never) => unknown): void {
+    if (hasUnknown(value) || value === undefined) return;
+    try {
+      toApi(value as never);
+    } catch (err) {
+      failures.push({ property, reason: `${property} = ${JSON.stringify(value)}: ${err instanceof Error ? err.message : String(err)}` });
+    }
+  },
+};
+
 export function mismatch(kind: string, name: string, settings: ProviderSettings, changed: readonly string[], live: object, declared: object): string {
   const rows = changed.map(
     (k) => `  ${k}: live ${JSON.stringify((live as Record<string, unknown>)[k])}, declared ${JSON.stringify((declared as Record<string, unknown>)[k])}`,
