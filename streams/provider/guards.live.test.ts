@@ -32,6 +32,7 @@ beforeAll(async () => {
     "fluo-queue:natsUrl": live.provisioner.servers.join(","),
     "fluo-queue:provisionerPassword": secretValue(live.provisioner.password),
     "fluo-queue:allowDestroy": JSON.stringify(ALLOWED),
+    "fluo-queue:natsTimeout": "3s",
   });
   publisher = await connect({ servers: [...live.publisher.servers], user: live.publisher.user, pass: live.publisher.password, inboxPrefix: live.publisher.inboxPrefix });
 }, 180_000);
@@ -231,5 +232,28 @@ describe("check validates a resource declared outside the catalog (item 9)", () 
   it("checks consumers the same way, and still lets unknown values through", async () => {
     const checked = await host.check(urn("Consumer", "x"), {}, withProvider({ stream: "A.B", name: "x", deliverPolicy: "sometimes", ackPolicy: UNKNOWN, ackWait: "soon", maxDeliver: 0 }, texts.consumer));
     expect(checked.failures.map((f) => f.property).sort()).toEqual(["ackWait", "deliverPolicy", "maxDeliver", "stream"]);
+  });
+});
+
+describe("bounded, clear failures (item 6)", () => {
+  it("with every server frozen, an operation gives up within natsTimeout naming it, the servers and what to check", async () => {
+    const outs = await createStream(stream("FROZEN"));
+    await publish("test.frozen.x", 2);
+    const pids = live.cluster.pids;
+    for (const pid of pids) process.kill(pid, "SIGSTOP");
+    try {
+      const news = withProvider(stream("FROZEN", { maxBytes: "64MiB" }), texts.stream);
+      const failure = await host.update("FROZEN", urn("Stream", "FROZEN"), outs, news).then(
+        () => "no error",
+        (err: Error) => err.message,
+      );
+      expect(failure).toMatch(/stream FROZEN info: no answer from NATS within 3 s \(\d+ attempt\(s\), last: TIMEOUT/);
+      expect(failure).toContain(`Servers: ${live.provisioner.servers.join(",")}`);
+      expect(failure).toMatch(/kubectl -n <namespace> get pods.*raise fluo-queue:natsTimeout \(now 3s\)/s);
+    } finally {
+      for (const pid of pids) process.kill(pid, "SIGCONT");
+    }
+    await live.cluster.waitForMetaLeader();
+    expect(await messages("FROZEN")).toBe(2);
   });
 });

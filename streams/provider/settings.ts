@@ -10,7 +10,7 @@
 // - nothing here may hold a zod schema or a class instance at module level (the closure is serialized).
 
 import type * as pulumi from "@pulumi/pulumi";
-import type { ConnectionSettings } from "./client";
+import { isNatsUnavailable, setRetryTotal, type ConnectionSettings } from "./client";
 
 /** What the provider needs besides the resource's inputs; built from stack config in configure(). */
 export interface ProviderSettings {
@@ -20,6 +20,8 @@ export interface ProviderSettings {
    * that lowers a limit below what the stream holds, or replacing/deleting a consumer that holds messages.
    */
   readonly allowDestroy: readonly string[];
+  /** Time budget of one operation against NATS, retries included (`fluo-queue:natsTimeout`, default 20 s). */
+  readonly timeoutMs: number;
 }
 
 export interface Diff {
@@ -163,10 +165,28 @@ export function settingsFromConfig(config: RawConfig): ProviderSettings {
     }
     allowDestroy = parsed as string[];
   }
+  const timeout = config.get("fluo-queue:natsTimeout") ?? "20s";
+  const match = /^(\d+)(ms|s|m)$/.exec(timeout);
+  const timeoutMs = match ? Number(match[1]) * { ms: 1, s: 1_000, m: 60_000 }[match[2] as "ms" | "s" | "m"] : NaN;
+  if (!(timeoutMs >= 1_000 && timeoutMs <= 600_000)) {
+    throw new Error(`fluo-queue:natsTimeout = ${JSON.stringify(timeout)}: must be a duration from 1s to 10m, e.g. 20s or 2m`);
+  }
   return {
     connection: { servers: url.split(","), user: PROVISIONER_USER, password, inboxPrefix: PROVISIONER_INBOX },
     allowDestroy,
+    timeoutMs,
   };
+}
+
+/** A NATS outage rephrased for the operator: which servers, and what to check first. */
+export function explainUnavailable(err: unknown, settings: ProviderSettings): unknown {
+  if (!isNatsUnavailable(err)) return err;
+  const seconds = Math.round(settings.timeoutMs / 1000);
+  return new Error(
+    `${err.message}. Servers: ${settings.connection.servers.join(",")}. They may be down, frozen or without a ` +
+      `JetStream leader: check the pods (\`kubectl -n <namespace> get pods\`, /healthz on the monitor port) and that ` +
+      `the port-forward still runs; if leader elections take longer here, raise fluo-queue:natsTimeout (now ${seconds}s).`,
+  );
 }
 
 export type Ops<I, O> = {
@@ -188,24 +208,32 @@ export function dynamicProvider<I, O>(ops: Ops<I, O>): pulumi.dynamic.ResourcePr
     if (state.settings) return state.settings;
     throw new Error(state.problem ?? "the fluo-queue stream provider was not configured (no stack config received)");
   };
+  const explained = async <T>(run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      throw explainUnavailable(err, settings());
+    }
+  };
   return {
     async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
       // A missing key fails the first operation that needs the server, with the command that sets it.
       try {
         state.settings = settingsFromConfig(req.config);
+        setRetryTotal(state.settings.timeoutMs);
       } catch (err) {
         state.problem = err instanceof Error ? err.message : String(err);
       }
     },
     check: async (olds, news) => ops.check(olds, news),
     diff: async (id, olds, news) => {
-      const d = await ops.diff(settings(), id, olds, news);
+      const d = await explained(() => ops.diff(settings(), id, olds, news));
       return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
     },
-    create: async (inputs) => ops.create(settings(), inputs),
-    read: async (id, props) => ops.read(settings(), id, props),
-    update: async (id, olds, news) => ops.update(settings(), id, olds, news),
-    delete: async (id, props) => ops.delete(settings(), id, props),
+    create: async (inputs) => explained(() => ops.create(settings(), inputs)),
+    read: async (id, props) => explained(() => ops.read(settings(), id, props)),
+    update: async (id, olds, news) => explained(() => ops.update(settings(), id, olds, news)),
+    delete: async (id, props) => explained(() => ops.delete(settings(), id, props)),
   };
 }
 
