@@ -30,7 +30,8 @@ import { changesAllowingUnknowns, consumerShape, heldByConsumer, lossAllowed, lo
 
 /** A consumer's inputs: the fields its config is made of (the `consumer` user shapes permissions only). */
 export type ConsumerInputs = ConsumerFields;
-export type ConsumerOutputs = ConsumerInputs & { readonly created: string };
+/** Outputs: the inputs plus `created`, and `pinnedDrift` when a pinned field (CONSUMER_FIXED) changed out of band. */
+export type ConsumerOutputs = ConsumerInputs & { readonly created: string; readonly pinnedDrift?: string[] };
 
 /** Canonical consumer inputs: managed fields only, normalised, undefined members dropped. */
 export function consumerInputs(spec: ConsumerFields): ConsumerInputs {
@@ -59,6 +60,7 @@ export function liveConsumerInputs(info: ConsumerInfo): ConsumerInputs {
 function consumerDiff(olds: ConsumerOutputs, news: ConsumerInputs): Diff {
   const next = hasUnknown(news) ? (news as unknown as Record<string, unknown>) : consumerInputs(news);
   const { changed, replaces } = changesAllowingUnknowns(CONSUMER_FIELDS, consumerInputs(olds), next);
+  if ((olds.pinnedDrift ?? []).length > 0) changed.push("pinnedDrift");
   return { changes: changed.length > 0, replaces, deleteBeforeReplace: true, changed };
 }
 
@@ -182,7 +184,8 @@ export const consumerOps = {
     const { stream, name } = props ? { stream: props.stream, name: props.name } : splitConsumerId(id);
     const info = await consumerInfo(await jetStreamManager(settings.connection), stream, name);
     if (!info) return {};
-    return { id, props: { ...liveConsumerInputs(info), created: info.created } };
+    const pinned = fixedFieldDifferences(CONSUMER_FIXED, info.config as unknown as Record<string, unknown>);
+    return { id, props: { ...liveConsumerInputs(info), created: info.created, ...(pinned.length > 0 ? { pinnedDrift: pinned } : {}) } };
   },
 
   async update(settings: ProviderSettings, _id: string, olds: ConsumerOutputs, news: ConsumerInputs): Promise<{ outs: ConsumerOutputs }> {

@@ -9,6 +9,7 @@ import { connect, type NatsConnection } from "nats";
 import { compileProviders, ProviderHost, secretValue, UNKNOWN } from "./providerHost.testkit";
 import { API_ADVISORIES, startProvisioningCluster, type ProvisioningCluster } from "./provisioningCluster.testkit";
 import { closeConnections, jetStreamManager } from "./client";
+import { compareCatalog, readLiveState } from "../ops/drift";
 import { consumerInputs, type ConsumerInputs } from "./consumer";
 import { streamInputs, type StreamInputs } from "./stream";
 import type { SerializedProviders } from "./serializedProviders";
@@ -232,6 +233,39 @@ describe("check validates a resource declared outside the catalog (item 9)", () 
   it("checks consumers the same way, and still lets unknown values through", async () => {
     const checked = await host.check(urn("Consumer", "x"), {}, withProvider({ stream: "A.B", name: "x", deliverPolicy: "sometimes", ackPolicy: UNKNOWN, ackWait: "soon", maxDeliver: 0 }, texts.consumer));
     expect(checked.failures.map((f) => f.property).sort()).toEqual(["ackWait", "deliverPolicy", "maxDeliver", "stream"]);
+  });
+});
+
+describe("drift in pinned fields (item 7)", () => {
+  it("refresh and npm run drift see max_msgs_per_subject / allow_direct changed out of band, and the update resets them in view", async () => {
+    const declared = stream("PINNED");
+    const outs = await createStream(declared);
+    await publish("test.pinned.x", 3);
+    const jsm = await jetStreamManager(live.provisioner);
+    const info = await jsm.streams.info("PINNED");
+    await jsm.streams.update("PINNED", { ...info.config, max_msgs_per_subject: 100, allow_direct: true });
+
+    const read = await host.read("PINNED", urn("Stream", "PINNED"), outs);
+    expect(read.properties.pinnedDrift).toEqual(["max_msgs_per_subject: live 100, pinned -1", "allow_direct: live true, pinned false"]);
+    // Refresh is read() then diff(refreshed outputs, inputs): the drift shows as a change.
+    expect((await host.diff("PINNED", urn("Stream", "PINNED"), read.properties, withProvider(declared, texts.stream))).changes).toBe("some");
+    const drift = compareCatalog({ streams: [{ ...declared, publishers: [] }], consumers: [] }, await readLiveState(jsm));
+    expect(drift).toEqual([
+      {
+        kind: "stream",
+        id: "PINNED",
+        status: "changed",
+        fields: [
+          { field: "max_msgs_per_subject", declared: -1, live: 100 },
+          { field: "allow_direct", declared: false, live: true },
+        ],
+      },
+    ]);
+
+    const after = await host.update("PINNED", urn("Stream", "PINNED"), read.properties, withProvider(declared, texts.stream));
+    expect(after.pinnedDrift).toBeUndefined();
+    expect((await host.read("PINNED", urn("Stream", "PINNED"), after)).properties.pinnedDrift).toBeUndefined();
+    expect(await messages("PINNED")).toBe(3);
   });
 });
 

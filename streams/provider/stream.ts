@@ -41,7 +41,11 @@ import {
 
 /** A stream's inputs: the fields its config is made of (publishers shape nats.conf, not the stream). */
 export type StreamInputs = StreamFields;
-export type StreamOutputs = StreamInputs & { readonly created: string };
+/**
+ * Outputs: the inputs plus `created`, and `pinnedDrift` only when a field this project pins (streams/fields.ts
+ * STREAM_FIXED) was changed out of band: refresh then shows it, and the next update resets it in view.
+ */
+export type StreamOutputs = StreamInputs & { readonly created: string; readonly pinnedDrift?: string[] };
 
 /** Canonical stream inputs: the readable form with the server's defaults filled, managed fields only. */
 export function streamInputs(spec: StreamFields): StreamInputs {
@@ -56,6 +60,7 @@ function streamDiff(olds: StreamOutputs, news: StreamInputs): Diff {
   // Unknown inputs (preview) cannot be normalised: they count as changed, and as a replace where they could force one.
   const next = hasUnknown(news) ? (news as unknown as Record<string, unknown>) : streamInputs(news);
   const { changed, replaces } = changesAllowingUnknowns(STREAM_FIELDS, streamInputs(olds), next);
+  if ((olds.pinnedDrift ?? []).length > 0) changed.push("pinnedDrift");
   return { changes: changed.length > 0, replaces, deleteBeforeReplace: true, changed };
 }
 
@@ -198,7 +203,8 @@ export const streamOps = {
     const info = await streamInfo(await jetStreamManager(settings.connection), name);
     // Gone: an empty id tells the engine the resource no longer exists.
     if (!info) return {};
-    return { id, props: streamOutputs(liveStreamInputs(info), info) };
+    const pinned = fixedFieldDifferences(STREAM_FIXED, info.config as unknown as Record<string, unknown>);
+    return { id, props: { ...streamOutputs(liveStreamInputs(info), info), ...(pinned.length > 0 ? { pinnedDrift: pinned } : {}) } };
   },
 
   async update(settings: ProviderSettings, _id: string, olds: StreamOutputs, news: StreamInputs): Promise<{ outs: StreamOutputs }> {
