@@ -25,7 +25,7 @@ export interface CommandOutput {
 
 /** The pinned CLI (and Kubernetes plugin), built on first use (minutes; cached afterwards by tools/install.ts). */
 export function engineTools(kubernetes = true): string {
-  for (const tool of kubernetes ? ["pulumi", "pulumi-kubernetes"] : ["pulumi"]) installTool(tool, (line) => process.stderr.write(`${line}\n`));
+  for (const tool of kubernetes ? ["pulumi", "pulumi-kubernetes"] : ["pulumi"]) installTool(tool, { onLine: (line) => process.stderr.write(`${line}\n`) });
   return pinnedBinary("pulumi", "pulumi")!;
 }
 
