@@ -16,7 +16,8 @@ const PASSWORDS = {
   "fluo-workers": "workers-secret",
   "fluo-provisioner": "provisioner-secret",
   "fluo-backup": "backup-secret",
-  "fluo-system": "system-secret",
+  "fluo-monitor": "monitor-secret",
+  "fluo-operator": "operator-secret",
 };
 const hashes = passwordHashes(PASSWORDS);
 
@@ -70,7 +71,7 @@ describe("nats.conf", () => {
     const { natsConf } = renderCluster(parseStackConfig("t", {}), userGrants(), hashes);
     for (const password of Object.values(PASSWORDS)) expect(natsConf).not.toContain(password);
     const quoted = [...natsConf.matchAll(/password: "(\$2a\$11\$[./A-Za-z0-9]{53})"/g)].map((m) => m[1]);
-    expect(quoted).toHaveLength(6);
+    expect(quoted).toHaveLength(Object.keys(PASSWORDS).length);
     expect(verifyPassword("bff-secret", hashes["fluo-bff"])).toBe(true);
     expect(verifyPassword("wrong", hashes["fluo-bff"])).toBe(false);
   });

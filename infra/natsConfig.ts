@@ -103,7 +103,6 @@ function rules(name: string, r: SubjectRules): string {
 
 function userBlock(u: NatsUser): string {
   const perms = [rules("publish", u.permissions.publish), rules("subscribe", u.permissions.subscribe)];
-  if (u.permissions.allowResponses) perms.push("allow_responses: true");
   return [
     "{",
     `  user: ${q(u.user)}`,

@@ -15,7 +15,8 @@ export const SECRET_KEYS = [
   "workersPassword",
   "provisionerPassword",
   "backupPassword",
-  "systemPassword",
+  "monitorPassword",
+  "operatorPassword",
 ] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
 

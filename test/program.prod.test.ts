@@ -48,12 +48,12 @@ describe("pulumi program, prod stack (SDK mocks)", () => {
     expect(conf).toContain("jetstream {");
     expect(conf).not.toContain("from-stack-config");
     expect(conf).not.toContain("generated-");
-    expect(conf.match(/password: "\$2a\$11\$/g)).toHaveLength(6);
+    expect(conf.match(/password: "\$2a\$11\$/g)).toHaveLength(7);
   });
 
   it("uses the password from stack config when set and generates the others once", () => {
     const generated = run.byType("random:index/randomPassword:RandomPassword").map((r) => r.name).sort();
-    expect(generated).toEqual(["fluo-backend-password", "fluo-backup-password", "fluo-provisioner-password", "fluo-system-password", "fluo-workers-password"]);
+    expect(generated).toEqual(["fluo-backend-password", "fluo-backup-password", "fluo-monitor-password", "fluo-operator-password", "fluo-provisioner-password", "fluo-workers-password"]);
     const passwords = run.outputs.passwords as Record<string, string>;
     expect(passwords["fluo-bff"]).toBe("from-stack-config");
     expect(passwords["fluo-workers"]).toBe("generated-fluo-workers-password");
