@@ -8,7 +8,7 @@ import { renderNatsConf, restartChecksum, type NatsConfInput, type NatsTopology 
 import { kubernetesTopology, LAME_DUCK_GRACE_PERIOD } from "./infra/clusterLayout";
 import { renderKubernetesObjects, type KubernetesObjects } from "./infra/kubernetesObjects";
 import type { StackConfig } from "./infra/stackConfig";
-import { hashPassword } from "./infra/passwordHash";
+import { hashPassword, randomSaltKey } from "./infra/passwordHash";
 import { stringify } from "yaml";
 import { createHash } from "node:crypto";
 import { catalogForStack } from "./streams/catalog";
@@ -104,14 +104,18 @@ export interface RenderedFile {
   readonly content: string;
 }
 
-/** Bcrypt hashes of the given passwords; a user without one gets the redacted stand-in. */
-export function passwordHashes(passwords: Readonly<Record<string, string>> = {}): PasswordHashes {
+/**
+ * Bcrypt hashes of the given passwords; a user without one gets the redacted stand-in. Salts come from `saltKey`
+ * (infra/passwordHash.ts); without one, a fresh random key: the hashes then differ on every call, which is what a
+ * local start or a render wants (only `pulumi up` needs them stable, and keeps its key in state).
+ */
+export function passwordHashes(passwords: Readonly<Record<string, string>> = {}, saltKey: string = randomSaltKey()): PasswordHashes {
   const known = new Set(userSpecs().map((s) => s.name));
   for (const user of Object.keys(passwords)) {
     if (!known.has(user as UserName)) throw new Error(`password given for unknown user "${user}" (${[...known].join(", ")})`);
   }
   return Object.fromEntries(
-    userSpecs().map((s) => [s.name, passwords[s.name] ? hashPassword(s.name, passwords[s.name]) : REDACTED_HASHES[s.name]]),
+    userSpecs().map((s) => [s.name, passwords[s.name] ? hashPassword(s.name, passwords[s.name], saltKey) : REDACTED_HASHES[s.name]]),
   ) as PasswordHashes;
 }
 

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { renderCluster, REDACTED_HASHES, type PasswordHashes, type UserGrant } from "../deployment";
-import { hashPassword } from "./passwordHash";
+import { hashPassword, SALT_KEY_BYTES } from "./passwordHash";
 import { clientUrl } from "./clusterLayout";
 import { secretConfig } from "./pulumiStackConfig";
 import type { UserName } from "./users";
@@ -46,13 +46,16 @@ export class NatsCluster extends pulumi.ComponentResource {
     }
     this.passwords = passwords;
 
+    // The bcrypt salts' secret key (infra/passwordHash.ts): kept in state so unchanged passwords keep their hashes.
+    const saltKey = new random.RandomBytes("bcrypt-salt-key", { length: SALT_KEY_BYTES }, { parent: this }).base64;
+
     // Objects are rendered with placeholder hashes: auth is not part of any of them except the Secret, so the
     // StatefulSet stays a plain, fully known value and `pulumi preview` shows its exact diff.
     const objects = renderCluster(config, grants, REDACTED_HASHES).objects;
     const natsConf = pulumi.secret(
-      pulumi.all(passwords).apply((pw) => {
+      pulumi.all([passwords, saltKey]).apply(([pw, key]) => {
         const hashes = Object.fromEntries(
-          Object.entries(pw).map(([user, password]) => [user, hashPassword(user, password)]),
+          Object.entries(pw).map(([user, password]) => [user, hashPassword(user, password, key)]),
         ) as PasswordHashes;
         return renderCluster(config, grants, hashes).natsConf;
       }),

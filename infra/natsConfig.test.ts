@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { natsConfInput, passwordHashes, renderCluster, userGrants } from "../deployment";
 import { kubernetesTopology } from "./clusterLayout";
-import { derivedSalt, hashPassword, verifyPassword } from "./passwordHash";
+import { createHmac } from "node:crypto";
+import { bcryptSalt, hashPassword, keyedSalt, verifyPassword } from "./passwordHash";
 import { renderNatsConf, restartChecksum } from "./natsConfig";
 import { parseStackConfig } from "./stackConfig";
 import { readStackConfig } from "../cli/stackFile";
@@ -19,7 +20,8 @@ const PASSWORDS = {
   "fluo-monitor": "monitor-secret",
   "fluo-operator": "operator-secret",
 };
-const hashes = passwordHashes(PASSWORDS);
+const SALT_KEY = "test-salt-key";
+const hashes = passwordHashes(PASSWORDS, SALT_KEY);
 
 /** Runs the real `nats-server -t` (config test) on a rendered file, as the pod would read it. */
 function natsServerConfigTest(conf: string): { status: number | null; output: string } {
@@ -78,20 +80,38 @@ describe("nats.conf", () => {
 
   it("renders byte-identical output for identical input, and a stable hash per password", () => {
     const config = parseStackConfig("t", {});
-    const once = renderCluster(config, userGrants(), passwordHashes(PASSWORDS));
-    const twice = renderCluster(config, userGrants(), passwordHashes(PASSWORDS));
+    const once = renderCluster(config, userGrants(), passwordHashes(PASSWORDS, SALT_KEY));
+    const twice = renderCluster(config, userGrants(), passwordHashes(PASSWORDS, SALT_KEY));
     expect(twice.natsConf).toBe(once.natsConf);
-    expect(hashPassword("fluo-bff", "pw")).toBe(hashPassword("fluo-bff", "pw"));
+    expect(hashPassword("fluo-bff", "pw", SALT_KEY)).toBe(hashPassword("fluo-bff", "pw", SALT_KEY));
     // Same password, different user: unrelated salts, so equal passwords are not visible as equal hashes.
-    expect(derivedSalt("fluo-bff", "pw")).not.toBe(derivedSalt("fluo-workers", "pw"));
-    expect(hashPassword("fluo-bff", "pw2")).not.toBe(hashPassword("fluo-bff", "pw"));
+    expect(keyedSalt(SALT_KEY, "fluo-bff", "pw")).not.toBe(keyedSalt(SALT_KEY, "fluo-workers", "pw"));
+    expect(hashPassword("fluo-bff", "pw2", SALT_KEY)).not.toBe(hashPassword("fluo-bff", "pw", SALT_KEY));
+  });
+
+  it("the salt in a hash is no password oracle: not computable from user and password without the stack's salt key", () => {
+    // The audit's oracle: the salt was HMAC-SHA256(password, user), visible in the hash, so one HMAC per guess
+    // (13 us) replaced one bcrypt run (360 ms). Recompute it for the real password and compare with the hash.
+    const oracle = (user: string, password: string): string =>
+      bcryptSalt(createHmac("sha256", password).update(`fluo-queue/nats-user/${user}`).digest());
+    for (const rendered of [hashes, passwordHashes(PASSWORDS)]) {
+      for (const [user, password] of Object.entries(PASSWORDS)) {
+        const hash = rendered[user as keyof typeof PASSWORDS];
+        expect(verifyPassword(password, hash)).toBe(true);
+        expect(hash.slice(0, 29), user).not.toBe(oracle(user, password));
+      }
+    }
+    // Another key, other salts: the key, not the password, decides them.
+    expect(keyedSalt("other-key", "fluo-bff", "bff-secret")).not.toBe(keyedSalt(SALT_KEY, "fluo-bff", "bff-secret"));
+    // Without a key (local mode, renders) each call draws a fresh random key.
+    expect(passwordHashes(PASSWORDS)["fluo-bff"]).not.toBe(passwordHashes(PASSWORDS)["fluo-bff"]);
   });
 
   it("restarts pods for restart-only settings, not for users and passwords (they hot-reload)", () => {
     const config = parseStackConfig("t", {});
     const input = (c = config, h = hashes) => natsConfInput(c, kubernetesTopology(c), userGrants(), h);
     const base = restartChecksum(input());
-    const rotated = { ...hashes, "fluo-bff": hashPassword("fluo-bff", "rotated") };
+    const rotated = { ...hashes, "fluo-bff": hashPassword("fluo-bff", "rotated", SALT_KEY) };
     expect(renderNatsConf(input(config, rotated))).not.toBe(renderNatsConf(input()));
     expect(restartChecksum(input(config, rotated))).toBe(base);
     expect(restartChecksum(input(parseStackConfig("t", { maxFileStore: "5GiB" })))).not.toBe(base);
