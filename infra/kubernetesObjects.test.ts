@@ -60,7 +60,7 @@ describe("Kubernetes objects", () => {
   it("nats container: healthz probes, lame duck, memory consistent with JetStream, restricted security", () => {
     const pod = objectsOf().statefulSet.spec.template.spec!;
     const nats = pod.containers.find((c) => c.name === "nats")!;
-    expect(nats.startupProbe?.httpGet?.path).toBe("/healthz");
+    expect(nats.startupProbe?.httpGet?.path).toBe("/healthz?js-meta-only=true");
     expect(nats.startupProbe?.failureThreshold).toBe(90);
     expect(nats.readinessProbe?.httpGet?.path).toBe("/healthz?js-server-only=true");
     expect(nats.livenessProbe?.httpGet?.path).toBe("/healthz?js-enabled-only=true");

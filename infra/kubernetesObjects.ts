@@ -78,10 +78,27 @@ export function goMemLimit(memoryLimitBytes: number): string {
   return `${Math.floor((memoryLimitBytes * 0.9) / 2 ** 20)}MiB`;
 }
 
+/**
+ * The /healthz variant each probe asks for (nats-server monitor.go):
+ * - startup: JetStream enabled and current with the meta leader, no stream or consumer checked. The full /healthz
+ *   also requires every local stream and consumer replica to be current; one that never catches up (its other
+ *   replicas down, an idle consumer on older servers) would fail the 15-minute budget and restart the pod, again
+ *   and again. Meta-only cannot loop on an asset (infra/probes.live.test.ts proves it on the pinned server);
+ *   asset health is watched by the exporter's -healthz and the NatsServerUnhealthy alert instead.
+ * - readiness: the server accepts connections (JetStream-level checks left out, so one bad stream never takes
+ *   every pod out of the client Service).
+ * - liveness: JetStream is enabled.
+ */
+export const PROBE_PATHS = {
+  startup: "/healthz?js-meta-only=true",
+  readiness: "/healthz?js-server-only=true",
+  liveness: "/healthz?js-enabled-only=true",
+} as const;
+
 function natsContainer(input: ClusterRenderInput): Container {
   const { config } = input;
-  const healthz = (query: string) => ({
-    httpGet: { path: `/healthz${query}`, port: "monitor" },
+  const healthz = (path: string) => ({
+    httpGet: { path, port: "monitor" },
   });
   return {
     name: "nats",
@@ -101,10 +118,10 @@ function natsContainer(input: ClusterRenderInput): Container {
       requests: { cpu: config.cpuRequest, memory: config.memoryRequest },
       limits: { memory: config.memoryLimit, ...(config.cpuLimit ? { cpu: config.cpuLimit } : {}) },
     },
-    // A restarted node may need minutes to catch up on stream data before it is healthy.
-    startupProbe: { ...healthz(""), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 90 },
-    readinessProbe: { ...healthz("?js-server-only=true"), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
-    livenessProbe: { ...healthz("?js-enabled-only=true"), periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3 },
+    // A restarted node may need minutes to rejoin the meta group (replaying its log) before it is started.
+    startupProbe: { ...healthz(PROBE_PATHS.startup), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 90 },
+    readinessProbe: { ...healthz(PROBE_PATHS.readiness), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+    livenessProbe: { ...healthz(PROBE_PATHS.liveness), periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3 },
     lifecycle: {
       // Lame duck: clients move to the other servers before this one stops.
       preStop: { exec: { command: ["nats-server", `--signal=ldm=${PATHS.pidFile}`] } },

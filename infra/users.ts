@@ -9,6 +9,15 @@ import type { SecretKey } from "./stackConfig";
 export type AppUser = "fluo-bff" | "fluo-backend" | "fluo-workers";
 export type UserName = AppUser | "fluo-provisioner" | "fluo-backup" | "fluo-monitor" | "fluo-operator";
 
+/** The identities that run inside application pods, and the administrative ones that never may. */
+export const APP_USERS: readonly AppUser[] = ["fluo-bff", "fluo-backend", "fluo-workers"];
+export const ADMIN_USERS: readonly UserName[] = ["fluo-provisioner", "fluo-backup", "fluo-monitor", "fluo-operator"];
+
+/** The entries of `passwords` for `users` only. */
+export function pickPasswords<T>(passwords: Readonly<Record<UserName, T>>, users: readonly UserName[]): Record<string, T> {
+  return Object.fromEntries(users.map((u) => [u, passwords[u]]));
+}
+
 export const APP_ACCOUNT = "FLUO";
 export const SYSTEM_ACCOUNT = "SYS";
 

@@ -136,6 +136,8 @@ export interface ClusterHealth {
 export class LocalCluster {
   private readonly processes: ChildProcess[] = [];
   private readonly exits: Array<Promise<void>> = [];
+  /** Servers stopped on purpose by stopNode(): their exit is not a failure. */
+  private readonly stopped = new Set<number>();
 
   private constructor(
     readonly nodes: readonly LocalNode[],
@@ -200,21 +202,47 @@ export class LocalCluster {
     return cluster;
   }
 
-  private spawnNode(binary: string, node: LocalNode): void {
+  private spawnNode(binary: string, node: LocalNode, index = this.processes.length): void {
     const log = openSync(node.logPath, "a");
     const child = spawn(binary, ["-c", node.confPath], { stdio: ["ignore", log, log] });
     closeSync(log);
     running.add(child);
-    this.processes.push(child);
-    this.exits.push(
-      new Promise((resolve) =>
-        child.once("exit", () => {
-          running.delete(child);
-          resolve();
-        }),
-      ),
+    this.stopped.delete(index);
+    this.processes[index] = child;
+    this.exits[index] = new Promise((resolve) =>
+      child.once("exit", () => {
+        running.delete(child);
+        resolve();
+      }),
     );
     this.onProgress(`started ${node.name} (pid ${child.pid}) on ${node.url}, monitor ${node.monitorUrl}`);
+  }
+
+  /**
+   * Stops server `index` (SIGTERM, then SIGKILL after the timeout) and starts it again on the same ports, config
+   * and store: a pod restart. Resolves once it listens again.
+   */
+  async restartNode(index: number, timeoutMs = 10_000): Promise<void> {
+    await this.stopNode(index, timeoutMs);
+    const node = this.nodes[index];
+    this.spawnNode(natsServerBinary(), node, index);
+    await this.waitUntil(`${node.name} listening again`, 20_000, async () => {
+      await getJson(`${node.monitorUrl}/varz`);
+      return true;
+    });
+  }
+
+  /** Stops server `index` only (SIGTERM, then SIGKILL after the timeout); its store stays. */
+  async stopNode(index: number, timeoutMs = 10_000): Promise<void> {
+    const child = this.processes[index];
+    if (!child) throw new Error(`no local server ${index} (0-${this.nodes.length - 1})`);
+    this.stopped.add(index);
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = this.exits[index];
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    await exited;
+    clearTimeout(timer);
   }
 
   /** Process ids of the servers still running. */
@@ -254,7 +282,7 @@ export class LocalCluster {
     const deadline = Date.now() + timeoutMs;
     let last: unknown;
     while (Date.now() < deadline) {
-      if (this.pids.length < this.nodes.length) {
+      if (this.pids.length < this.nodes.length - this.stopped.size) {
         const logs = this.nodes.map((n) => n.logPath);
         const message = `a nats-server exited while waiting for ${what}; see ${logs.join(", ")}`;
         throw logs.some((l) => /address already in use/.test(readLog(l))) ? new PortInUseError(message) : new Error(message);

@@ -59,6 +59,14 @@ describe("pulumi program, prod stack (SDK mocks)", () => {
     expect(passwords["fluo-workers"]).toBe("generated-fluo-workers-password");
   });
 
+  it("keeps the administrative credentials out of the passwords that services read (abuse path 5)", () => {
+    const app = run.outputs.passwords as Record<string, string>;
+    const admin = run.outputs.adminPasswords as Record<string, string>;
+    expect(Object.keys(app).sort()).toEqual(["fluo-backend", "fluo-bff", "fluo-workers"]);
+    expect(Object.keys(admin).sort()).toEqual(["fluo-backup", "fluo-monitor", "fluo-operator", "fluo-provisioner"]);
+    expect(admin["fluo-provisioner"]).toBe("generated-fluo-provisioner-password");
+  });
+
   it("monitors what the catalog declares: alert rules for its consumers, dashboard in the Grafana namespace", () => {
     const rule = run.byType("kubernetes:monitoring.coreos.com/v1:PrometheusRule")[0];
     expect(JSON.stringify(rule.inputs)).toContain('consumer_name=\\"trace-analysis\\"');
