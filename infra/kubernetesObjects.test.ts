@@ -85,6 +85,22 @@ describe("Kubernetes objects", () => {
     expect(nats.volumeMounts?.find((m) => m.name === "data")?.mountPath).toBe("/data");
   });
 
+  it("abuse path 8: the exporter cannot read nats.conf through the shared process namespace", () => {
+    const pod = objectsOf().statefulSet.spec.template.spec!;
+    const byName = (name: string) => pod.containers.find((c) => c.name === name)!;
+    const nats = byName("nats").securityContext!;
+    const exporter = byName("exporter").securityContext!;
+    // Another uid AND gid: /proc/<nats pid>/root and /environ fail the kernel's ptrace access check.
+    expect(exporter.runAsUser).not.toBe(nats.runAsUser);
+    expect(exporter.runAsGroup).not.toBe(nats.runAsGroup);
+    expect(exporter.capabilities?.drop).toEqual(["ALL"]);
+    expect(byName("exporter").volumeMounts ?? []).toEqual([]);
+    // The reloader must signal nats-server, so it keeps its uid; it mounts the config anyway.
+    expect(byName("reloader").securityContext!.runAsUser).toBe(nats.runAsUser);
+    const config = pod.volumes!.find((v) => v.name === "config")!;
+    expect(config.secret?.defaultMode).toBe(0o440);
+  });
+
   it("sidecars: config reloader and exporter with every flag before the URL", () => {
     const pod = objectsOf().statefulSet.spec.template.spec!;
     expect(pod.containers.map((c) => c.name)).toEqual(["nats", "reloader", "exporter"]);

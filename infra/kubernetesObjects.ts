@@ -47,6 +47,14 @@ function commonLabels(config: StackConfig): Record<string, string> {
 }
 
 const NON_ROOT_UID = 1000;
+/**
+ * The exporter's own uid and gid. With shareProcessNamespace (the reloader signals nats-server by pid) every
+ * container sees the server's process, and a process of the same uid and gid may read /proc/<pid>/root/... and
+ * /proc/<pid>/environ: the exporter could read nats.conf (bcrypt hashes, route credentials). Another uid and gid
+ * fail the kernel's ptrace access check (no CAP_SYS_PTRACE: all capabilities dropped). The reloader keeps the
+ * server's uid: sending SIGHUP needs it, and it mounts the config anyway.
+ */
+export const EXPORTER_UID = 1001;
 
 // Restricted pod-security profile: non-root, read-only root, no capabilities, no privilege escalation.
 const containerSecurity: SecurityContext = {
@@ -173,7 +181,7 @@ function exporterContainer(config: StackConfig): Container {
     args: [...EXPORTER_ARGS],
     ports: [{ name: "metrics", containerPort: PORTS.metrics }],
     resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
-    securityContext: containerSecurity,
+    securityContext: { ...containerSecurity, runAsUser: EXPORTER_UID, runAsGroup: EXPORTER_UID },
   };
 }
 
@@ -231,7 +239,8 @@ function statefulSet(input: ClusterRenderInput): KubernetesObjects["statefulSet"
           topologySpreadConstraints: topologySpread(config),
           containers: [natsContainer(input), reloaderContainer(config), exporterContainer(config)],
           volumes: [
-            { name: "config", secret: { secretName: NAMES.configSecret } },
+            // Owner root, group fsGroup (the server's gid), no world bit: only the server's uid/gid can read it.
+            { name: "config", secret: { secretName: NAMES.configSecret, defaultMode: 0o440 } },
             { name: "pid", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
           ],
         },
