@@ -4,9 +4,9 @@
 
 import { APP_ACCOUNT, SYSTEM_ACCOUNT, userSpecs, type UserName, type UserSpec } from "./infra/users";
 import { mergePermissions, type Permissions } from "./infra/permissions";
-import { renderNatsConf, restartChecksum, type NatsConfInput, type NatsTopology } from "./infra/natsConfig";
-import { kubernetesTopology, LAME_DUCK_GRACE_PERIOD } from "./infra/clusterLayout";
-import { renderKubernetesObjects, type KubernetesObjects } from "./infra/kubernetesObjects";
+import { renderNatsConf, restartChecksum, type NatsConfInput, type NatsTopology, type RouteAuth, type TlsFiles } from "./infra/natsConfig";
+import { kubernetesTopology, LAME_DUCK_GRACE_PERIOD, TLS_FILES } from "./infra/clusterLayout";
+import { renderCertManagerObjects, renderKubernetesObjects, type KubernetesObjects } from "./infra/kubernetesObjects";
 import type { StackConfig } from "./infra/stackConfig";
 import { hashPassword, randomSaltKey } from "./infra/passwordHash";
 import { stringify } from "yaml";
@@ -52,12 +52,24 @@ export const REDACTED_HASHES: PasswordHashes = Object.fromEntries(
   userSpecs().map((s) => [s.name, `<redacted: bcrypt hash of the ${s.name} password>`]),
 ) as PasswordHashes;
 
+/** TLS files and route credentials of one deployment (both optional: dev runs plaintext). */
+export interface ConnectionSecurity {
+  readonly tls?: TlsFiles;
+  readonly routeAuth?: RouteAuth;
+}
+
+/** The user every server presents on its routes (cluster authorization). */
+export const ROUTE_USER = "fluo-route";
+/** Stand-in for the route password where it is not known (objects other than the Secret, redacted renders). */
+export const REDACTED_ROUTE_PASSWORD = "<redacted: route password>";
+
 /** The nats.conf input for one topology (Kubernetes pod or local process). */
 export function natsConfInput(
   config: StackConfig,
   topology: NatsTopology,
   grants: readonly UserGrant[],
   hashes: PasswordHashes,
+  security: ConnectionSecurity = {},
 ): NatsConfInput {
   const usersOf = (account: string) =>
     grants
@@ -65,6 +77,7 @@ export function natsConfInput(
       .map((g) => ({ user: g.spec.name, passwordHash: hashes[g.spec.name], permissions: g.permissions }));
   return {
     topology,
+    ...security,
     clusterName: config.clusterName,
     maxMemoryStore: config.bytes.maxMemoryStore,
     maxFileStore: config.bytes.maxFileStore,
@@ -84,9 +97,22 @@ export interface RenderedCluster {
   readonly objects: KubernetesObjects;
 }
 
+/** The in-cluster TLS files and route credentials: TLS when the stack enables it, route auth whenever clustered. */
+export function kubernetesSecurity(config: StackConfig, routePassword: string = REDACTED_ROUTE_PASSWORD): ConnectionSecurity {
+  return {
+    ...(config.tls !== "off" ? { tls: TLS_FILES } : {}),
+    ...(config.replicas > 1 ? { routeAuth: { user: ROUTE_USER, password: routePassword } } : {}),
+  };
+}
+
 /** nats.conf and the Kubernetes objects of the in-cluster deployment. */
-export function renderCluster(config: StackConfig, grants: readonly UserGrant[], hashes: PasswordHashes): RenderedCluster {
-  const input = natsConfInput(config, kubernetesTopology(config), grants, hashes);
+export function renderCluster(
+  config: StackConfig,
+  grants: readonly UserGrant[],
+  hashes: PasswordHashes,
+  routePassword?: string,
+): RenderedCluster {
+  const input = natsConfInput(config, kubernetesTopology(config), grants, hashes, kubernetesSecurity(config, routePassword));
   const natsConf = renderNatsConf(input);
   const checksum = restartChecksum(input);
   return { natsConf, restartChecksum: checksum, objects: renderKubernetesObjects({ config, natsConf, restartChecksum: checksum }) };
@@ -161,7 +187,7 @@ export function renderFiles(model: DeploymentModel, options: RenderOptions = {})
   return [
     { path: "nats.conf", content: cluster.natsConf },
     { path: "streams.json", content: renderStreamsJson(catalog) },
-    ...objects.map((object, i) => ({
+    ...[...objects, ...renderCertManagerObjects(config)].map((object, i) => ({
       path: `kubernetes/${String(i + 1).padStart(2, "0")}-${object.kind.toLowerCase()}-${object.metadata?.name}.yaml`,
       content: toYaml(object),
     })),

@@ -11,7 +11,7 @@ import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/Netw
 import type { IIoK8sApiCoreV1Container as Container } from "kubernetes-models/v1/Container";
 import type { IIoK8sApiCoreV1SecurityContext as SecurityContext } from "kubernetes-models/v1/SecurityContext";
 import type { IIoK8sApiCoreV1TopologySpreadConstraint as TopologySpread } from "kubernetes-models/v1/TopologySpreadConstraint";
-import { LAME_DUCK_GRACE_PERIOD, NAMES, PATHS, PORTS, SELECTOR_LABELS } from "./clusterLayout";
+import { LAME_DUCK_GRACE_PERIOD, NAMES, PATHS, PORTS, SELECTOR_LABELS, serverDnsNames, TLS_FILES } from "./clusterLayout";
 import { parseDuration } from "../lib/units";
 import type { StackConfig } from "./stackConfig";
 
@@ -139,8 +139,16 @@ function natsContainer(input: ClusterRenderInput): Container {
       { name: "config", mountPath: PATHS.configDir, readOnly: true },
       { name: "data", mountPath: PATHS.dataDir },
       { name: "pid", mountPath: PATHS.pidDir },
+      ...tlsMounts(config),
     ],
   };
+}
+
+const tlsMounts = (config: StackConfig) => (config.tls === "off" ? [] : [{ name: "tls", mountPath: PATHS.tlsDir, readOnly: true }]);
+
+/** The files whose change must reach nats-server as a reload. */
+export function reloaderWatchedFiles(config: StackConfig): string[] {
+  return [PATHS.configFile, ...(config.tls === "off" ? [] : [TLS_FILES.certFile, TLS_FILES.keyFile, TLS_FILES.caFile])];
 }
 
 function reloaderContainer(config: StackConfig): Container {
@@ -148,13 +156,15 @@ function reloaderContainer(config: StackConfig): Container {
     name: "reloader",
     image: config.reloaderImage,
     imagePullPolicy: "IfNotPresent",
-    // Sends SIGHUP to nats-server when the mounted Secret changes: users and permissions apply without restart.
-    args: ["-pid", PATHS.pidFile, "-config", PATHS.configFile],
+    // Sends SIGHUP to nats-server when a watched file changes: users and permissions apply without restart, and
+    // so do renewed certificates (cert-manager rewrites the TLS Secret; the server re-reads the files on reload).
+    args: ["-pid", PATHS.pidFile, ...reloaderWatchedFiles(config).flatMap((f) => ["-config", f])],
     resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "64Mi" } },
     securityContext: containerSecurity,
     volumeMounts: [
       { name: "config", mountPath: PATHS.configDir, readOnly: true },
       { name: "pid", mountPath: PATHS.pidDir },
+      ...tlsMounts(config),
     ],
   };
 }
@@ -241,6 +251,7 @@ function statefulSet(input: ClusterRenderInput): KubernetesObjects["statefulSet"
           volumes: [
             // Owner root, group fsGroup (the server's gid), no world bit: only the server's uid/gid can read it.
             { name: "config", secret: { secretName: NAMES.configSecret, defaultMode: 0o440 } },
+            ...(config.tls === "off" ? [] : [{ name: "tls", secret: { secretName: config.tlsSecretName, defaultMode: 0o440 } }]),
             { name: "pid", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
           ],
         },
@@ -355,4 +366,58 @@ export function renderKubernetesObjects(input: ClusterRenderInput): KubernetesOb
     },
     networkPolicy: networkPolicy(config),
   };
+}
+
+/** A cert-manager object (cert-manager.io/v1), as plain data. */
+export interface CertManagerObject {
+  readonly apiVersion: "cert-manager.io/v1";
+  readonly kind: "Issuer" | "Certificate";
+  readonly metadata: { readonly name: string; readonly namespace: string; readonly labels: Record<string, string> };
+  readonly spec: Record<string, unknown>;
+}
+
+/**
+ * The cluster's own CA and the servers' certificate, issued by cert-manager (tls: cert-manager): a self-signed
+ * Issuer signs the CA Certificate, a CA Issuer signs the server Certificate into the TLS Secret (tls.crt, tls.key
+ * and ca.crt), which the pods mount. One certificate serves clients (the Service names) and routes (the headless
+ * names); "client auth" because a server presents it when it opens a route. Empty for the other modes.
+ */
+export function renderCertManagerObjects(config: StackConfig): CertManagerObject[] {
+  if (config.tls !== "cert-manager") return [];
+  const meta = (name: string) => metadata(config, name);
+  const issuerRef = (name: string) => ({ name, kind: "Issuer", group: "cert-manager.io" });
+  const ecdsa = { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" };
+  return [
+    { apiVersion: "cert-manager.io/v1", kind: "Issuer", metadata: meta(NAMES.selfSignedIssuer), spec: { selfSigned: {} } },
+    {
+      apiVersion: "cert-manager.io/v1",
+      kind: "Certificate",
+      metadata: meta(NAMES.caCertificate),
+      spec: {
+        isCA: true,
+        commonName: `${config.clusterName} NATS CA`,
+        secretName: NAMES.caCertificate,
+        duration: "43800h",
+        renewBefore: "8760h",
+        privateKey: ecdsa,
+        issuerRef: issuerRef(NAMES.selfSignedIssuer),
+      },
+    },
+    { apiVersion: "cert-manager.io/v1", kind: "Issuer", metadata: meta(NAMES.caIssuer), spec: { ca: { secretName: NAMES.caCertificate } } },
+    {
+      apiVersion: "cert-manager.io/v1",
+      kind: "Certificate",
+      metadata: meta(NAMES.serverCertificate),
+      spec: {
+        secretName: config.tlsSecretName,
+        duration: "2160h",
+        renewBefore: "720h",
+        dnsNames: serverDnsNames(config),
+        ipAddresses: ["127.0.0.1"],
+        usages: ["server auth", "client auth", "digital signature", "key encipherment"],
+        privateKey: ecdsa,
+        issuerRef: issuerRef(NAMES.caIssuer),
+      },
+    },
+  ];
 }

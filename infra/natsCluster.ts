@@ -6,6 +6,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { renderCluster, REDACTED_HASHES, type PasswordHashes, type UserGrant } from "../deployment";
 import { hashPassword, SALT_KEY_BYTES } from "./passwordHash";
+import { renderCertManagerObjects } from "./kubernetesObjects";
 import { clientUrl } from "./clusterLayout";
 import { secretConfig } from "./pulumiStackConfig";
 import type { UserName } from "./users";
@@ -46,6 +47,10 @@ export class NatsCluster extends pulumi.ComponentResource {
     }
     this.passwords = passwords;
 
+    // What every server presents on its routes (cluster authorization): only the cluster's own servers may join.
+    const routePassword =
+      secretConfig("routePassword") ?? new random.RandomPassword("route-password", { length: 32, special: false }, { parent: this }).result;
+
     // The bcrypt salts' secret key (infra/passwordHash.ts): kept in state so unchanged passwords keep their hashes.
     const saltKey = new random.RandomBytes("bcrypt-salt-key", { length: SALT_KEY_BYTES }, { parent: this }).base64;
 
@@ -53,11 +58,11 @@ export class NatsCluster extends pulumi.ComponentResource {
     // StatefulSet stays a plain, fully known value and `pulumi preview` shows its exact diff.
     const objects = renderCluster(config, grants, REDACTED_HASHES).objects;
     const natsConf = pulumi.secret(
-      pulumi.all([passwords, saltKey]).apply(([pw, key]) => {
+      pulumi.all([passwords, saltKey, routePassword]).apply(([pw, key, route]) => {
         const hashes = Object.fromEntries(
           Object.entries(pw).map(([user, password]) => [user, hashPassword(user, password, key)]),
         ) as PasswordHashes;
-        return renderCluster(config, grants, hashes).natsConf;
+        return renderCluster(config, grants, hashes, route).natsConf;
       }),
     );
 
@@ -70,10 +75,14 @@ export class NatsCluster extends pulumi.ComponentResource {
       { ...inNs, additionalSecretOutputs: ["data", "stringData"] },
     );
     const headless = new k8s.core.v1.Service("headless-service", objects.headlessService, inNs);
+    // cert-manager's Issuers and Certificates (tls: cert-manager); the pods need the TLS Secret they produce.
+    const certificates = renderCertManagerObjects(config).map(
+      (object) => new k8s.apiextensions.CustomResource(`${object.kind.toLowerCase()}-${object.metadata.name}`, { ...object }, inNs),
+    );
     new k8s.core.v1.Service("client-service", objects.clientService, inNs);
     this.statefulSet = new k8s.apps.v1.StatefulSet("statefulset", asArgs<k8s.apps.v1.StatefulSetArgs>(objects.statefulSet), {
       ...child,
-      dependsOn: [ns, sa, secret, headless],
+      dependsOn: [ns, sa, secret, headless, ...certificates],
       // A replaced StatefulSet loses nothing by itself (PVCs are retained), but it restarts every server at once.
       protect: config.protect,
     });

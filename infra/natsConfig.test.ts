@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { natsConfInput, passwordHashes, renderCluster, userGrants } from "../deployment";
-import { kubernetesTopology } from "./clusterLayout";
+import { kubernetesTopology, TLS_FILES } from "./clusterLayout";
+import { generateCertificates } from "../local/certificates";
 import { createHmac } from "node:crypto";
 import { bcryptSalt, hashPassword, keyedSalt, verifyPassword } from "./passwordHash";
 import { renderNatsConf, restartChecksum } from "./natsConfig";
@@ -27,7 +28,12 @@ const hashes = passwordHashes(PASSWORDS, SALT_KEY);
 function natsServerConfigTest(conf: string): { status: number | null; output: string } {
   const dir = mkdtempSync(join(tmpdir(), "fluo-natsconf-"));
   const file = join(dir, "nats.conf");
-  writeFileSync(file, conf);
+  // The server loads TLS files at -t: give it real ones where the pod would mount the Secret.
+  const certs = generateCertificates(join(dir, "tls"));
+  writeFileSync(
+    file,
+    conf.replaceAll(TLS_FILES.certFile, certs.certFile).replaceAll(TLS_FILES.keyFile, certs.keyFile).replaceAll(TLS_FILES.caFile, certs.caFile),
+  );
   const run = spawnSync("nats-server", ["-t", "-c", file], {
     encoding: "utf8",
     env: { ...process.env, SERVER_NAME: "nats-0" },
@@ -54,7 +60,7 @@ describe("nats.conf", () => {
   it("routes every replica through the headless service, JetStream limits in plain bytes, data on the volume", () => {
     const { natsConf } = renderCluster(parseStackConfig("t", { replicas: 5 }), userGrants(), hashes);
     for (let i = 0; i < 5; i++) {
-      expect(natsConf).toContain(`"nats://nats-${i}.nats-headless.fluo-queue.svc.cluster.local:6222"`);
+      expect(natsConf).toContain(`@nats-${i}.nats-headless.fluo-queue.svc.cluster.local:6222"`);
     }
     expect(natsConf).toContain("server_name: $SERVER_NAME");
     expect(natsConf).toContain('store_dir: "/data"');
@@ -116,5 +122,25 @@ describe("nats.conf", () => {
     expect(restartChecksum(input(config, rotated))).toBe(base);
     expect(restartChecksum(input(parseStackConfig("t", { maxFileStore: "5GiB" })))).not.toBe(base);
     expect(restartChecksum(input(parseStackConfig("t", { replicas: 5 })))).not.toBe(base);
+  });
+
+  it("route credentials: in the routes and the cluster authorization, hot-reloaded, never fingerprinted", () => {
+    const config = parseStackConfig("t", {});
+    const withPassword = (pw: string) => renderCluster(config, userGrants(), hashes, pw);
+    const a = withPassword("first-route-secret");
+    expect(a.natsConf).toContain('"nats://fluo-route:first-route-secret@nats-1.nats-headless.fluo-queue.svc.cluster.local:6222"');
+    expect(a.natsConf).toMatch(/authorization \{\n {4}user: "fluo-route"\n {4}password: "first-route-secret"/);
+    // A new route password reloads (no pod restart), and the checksum annotation reveals nothing about it.
+    expect(withPassword("second-route-secret").restartChecksum).toBe(a.restartChecksum);
+    // A single server has no routes and no route authorization.
+    expect(renderCluster(parseStackConfig("t", { replicas: 1 }), userGrants(), hashes, "x").natsConf).not.toContain("authorization");
+  });
+
+  it("TLS: client and route blocks with the mounted Secret's files, only when the stack enables it; prod requires it", () => {
+    const off = renderCluster(parseStackConfig("t", {}), userGrants(), hashes).natsConf;
+    expect(off).not.toContain("tls {");
+    const on = renderCluster(parseStackConfig("t", { tls: "cert-manager" }), userGrants(), hashes).natsConf;
+    expect(on.match(/tls \{\n\s+cert_file: "\/etc\/nats-tls\/tls.crt"\n\s+key_file: "\/etc\/nats-tls\/tls.key"\n\s+ca_file: "\/etc\/nats-tls\/ca.crt"/g)).toHaveLength(2);
+    expect(() => parseStackConfig("p", { environment: "prod", protect: true, tls: "off" })).toThrow(/fluo-queue:tls = "off": prod must encrypt/);
   });
 });

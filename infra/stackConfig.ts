@@ -17,6 +17,7 @@ export const SECRET_KEYS = [
   "backupPassword",
   "monitorPassword",
   "operatorPassword",
+  "routePassword",
 ] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
 
@@ -79,6 +80,10 @@ export const stackConfigSchema = z
     podMonitorLabels: z.array(labelPair).default(["release=kube-prometheus-stack"]),
     // Alerts link to `<runbookBaseUrl>#runbook-<alert>`: the README's runbook sections.
     runbookBaseUrl: z.string().regex(/^[^\s#]+$/, { message: "must be a URL without spaces or '#'" }).default("README.md"),
+    // TLS for clients and routes: certificates from cert-manager (Issuer/Certificate objects), or a
+    // kubernetes.io/tls Secret with ca.crt that the operator provides (clusters without cert-manager).
+    tls: z.enum(["off", "cert-manager", "secret"]).default("off"),
+    tlsSecretName: k8sName.default("nats-tls"),
     natsUrl: z.string().regex(/^(nats|tls):\/\/[^\s]+$/, { message: 'must be a NATS URL such as "nats://127.0.0.1:4222"' }).optional(),
     streamOverrides: z.record(z.string(), z.unknown()).default({}),
     allowDestroy: z.array(z.string()).default([]),
@@ -201,6 +206,9 @@ function crossFieldProblems(c: ParsedKeys, b: StackConfig["bytes"]): string[] {
   if (b.maxFileStore <= 0) problems.push(`${PROJECT}:maxFileStore: must be above zero`);
   if (c.environment === "prod" && c.replicas !== 3 && c.replicas !== 5) {
     problems.push(`${PROJECT}:replicas = ${c.replicas}: prod needs 3 or 5 servers so a stream survives a node loss`);
+  }
+  if (c.environment === "prod" && c.tls === "off") {
+    problems.push(`${PROJECT}:tls = "off": prod must encrypt client and route connections; set it to "cert-manager" or "secret"`);
   }
   if (c.environment === "prod" && !c.protect) {
     problems.push(`${PROJECT}:protect = false: prod must protect the StatefulSet and streams; set it to true`);

@@ -6,8 +6,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { natsConfInput, type PasswordHashes, type UserGrant } from "../deployment";
-import { renderNatsConf, type NatsTopology } from "../infra/natsConfig";
+import { randomBytes } from "node:crypto";
+import { natsConfInput, ROUTE_USER, type ConnectionSecurity, type PasswordHashes, type UserGrant } from "../deployment";
+import { renderNatsConf, type NatsTopology, type RouteAuth, type TlsFiles } from "../infra/natsConfig";
 import type { StackConfig } from "../infra/stackConfig";
 import { natsServerTool, resolveBinary } from "../tools/resolve";
 
@@ -34,6 +35,10 @@ export interface LocalClusterOptions {
   readonly stateDir: string;
   /** One entry per server; default: free ports chosen by the OS, one server per config.replicas. */
   readonly ports?: readonly NodePorts[];
+  /** TLS for clients and routes (local/certificates.ts makes a set); absent = plaintext. */
+  readonly tls?: TlsFiles;
+  /** Route credentials; default: a fresh random password per start, so only these servers can join. */
+  readonly routeAuth?: RouteAuth;
   /** JetStream limits per server, when the stack's are too large for a laptop. */
   readonly limits?: { readonly maxMemoryStore: number; readonly maxFileStore: number };
   readonly onProgress?: (message: string) => void;
@@ -170,19 +175,24 @@ export class LocalCluster {
     const config = options.limits
       ? { ...options.config, bytes: { ...options.config.bytes, ...options.limits } }
       : options.config;
+    const security: ConnectionSecurity = {
+      ...(options.tls ? { tls: options.tls } : {}),
+      ...(ports.length > 1 ? { routeAuth: options.routeAuth ?? { user: ROUTE_USER, password: randomBytes(18).toString("base64url") } } : {}),
+    };
+    const scheme = options.tls ? "tls" : "nats";
     const nodes: LocalNode[] = ports.map((p, i) => {
       const dir = join(options.stateDir, `nats-${i}`);
       mkdirSync(join(dir, "data"), { recursive: true });
       const confPath = join(dir, "nats.conf");
       writeFileSync(
         confPath,
-        renderNatsConf(natsConfInput(config, localTopology(ports, i, options.stateDir), options.grants, options.hashes)),
+        renderNatsConf(natsConfInput(config, localTopology(ports, i, options.stateDir), options.grants, options.hashes, security)),
         { mode: 0o600 },
       );
       return {
         name: `nats-${i}`,
         ports: p,
-        url: `nats://127.0.0.1:${p.client}`,
+        url: `${scheme}://127.0.0.1:${p.client}`,
         monitorUrl: `http://127.0.0.1:${p.monitor}`,
         confPath,
         logPath: join(dir, "nats.log"),

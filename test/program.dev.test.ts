@@ -26,7 +26,7 @@ describe("pulumi program, dev stack (SDK mocks)", () => {
     expect(text).toContain('"kubernetes.io/metadata.name":"fluo"');
   });
 
-  it("generates every user's password when none is in stack config", () => {
-    expect(run.byType("random:index/randomPassword:RandomPassword")).toHaveLength(userSpecs().length);
+  it("generates every user's password and the route password when none is in stack config", () => {
+    expect(run.byType("random:index/randomPassword:RandomPassword")).toHaveLength(userSpecs().length + 1);
   });
 });
