@@ -1,5 +1,5 @@
-// Test helpers shared by the alerts tests: the real promtool, the exporter reference and a fixture catalog.
-// Only tests import this module (it reads ../shared, which the product must never do).
+// The real promtool, the exporter reference and a fixture catalog: rules are proven against the tool and the
+// metric names Prometheus really has. A test kit because it reads ../shared, which the product must never do.
 
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";

@@ -3,9 +3,10 @@
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { deploymentModel, renderFiles, type RenderOptions } from "../deployment";
+import { deploymentModel, renderFiles, type RenderOptions } from "../model";
 import { isUserError } from "./errors";
-import { parseFlags, readStackConfig, UsageError } from "./stackFile";
+import { parseFlags, UsageError } from "./stackFile";
+import { readStackConfig } from "../infra/stackFile";
 
 const OWNED = ["nats.conf", "kubernetes", "streams.json", "alerts", "dashboards"];
 // Marks a directory as render output: only such a directory (or an empty or new one) has OWNED paths replaced,

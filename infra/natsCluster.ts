@@ -4,9 +4,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
-import { renderCluster, REDACTED_HASHES, type PasswordHashes, type UserGrant } from "../deployment";
-import { hashPassword, SALT_KEY_BYTES } from "./passwordHash";
+import { renderCluster } from "./renderCluster";
+import { hashPassword, REDACTED_HASHES, SALT_KEY_BYTES, type PasswordHashes } from "./passwordHash";
 import { renderCertManagerObjects } from "./kubernetesObjects";
+import type { UserGrant } from "./userGrants";
 import { clientUrl } from "./clusterLayout";
 import { secretConfig } from "./pulumiStackConfig";
 import type { UserName } from "./users";

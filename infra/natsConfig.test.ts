@@ -3,14 +3,15 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { natsConfInput, passwordHashes, renderCluster, userGrants } from "../deployment";
+import { natsConfInput, renderCluster } from "./renderCluster";
+import { userGrants } from "./userGrants";
 import { kubernetesTopology, TLS_FILES } from "./clusterLayout";
 import { generateCertificates } from "../local/certificates";
 import { createHmac } from "node:crypto";
-import { bcryptSalt, hashPassword, keyedSalt, verifyPassword } from "./passwordHash";
+import { bcryptSalt, hashPassword, keyedSalt, passwordHashes, verifyPassword } from "./passwordHash";
 import { renderNatsConf, restartChecksum } from "./natsConfig";
 import { parseStackConfig } from "./stackConfig";
-import { readStackConfig } from "../cli/stackFile";
+import { readStackConfig } from "./stackFile";
 
 const PASSWORDS = {
   "fluo-bff": "bff-secret",

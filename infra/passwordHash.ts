@@ -8,6 +8,7 @@
 
 import { createHmac, randomBytes } from "node:crypto";
 import bcrypt from "bcryptjs";
+import { userSpecs, type UserName } from "./users";
 
 // bcrypt's own base64 alphabet (not RFC 4648).
 const BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -59,4 +60,30 @@ export function hashPassword(user: string, password: string, saltKey: string, co
 
 export function verifyPassword(password: string, hash: string): boolean {
   return bcrypt.compareSync(password, hash);
+}
+
+export type PasswordHashes = Readonly<Record<UserName, string>>;
+
+/**
+ * Stand-ins for the password hashes where the real ones are not known or must not be shown: the objects
+ * other than the config Secret, and `npm run render` without --show-secrets. Not a bcrypt hash, so a
+ * server started with them accepts no password.
+ */
+export const REDACTED_HASHES: PasswordHashes = Object.fromEntries(
+  userSpecs().map((s) => [s.name, `<redacted: bcrypt hash of the ${s.name} password>`]),
+) as PasswordHashes;
+
+/**
+ * Bcrypt hashes of the given passwords; a user without one gets the redacted stand-in. Salts come from `saltKey`;
+ * without one, a fresh random key: the hashes then differ on every call, which is what a local start or a render
+ * wants (only `pulumi up` needs them stable, and keeps its key in state).
+ */
+export function passwordHashes(passwords: Readonly<Record<string, string>> = {}, saltKey: string = randomSaltKey()): PasswordHashes {
+  const known = new Set(userSpecs().map((s) => s.name));
+  for (const user of Object.keys(passwords)) {
+    if (!known.has(user as UserName)) throw new Error(`password given for unknown user "${user}" (${[...known].join(", ")})`);
+  }
+  return Object.fromEntries(
+    userSpecs().map((s) => [s.name, passwords[s.name] ? hashPassword(s.name, passwords[s.name], saltKey) : REDACTED_HASHES[s.name]]),
+  ) as PasswordHashes;
 }
