@@ -35,6 +35,6 @@ export const namespace = cluster.namespace;
 export const clientUrl = cluster.clientUrl;
 // Application credentials apart from administrative ones, so a service deployment that reads `passwords` can never
 // hand the provisioner's (which can read any stream through a consumer of its own) to an application pod.
-export const passwords = pulumi.secret(pickPasswords(cluster.passwords, APP_USERS));
-export const adminPasswords = pulumi.secret(pickPasswords(cluster.passwords, ADMIN_USERS));
+export const passwords = pulumi.secret(pickPasswords(cluster.passwords, APP_USERS, cluster.nextPasswords));
+export const adminPasswords = pulumi.secret(pickPasswords(cluster.passwords, ADMIN_USERS, cluster.nextPasswords));
 export const managedStreams = streams ? Object.keys(streams.streams) : [];

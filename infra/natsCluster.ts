@@ -4,13 +4,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
-import { renderCluster } from "./renderCluster";
+import { renderCluster, type ExtraLogins } from "./renderCluster";
 import { hashPassword, REDACTED_HASHES, SALT_KEY_BYTES, type PasswordHashes } from "./passwordHash";
 import { renderCertManagerObjects } from "./kubernetesObjects";
 import type { UserGrant } from "./userGrants";
 import { clientUrl } from "./clusterLayout";
 import { secretConfig } from "./pulumiStackConfig";
-import type { UserName } from "./users";
+import { nextLoginOf, type UserName } from "./users";
 import type { StackConfig } from "./stackConfig";
 
 /**
@@ -34,6 +34,8 @@ export class NatsCluster extends pulumi.ComponentResource {
   public readonly clientUrl: string;
   /** Every user's password (secret): from stack config, or generated once and kept in state. */
   public readonly passwords: Record<UserName, pulumi.Output<string>>;
+  /** The `<user>-next` logins' passwords of the users in `rotatingUsers` (secret). */
+  public readonly nextPasswords: Partial<Record<UserName, pulumi.Output<string>>>;
 
   constructor(name: string, args: NatsClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fluo-queue:infra:NatsCluster", name, {}, opts);
@@ -46,7 +48,15 @@ export class NatsCluster extends pulumi.ComponentResource {
         secretConfig(spec.passwordKey) ??
         new random.RandomPassword(`${spec.name}-password`, { length: 32, special: false }, { parent: this }).result;
     }
+    // The second credential of each rotating user (README "Password rotation"), generated and kept in state.
+    const nextPasswords = Object.fromEntries(
+      config.rotatingUsers.map((user) => [
+        user,
+        new random.RandomPassword(`${nextLoginOf(user)}-password`, { length: 32, special: false }, { parent: this }).result,
+      ]),
+    ) as Partial<Record<UserName, pulumi.Output<string>>>;
     this.passwords = passwords;
+    this.nextPasswords = nextPasswords;
 
     // What every server presents on its routes (cluster authorization): only the cluster's own servers may join.
     const routePassword =
@@ -59,11 +69,17 @@ export class NatsCluster extends pulumi.ComponentResource {
     // StatefulSet stays a plain, fully known value and `pulumi preview` shows its exact diff.
     const objects = renderCluster(config, grants, REDACTED_HASHES).objects;
     const natsConf = pulumi.secret(
-      pulumi.all([passwords, saltKey, routePassword]).apply(([pw, key, route]) => {
+      pulumi.all([passwords, saltKey, routePassword, nextPasswords]).apply(([pw, key, route, next]) => {
         const hashes = Object.fromEntries(
           Object.entries(pw).map(([user, password]) => [user, hashPassword(user, password, key)]),
         ) as PasswordHashes;
-        return renderCluster(config, grants, hashes, route).natsConf;
+        const extraLogins: ExtraLogins = Object.fromEntries(
+          Object.entries(next).map(([user, password]) => {
+            const login = nextLoginOf(user as UserName);
+            return [user, [{ user: login, passwordHash: hashPassword(login, password as string, key) }]];
+          }),
+        );
+        return renderCluster(config, grants, hashes, route, extraLogins).natsConf;
       }),
     );
 

@@ -19,10 +19,13 @@ export interface NatsTopology {
   readonly pidFile: string;
 }
 
+/** How one identity logs in: a user name with a bcrypt hash, or an NKEY (nats.conf then holds only its public key). */
+export type NatsLogin =
+  | { readonly user: string; /** A bcrypt hash ($2a$/$2b$...), never a plaintext password. */ readonly passwordHash: string }
+  | { /** The user's public NKEY ("U..."); the seed stays with the client. */ readonly nkey: string };
+
 export interface NatsUser {
-  readonly user: string;
-  /** A bcrypt hash ($2a$/$2b$...), never a plaintext password. */
-  readonly passwordHash: string;
+  readonly login: NatsLogin;
   readonly permissions: Permissions;
 }
 
@@ -156,11 +159,14 @@ function rules(name: string, r: SubjectRules): string {
 
 function userBlock(u: NatsUser): string {
   const perms = [rules("publish", u.permissions.publish), rules("subscribe", u.permissions.subscribe)];
+  const login =
+    "nkey" in u.login
+      ? [`  nkey: ${q(u.login.nkey)}`]
+      : // bcrypt hashes must be quoted: unquoted, the leading "$" would be read as a variable reference.
+        [`  user: ${q(u.login.user)}`, `  password: ${q(u.login.passwordHash)}`];
   return [
     "{",
-    `  user: ${q(u.user)}`,
-    // bcrypt hashes must be quoted: unquoted, the leading "$" would be read as a variable reference.
-    `  password: ${q(u.passwordHash)}`,
+    ...login,
     "  permissions {",
     indent(perms.join("\n"), "    "),
     "  }",

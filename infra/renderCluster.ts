@@ -1,8 +1,8 @@
 // nats.conf and the Kubernetes objects of one cluster from config, grants and password hashes. One function
 // for both topologies (Kubernetes pods, local processes), so local mode runs the nats.conf that deploys.
 
-import { APP_ACCOUNT, SYSTEM_ACCOUNT } from "./users";
-import { renderNatsConf, restartChecksum, type NatsConfInput, type NatsTopology, type RouteAuth, type TlsFiles } from "./natsConfig";
+import { APP_ACCOUNT, SYSTEM_ACCOUNT, type UserName } from "./users";
+import { renderNatsConf, restartChecksum, type NatsConfInput, type NatsLogin, type NatsTopology, type RouteAuth, type TlsFiles } from "./natsConfig";
 import { kubernetesTopology, LAME_DUCK_GRACE_PERIOD, TLS_FILES } from "./clusterLayout";
 import { renderKubernetesObjects, type KubernetesObjects } from "./kubernetesObjects";
 import type { StackConfig } from "./stackConfig";
@@ -15,10 +15,23 @@ export interface ConnectionSecurity {
   readonly routeAuth?: RouteAuth;
 }
 
+/**
+ * More logins for an identity, beside its user name and password: a second password login under another name
+ * (`<user>-next`) or NKEYs. Used for credential rotation with an overlap and for NKEY authentication.
+ */
+export type ExtraLogins = Readonly<Partial<Record<UserName, readonly NatsLogin[]>>>;
+
 /** The user every server presents on its routes (cluster authorization). */
 export const ROUTE_USER = "fluo-route";
 /** Stand-in for the route password where it is not known (objects other than the Secret, redacted renders). */
 export const REDACTED_ROUTE_PASSWORD = "<redacted: route password>";
+
+/** A hash of NO_PASSWORD means the identity has no password login (NKEYs only: nats.conf holds no secret of it). */
+export const NO_PASSWORD = "";
+
+function passwordLogin(user: UserName, hash: string): NatsLogin[] {
+  return hash === NO_PASSWORD ? [] : [{ user, passwordHash: hash }];
+}
 
 /** The nats.conf input for one topology (Kubernetes pod or local process). */
 export function natsConfInput(
@@ -27,11 +40,19 @@ export function natsConfInput(
   grants: readonly UserGrant[],
   hashes: PasswordHashes,
   security: ConnectionSecurity = {},
+  extraLogins: ExtraLogins = {},
 ): NatsConfInput {
+  // Every login of an identity gets the same permissions (and so the same inbox prefix): a second login is a
+  // second credential of the same service, valid side by side with the first during a rotation.
   const usersOf = (account: string) =>
     grants
       .filter((g) => g.spec.account === account)
-      .map((g) => ({ user: g.spec.name, passwordHash: hashes[g.spec.name], permissions: g.permissions }));
+      .flatMap((g) =>
+        [...passwordLogin(g.spec.name, hashes[g.spec.name]), ...(extraLogins[g.spec.name] ?? [])].map((login) => ({
+          login,
+          permissions: g.permissions,
+        })),
+      );
   return {
     topology,
     ...security,
@@ -68,8 +89,9 @@ export function renderCluster(
   grants: readonly UserGrant[],
   hashes: PasswordHashes,
   routePassword?: string,
+  extraLogins: ExtraLogins = {},
 ): RenderedCluster {
-  const input = natsConfInput(config, kubernetesTopology(config), grants, hashes, kubernetesSecurity(config, routePassword));
+  const input = natsConfInput(config, kubernetesTopology(config), grants, hashes, kubernetesSecurity(config, routePassword), extraLogins);
   const natsConf = renderNatsConf(input);
   const checksum = restartChecksum(input);
   return { natsConf, restartChecksum: checksum, objects: renderKubernetesObjects({ config, natsConf, restartChecksum: checksum }) };

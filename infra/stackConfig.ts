@@ -4,6 +4,7 @@
 
 import { z } from "zod";
 import { parseSize, SIZE_HELP } from "../lib/units";
+import { USER_NAMES } from "./users";
 
 export const PROJECT = "fluo-queue";
 
@@ -87,6 +88,9 @@ export const stackConfigSchema = z
     natsUrl: z.string().regex(/^(nats|tls):\/\/[^\s]+$/, { message: 'must be a NATS URL such as "nats://127.0.0.1:4222"' }).optional(),
     streamOverrides: z.record(z.string(), z.unknown()).default({}),
     allowDestroy: z.array(z.string()).default([]),
+    // Users in the middle of a password rotation: each gets a second login `<user>-next` (a generated password,
+    // same permissions and inbox) beside its own, so services switch without a gap (README "Password rotation").
+    rotatingUsers: z.array(z.enum(USER_NAMES)).default([]),
   })
   .strict();
 

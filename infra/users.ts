@@ -9,13 +9,25 @@ import type { SecretKey } from "./stackConfig";
 export type AppUser = "fluo-bff" | "fluo-backend" | "fluo-workers";
 export type UserName = AppUser | "fluo-provisioner" | "fluo-backup" | "fluo-monitor" | "fluo-operator";
 
+/** Every identity, in the order nats.conf lists them. */
+export const USER_NAMES = ["fluo-bff", "fluo-backend", "fluo-workers", "fluo-provisioner", "fluo-backup", "fluo-monitor", "fluo-operator"] as const satisfies readonly UserName[];
+
+/** The login name of an identity's second credential while it rotates (same permissions and inbox). */
+export const nextLoginOf = (user: UserName): string => `${user}-next`;
+
 /** The identities that run inside application pods, and the administrative ones that never may. */
 export const APP_USERS: readonly AppUser[] = ["fluo-bff", "fluo-backend", "fluo-workers"];
 export const ADMIN_USERS: readonly UserName[] = ["fluo-provisioner", "fluo-backup", "fluo-monitor", "fluo-operator"];
 
-/** The entries of `passwords` for `users` only. */
-export function pickPasswords<T>(passwords: Readonly<Record<UserName, T>>, users: readonly UserName[]): Record<string, T> {
-  return Object.fromEntries(users.map((u) => [u, passwords[u]]));
+/** The passwords of `users` by login name: their own, plus `<user>-next` for those rotating. */
+export function pickPasswords<T>(
+  passwords: Readonly<Record<UserName, T>>,
+  users: readonly UserName[],
+  next: Readonly<Partial<Record<UserName, T>>> = {},
+): Record<string, T> {
+  return Object.fromEntries(
+    users.flatMap((u) => [[u, passwords[u]] as const, ...(next[u] !== undefined ? [[nextLoginOf(u), next[u] as T] as const] : [])]),
+  );
 }
 
 export const APP_ACCOUNT = "FLUO";

@@ -7,7 +7,7 @@ import { createServer } from "node:net";
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { natsConfInput, ROUTE_USER, type ConnectionSecurity } from "../infra/renderCluster";
+import { natsConfInput, ROUTE_USER, type ConnectionSecurity, type ExtraLogins } from "../infra/renderCluster";
 import type { PasswordHashes } from "../infra/passwordHash";
 import type { UserGrant } from "../infra/userGrants";
 import { renderNatsConf, type NatsTopology, type RouteAuth, type TlsFiles } from "../infra/natsConfig";
@@ -37,6 +37,8 @@ export interface LocalClusterOptions {
   readonly stateDir: string;
   /** One entry per server; default: free ports chosen by the OS, one server per config.replicas. */
   readonly ports?: readonly NodePorts[];
+  /** Logins beside each user's password (a rotation's second credential, NKEYs). */
+  readonly extraLogins?: ExtraLogins;
   /** TLS for clients and routes (local/certificates.ts makes a set); absent = plaintext. */
   readonly tls?: TlsFiles;
   /** Route credentials; default: a fresh random password per start, so only these servers can join. */
@@ -149,7 +151,25 @@ export class LocalCluster {
   private constructor(
     readonly nodes: readonly LocalNode[],
     private readonly onProgress: (message: string) => void,
+    private readonly render: (index: number, auth: Pick<LocalClusterOptions, "hashes" | "extraLogins">) => string,
   ) {}
+
+  /**
+   * New users' credentials, applied as the config reloader does in a pod: rewrite each nats.conf, SIGHUP each
+   * server. Resolves once every server reports a newer config load time (the reload is in effect).
+   */
+  async reloadAuth(auth: Pick<LocalClusterOptions, "hashes" | "extraLogins">): Promise<void> {
+    const loaded = async (node: LocalNode) => ((await getJson(`${node.monitorUrl}/varz`)) as { config_load_time?: string }).config_load_time ?? "";
+    const before = await Promise.all(this.nodes.map(loaded));
+    this.nodes.forEach((node, i) => {
+      writeFileSync(node.confPath, this.render(i, auth), { mode: 0o600 });
+      this.processes[i].kill("SIGHUP");
+    });
+    await this.waitUntil("every server to reload its config", 20_000, async () => {
+      const after = await Promise.all(this.nodes.map(loaded));
+      return after.every((t, i) => t !== before[i]);
+    });
+  }
 
   /** Client URLs, comma-separated, as nats clients take them. */
   get servers(): string[] {
@@ -182,15 +202,13 @@ export class LocalCluster {
       ...(ports.length > 1 ? { routeAuth: options.routeAuth ?? { user: ROUTE_USER, password: randomBytes(18).toString("base64url") } } : {}),
     };
     const scheme = options.tls ? "tls" : "nats";
+    const render = (i: number, auth: Pick<LocalClusterOptions, "hashes" | "extraLogins">): string =>
+      renderNatsConf(natsConfInput(config, localTopology(ports, i, options.stateDir), options.grants, auth.hashes, security, auth.extraLogins));
     const nodes: LocalNode[] = ports.map((p, i) => {
       const dir = join(options.stateDir, `nats-${i}`);
       mkdirSync(join(dir, "data"), { recursive: true });
       const confPath = join(dir, "nats.conf");
-      writeFileSync(
-        confPath,
-        renderNatsConf(natsConfInput(config, localTopology(ports, i, options.stateDir), options.grants, options.hashes, security)),
-        { mode: 0o600 },
-      );
+      writeFileSync(confPath, render(i, options), { mode: 0o600 });
       return {
         name: `nats-${i}`,
         ports: p,
@@ -200,7 +218,7 @@ export class LocalCluster {
         logPath: join(dir, "nats.log"),
       };
     });
-    const cluster = new LocalCluster(nodes, progress);
+    const cluster = new LocalCluster(nodes, progress, render);
     try {
       for (const node of nodes) cluster.spawnNode(binary, node);
       await cluster.waitUntil("all servers listening", 20_000, async () => {
