@@ -7,6 +7,7 @@ import { natsConfInput, renderCluster } from "./renderCluster";
 import { userGrants } from "./userGrants";
 import { kubernetesTopology, TLS_FILES } from "./clusterLayout";
 import { generateCertificates } from "../local/certificates";
+import { natsServerBinary } from "../local/localCluster";
 import { createHmac } from "node:crypto";
 import { bcryptSalt, hashPassword, keyedSalt, passwordHashes, verifyPassword } from "./passwordHash";
 import { renderNatsConf, restartChecksum } from "./natsConfig";
@@ -35,7 +36,7 @@ function natsServerConfigTest(conf: string): { status: number | null; output: st
     file,
     conf.replaceAll(TLS_FILES.certFile, certs.certFile).replaceAll(TLS_FILES.keyFile, certs.keyFile).replaceAll(TLS_FILES.caFile, certs.caFile),
   );
-  const run = spawnSync("nats-server", ["-t", "-c", file], {
+  const run = spawnSync(natsServerBinary(), ["-t", "-c", file], {
     encoding: "utf8",
     env: { ...process.env, SERVER_NAME: "nats-0" },
   });
