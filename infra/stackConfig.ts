@@ -91,6 +91,8 @@ export const stackConfigSchema = z
     // Users in the middle of a password rotation: each gets a second login `<user>-next` (a generated password,
     // same permissions and inbox) beside its own, so services switch without a gap (README "Password rotation").
     rotatingUsers: z.array(z.enum(USER_NAMES)).default([]),
+    // Read by the stream provider in configure() (streams/provider/settings.ts): the time budget of one operation.
+    natsTimeout: z.string().regex(/^\d+(ms|s|m)$/, { message: 'must be a duration such as "20s" or "2m"' }).default("20s"),
   })
   .strict();
 
@@ -223,4 +225,12 @@ function crossFieldProblems(c: ParsedKeys, b: StackConfig["bytes"]): string[] {
     }
   }
   return problems;
+}
+
+/**
+ * The server version an image tag names ("nats:2.15.3-alpine" -> "2.15.3"); undefined for a digest or a tag
+ * without a version, which cannot be compared with a local binary.
+ */
+export function imageTagVersion(image: string): string | undefined {
+  return /:v?(\d+\.\d+\.\d+)(?:-[A-Za-z0-9._-]+)?$/.exec(image)?.[1];
 }
