@@ -6,13 +6,14 @@
 // A benchmark, not a test: it prints figures and fails only if a command fails or a no-op preview is not one.
 // Targets (issue 9): dev preview under 10 s; no-op preview of 300x5 under 60 s; state under 10 MB at 300x5.
 
+import { randomBytes } from "node:crypto";
 import { statSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import * as pulumi from "@pulumi/pulumi";
 import { parseFlags, UsageError } from "../cli/stackFile";
 import { readStackConfig } from "../infra/stackFile";
 import { deploymentModel } from "../model";
-import { passwordHashes } from "../infra/passwordHash";
+import { passwordHashes, SALT_KEY_BYTES } from "../infra/passwordHash";
 import { userSpecs, type UserName } from "../infra/users";
 import { LocalCluster } from "../local/localCluster";
 import { startProvisioningCluster } from "../streams/provider/provisioningCluster.testkit";
@@ -43,10 +44,11 @@ const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(2)} MB`;
 async function benchDev(project: EngineProject): Promise<Row[]> {
   const config = readStackConfig("dev");
   const passwords = Object.fromEntries(userSpecs().map((u) => [u.name, `bench-${u.name}`])) as Record<UserName, string>;
+  const saltKey = randomBytes(SALT_KEY_BYTES).toString("base64");
   const cluster = await LocalCluster.start({
     config,
     grants: deploymentModel(config).grants,
-    hashes: passwordHashes(passwords),
+    hashes: passwordHashes(passwords, saltKey),
     stateDir: `${project.dir}/../dev-cluster`,
     limits: { maxMemoryStore: 256 * 2 ** 20, maxFileStore: 16 * 2 ** 30 },
   });
@@ -58,6 +60,9 @@ async function benchDev(project: EngineProject): Promise<Row[]> {
       "--plaintext", `fluo-queue:natsUrl=${cluster.servers.join(",")}`,
       "--plaintext", `fluo-queue:renderYamlToDirectory=${project.manifests}`,
       ...userSpecs().flatMap((u) => ["--secret", `fluo-queue:${u.passwordKey}=${passwords[u.name]}`]),
+      // Everything the random provider would generate (it cannot be built from the module proxy).
+      "--secret", "fluo-queue:routePassword=bench-route",
+      "--secret", `fluo-queue:bcryptSaltKey=${saltKey}`,
     ]);
     const rows = [
       await timed("dev: first up", () => project.npm("deploy", ["--stack", "dev"])),

@@ -7,14 +7,15 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import type { JetStreamManager, NatsConnection } from "nats";
 import { deploymentModel } from "../model";
-import { passwordHashes } from "../infra/passwordHash";
-import { userSpecs, type UserName } from "../infra/users";
+import { passwordHashes, SALT_KEY_BYTES } from "../infra/passwordHash";
+import { ADMIN_USERS, APP_USERS, userSpecs, type UserName } from "../infra/users";
 import { LocalCluster } from "../local/localCluster";
 import { consumerInputs, liveConsumerInputs } from "../streams/provider/consumer";
 import { liveStreamInputs, streamInputs } from "../streams/provider/stream";
@@ -40,8 +41,16 @@ let cluster: LocalCluster;
 let clusterDir: string;
 let jsm: JetStreamManager;
 
+const routePassword = `route-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+const saltKey = randomBytes(SALT_KEY_BYTES).toString("base64");
+
+/** Every secret the program would otherwise generate with the random provider, which cannot be built here. */
 function passwordConfig(): string[] {
-  return userSpecs().flatMap((u) => ["--secret", `fluo-queue:${u.passwordKey}=${passwords[u.name]}`]);
+  return [
+    ...userSpecs().flatMap((u) => ["--secret", `fluo-queue:${u.passwordKey}=${passwords[u.name]}`]),
+    "--secret", `fluo-queue:routePassword=${routePassword}`,
+    "--secret", `fluo-queue:bcryptSaltKey=${saltKey}`,
+  ];
 }
 
 function initStack(stack: string, manifests: string): void {
@@ -116,7 +125,7 @@ beforeAll(async () => {
   cluster = await LocalCluster.start({
     config: devConfig,
     grants: dev.grants,
-    hashes: passwordHashes(passwords),
+    hashes: passwordHashes(passwords, saltKey),
     stateDir: clusterDir,
     // Reservations only (max_bytes is reserved, not written): room for prod's catalog and a memory stream.
     limits: { maxMemoryStore: 1024 * 2 ** 20, maxFileStore: 16 * 2 ** 30 },
@@ -162,16 +171,18 @@ describe("the dev stack through the Pulumi engine", () => {
 
   it("stack outputs are the documented ones; the state file holds no password, in plain text or base64", () => {
     const outputs = JSON.parse(project.cliOk(["stack", "output", "--json", "--show-secrets", "--stack", "dev"])) as Record<string, unknown>;
-    expect(Object.keys(outputs).sort()).toEqual(["clientUrl", "managedStreams", "namespace", "passwords"]);
+    expect(Object.keys(outputs).sort()).toEqual(["adminPasswords", "clientUrl", "managedStreams", "namespace", "passwords"]);
     expect(outputs.namespace).toBe(devConfig.namespace);
-    expect(outputs.clientUrl).toBe(`nats://nats.${devConfig.namespace}.svc.cluster.local:4222`);
-    expect(outputs.passwords).toEqual(passwords);
+    expect(outputs.clientUrl).toMatch(new RegExp(`^(nats|tls)://nats\\.${devConfig.namespace}\\.svc\\.cluster\\.local:4222$`));
+    expect(outputs.passwords).toEqual(Object.fromEntries(APP_USERS.map((u) => [u, passwords[u]])));
+    expect(outputs.adminPasswords).toEqual(Object.fromEntries(ADMIN_USERS.map((u) => [u, passwords[u]])));
     expect(outputs.managedStreams).toEqual(dev.catalog.streams.map((s) => s.name));
     const plain = JSON.parse(project.cliOk(["stack", "output", "--json", "--stack", "dev"])) as Record<string, unknown>;
     expect(plain.passwords).toBe("[secret]");
+    expect(plain.adminPasswords).toBe("[secret]");
 
     const state = project.stateFile("dev");
-    for (const [user, password] of Object.entries(passwords)) {
+    for (const [user, password] of [...Object.entries(passwords), ["route", routePassword], ["salt key", saltKey]]) {
       expect(state, `${user}'s password in plain text`).not.toContain(password);
       expect(state, `${user}'s password in base64`).not.toContain(Buffer.from(password).toString("base64"));
       // base64 of a longer text containing it: the three alignments of the password's own encoding.
