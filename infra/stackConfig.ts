@@ -213,3 +213,11 @@ function crossFieldProblems(c: ParsedKeys, b: StackConfig["bytes"]): string[] {
   }
   return problems;
 }
+
+/**
+ * The server version an image tag names ("nats:2.15.3-alpine" -> "2.15.3"); undefined for a digest or a tag
+ * without a version, which cannot be compared with a local binary.
+ */
+export function imageTagVersion(image: string): string | undefined {
+  return /:v?(\d+\.\d+\.\d+)(?:-[A-Za-z0-9._-]+)?$/.exec(image)?.[1];
+}
