@@ -291,4 +291,18 @@ describe("bounded, clear failures (item 6)", () => {
     await live.cluster.waitForMetaLeader();
     expect(await messages("FROZEN")).toBe(2);
   });
+
+  it("after every server died, the next operations name the servers and what to check, never a bare code", async () => {
+    await live.cluster.stop();
+    const props = withProvider(stream("FROZEN"), texts.stream);
+    for (let i = 0; i < 2; i++) {
+      const failure = await host.read("FROZEN", urn("Stream", "FROZEN"), props).then(
+        () => "no error",
+        (err: Error) => err.message,
+      );
+      expect(failure).toMatch(/^stream FROZEN info: (no answer from NATS within 3 s|the connection to NATS closed)|^cannot reach NATS at /);
+      expect(failure).toContain(live.provisioner.servers[0]);
+      expect(failure).not.toMatch(/^CONNECTION_CLOSED/);
+    }
+  });
 });
