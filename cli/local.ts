@@ -232,6 +232,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       for (const a of report.actions.filter((x) => x.action !== "unchanged")) {
         progress(`  ${a.action} ${a.kind} ${a.id}${a.fields.length > 0 ? ` (${a.fields.join(", ")})` : ""}`);
       }
+      if (report.extras.length > 0) {
+        progress(
+          `not in the catalog, left as they are (${report.extras.length}): ${report.extras.map((e) => `${e.kind} ${e.id}`).join(", ")}; ` +
+            "delete them with `nats stream rm` / `nats consumer rm` or declare them, or start afresh with --reset",
+        );
+      }
       writeRecord(layout, {
         stack: config.stack,
         servers: cluster.servers,

@@ -160,6 +160,17 @@ export async function jetStreamManager(settings: ConnectionSettings): Promise<Je
   return cached.jsm;
 }
 
+/**
+ * The version of the server this process is connected to (from the INFO it sent on connect), e.g. "2.15.3":
+ * the update rules depend on it (serverRules.ts). During a rolling upgrade servers differ; the connected one
+ * answers the API calls that matter here.
+ */
+export async function serverVersion(settings: ConnectionSettings): Promise<string> {
+  await jetStreamManager(settings);
+  const nc = await cache().get(cacheKey(settings))!.connection;
+  return nc.info?.version ?? "0.0.0";
+}
+
 /** Closes every connection this process opened (CLI exit, tests). */
 export async function closeConnections(): Promise<void> {
   const connections = cache();
