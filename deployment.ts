@@ -13,8 +13,8 @@ import { stringify } from "yaml";
 import { createHash } from "node:crypto";
 import { catalogForStack } from "./streams/catalog";
 import { catalogGrants } from "./streams/permissions";
-import { alertFiles } from "./alerts/objects";
-import { alertTargetsFromCatalog, type AlertTargets } from "./alerts/targets";
+import { monitoringFiles } from "./monitoring/objects";
+import { alertTargetsFromCatalog, type AlertTargets } from "./monitoring/targets";
 import { renderStreamsJson } from "./streams/render";
 import { assertPolicy } from "./streams/policy";
 import type { Catalog } from "./streams/spec";
@@ -161,6 +161,6 @@ export function renderFiles(model: DeploymentModel, options: RenderOptions = {})
       path: `kubernetes/${String(i + 1).padStart(2, "0")}-${object.kind.toLowerCase()}-${object.metadata?.name}.yaml`,
       content: toYaml(object),
     })),
-    ...alertFiles(config, model.alertTargets),
+    ...monitoringFiles(config, model.alertTargets),
   ];
 }

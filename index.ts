@@ -7,7 +7,7 @@ import { deploymentModel } from "./deployment";
 import { NatsCluster } from "./infra/natsCluster";
 import { secretConfig, stackConfigFromPulumi } from "./infra/pulumiStackConfig";
 import { managedStreamCatalog } from "./streams/catalogResources";
-import { Monitoring } from "./alerts/monitoring";
+import { Monitoring } from "./monitoring/monitoring";
 
 // Config, catalog and stream policy errors stop preview/up here, before any resource is registered.
 const model = deploymentModel(stackConfigFromPulumi());

@@ -7,9 +7,10 @@ import { deploymentModel, renderFiles, type RenderOptions } from "../deployment"
 import { isUserError } from "./errors";
 import { parseFlags, readStackConfig, UsageError } from "./stackFile";
 
-const OWNED = ["nats.conf", "kubernetes", "streams.json", "alerts", "dashboards"];
+// "alerts" is where renders before the monitoring/ rename put the rule files: a re-render removes it.
+const OWNED = ["nats.conf", "kubernetes", "streams.json", "monitoring", "dashboards", "alerts"];
 // Marks a directory as render output: only such a directory (or an empty or new one) has OWNED paths replaced,
-// so `--out .` in the project cannot delete the alerts/ sources.
+// so `--out .` in the project cannot delete the monitoring/ sources.
 const MARKER = ".fluo-render";
 
 function assertRenderDir(out: string): void {

@@ -1,5 +1,5 @@
 // The Prometheus alert rules of the NATS cluster as a plain rule-file object (the `spec` of a PrometheusRule,
-// or a rules file). Every expression selects this stack's series by job and namespace (alerts/scrape.ts).
+// or a rules file). Every expression selects this stack's series by job and namespace (monitoring/scrape.ts).
 //
 // Traps that shape the expressions (shared NOTES.md, verified against the exporter's reference):
 // - every replica reports every stream and consumer and followers' numbers are stale: stream and consumer rules
@@ -403,8 +403,10 @@ function consumerRules(b: Builder): AlertingRule[] {
       expr: `increase(${dlq}[10m]) > 0\nand on (${STREAM_KEY})\n${dlq}`,
       severity: "warning",
       summary: `Messages arrive in the dead-letter stream ${b.targets.deadLetterStream}.`,
+      // increase() extrapolates to the window's edges (2 new messages read as 2.105 under Prometheus 3's
+      // left-open ranges): the count is rounded, it is "about" anyway.
       description:
-        "About {{ $value | humanize }} messages reached the dead-letter stream {{ $labels.stream_name }} in " +
+        'About {{ $value | printf "%.0f" }} messages reached the dead-letter stream {{ $labels.stream_name }} in ' +
         "{{ $labels.namespace }} in the last 10 minutes: jobs exhausted max_deliver and were given up.",
     }),
   );
