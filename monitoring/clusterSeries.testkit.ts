@@ -1,5 +1,5 @@
 // Input series for `promtool test rules`: what Prometheus stores for a 3-node cluster scraped through the
-// PodMonitor. Exporter labels follow ../shared/reference/exporter-sample.prom (server_id, server_name, cluster,
+// PodMonitor. Exporter labels follow the recorded scrapes in monitoring/testdata/ (server_id, server_name, cluster,
 // meta_leader, is_*_leader, account, stream_name, consumer_name, ...); target labels follow monitoring/scrape.ts.
 // A healthy cluster is built once; each scenario changes the series it is about.
 
