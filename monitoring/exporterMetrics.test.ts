@@ -3,7 +3,8 @@
 
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { committedMetricList, diffMetricLists, formatMetricList, isEmptyDiff, metricFamilies, parseMetricList, parseSamples } from "./exporterMetrics";
+import { parseStackConfig } from "../infra/stackConfig";
+import { committedMetricList, METRICS_FILE, diffMetricLists, formatMetricList, isEmptyDiff, metricFamilies, parseMetricList, parseSamples } from "./exporterMetrics";
 import { scrapeFile } from "./live/recording";
 
 const EXPOSITION = `# HELP nats_varz_remotes remotes
@@ -55,5 +56,10 @@ describe("exporter metric list", () => {
     const recorded = metricFamilies(["nats-0", "nats-1", "nats-2"].map((pod) => readFileSync(scrapeFile(pod), "utf8")));
     expect(diffMetricLists(committedMetricList(), recorded)).toEqual({ missing: [], added: [], changed: [] });
     expect(committedMetricList().length).toBeGreaterThan(150);
+  });
+
+  it("was recorded from the exporter version the StatefulSet runs (the default exporterImage tag)", () => {
+    const tag = parseStackConfig("test", {}).exporterImage.split(":").pop();
+    expect(readFileSync(METRICS_FILE, "utf8")).toContain(`# prometheus-nats-exporter ${tag} with the sidecar's flags`);
   });
 });
