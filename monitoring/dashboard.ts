@@ -14,7 +14,7 @@ import {
 } from "@grafana/schema";
 import type { StackConfig } from "../infra/stackConfig";
 import { METRICS_JOB } from "./scrape";
-import type { AlertTargets } from "./targets";
+import { DEFAULT_NEAR_LIMIT_RATIO, type AlertTargets } from "./targets";
 
 /** Grafana uids are at most 40 characters and unique per Grafana: one dashboard per stack namespace. */
 export function dashboardUid(config: StackConfig): string {
@@ -51,6 +51,31 @@ interface RowSpec {
 }
 
 const q = (expr: string, legend = ""): Query => ({ expr, legend });
+
+/**
+ * Fill of max_bytes and of max_msgs, each only when some stream of the catalog sets that limit (as the near-limit
+ * rules): an unlimited stream reports -1, which the query filters out, so the target would always be empty.
+ */
+function streamFillPanel(targets: AlertTargets): PanelSpec[] {
+  const fill = (used: string, limit: string) =>
+    `max by (stream_name) (${used}{${STREAM_LEADER}}) / max by (stream_name) (${limit}{${STREAM_LEADER}} > 0)`;
+  const queries = [
+    ...(targets.streams.some((s) => s.maxBytes > 0) ? [q(fill("nats_stream_total_bytes", "nats_stream_limit_bytes"), "{{stream_name}} bytes")] : []),
+    ...(targets.streams.some((s) => s.maxMsgs > 0) ? [q(fill("nats_stream_total_messages", "nats_stream_limit_messages"), "{{stream_name}} messages")] : []),
+  ];
+  if (queries.length === 0) return [];
+  return [
+    {
+      title: "Stream fill (of max_bytes / max_msgs)",
+      description: "Fraction of each limited stream's max_bytes and max_msgs in use (limits no stream sets are left out).",
+      type: "timeseries",
+      unit: "percentunit",
+      queries,
+      thresholds: [{ value: DEFAULT_NEAR_LIMIT_RATIO, color: "orange" }],
+      width: 6,
+    },
+  ];
+}
 
 function rows(targets: AlertTargets): RowSpec[] {
   const { server } = targets;
@@ -196,24 +221,7 @@ function rows(targets: AlertTargets): RowSpec[] {
           queries: [q(`max by (stream_name) (nats_stream_total_messages{${STREAM_LEADER}})`, "{{stream_name}}")],
           width: 6,
         },
-        {
-          title: "Stream fill (of max_bytes / max_msgs)",
-          description: "Fraction of each limited stream's max_bytes and max_msgs in use.",
-          type: "timeseries",
-          unit: "percentunit",
-          queries: [
-            q(
-              `max by (stream_name) (nats_stream_total_bytes{${STREAM_LEADER}}) / max by (stream_name) (nats_stream_limit_bytes{${STREAM_LEADER}} > 0)`,
-              "{{stream_name}} bytes",
-            ),
-            q(
-              `max by (stream_name) (nats_stream_total_messages{${STREAM_LEADER}}) / max by (stream_name) (nats_stream_limit_messages{${STREAM_LEADER}} > 0)`,
-              "{{stream_name}} messages",
-            ),
-          ],
-          thresholds: [{ value: 0.9, color: "orange" }],
-          width: 6,
-        },
+        ...streamFillPanel(targets),
         {
           title: "Stream ingest",
           description: "Messages per second stored per stream (rate of the last sequence).",

@@ -131,6 +131,15 @@ describe("dashboard", () => {
     }
   });
 
+  it("the stream fill panel queries only the limits some stream sets (an unlimited one reports -1: always empty)", () => {
+    const fillQueries = (t: typeof targets) =>
+      (renderDashboard(config, t).panels ?? []).flatMap((p) => (p.title?.startsWith("Stream fill") && "targets" in p ? (p.targets ?? []).map((x) => String(x.expr)) : []));
+    expect(fillQueries(targets).map((e) => /nats_stream_limit_(\w+)/.exec(e)?.[1])).toEqual(["bytes", "messages"]);
+    const bytesOnly = { ...targets, streams: targets.streams.map((s) => ({ ...s, maxMsgs: -1 })) };
+    expect(fillQueries(bytesOnly).map((e) => /nats_stream_limit_(\w+)/.exec(e)?.[1])).toEqual(["bytes"]);
+    expect(fillQueries({ ...bytesOnly, streams: bytesOnly.streams.map((s) => ({ ...s, maxBytes: -1 })) })).toEqual([]);
+  });
+
   it("panels sit on a 24-column grid without overlapping", () => {
     const boxes = (dashboard.panels ?? []).map((p) => p.gridPos!);
     for (const b of boxes) expect(b.x + b.w).toBeLessThanOrEqual(24);
