@@ -3,10 +3,10 @@
 
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { deploymentModel } from "./deployment";
+import { deploymentModel } from "./model";
 import { NatsCluster } from "./infra/natsCluster";
 import { secretConfig, stackConfigFromPulumi } from "./infra/pulumiStackConfig";
-import { managedStreamCatalog } from "./streams/catalogResources";
+import { managedStreamCatalog } from "./streams/provider/catalogComponent";
 import { Monitoring } from "./monitoring/monitoring";
 
 // Config, catalog and stream policy errors stop preview/up here, before any resource is registered.

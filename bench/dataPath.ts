@@ -19,7 +19,8 @@ import type { UserName } from "../infra/users";
 import { clientOptions, readContextFile, type ClientOptions } from "../local/credentials";
 import { readRecord, stateLayout } from "../local/stateDir";
 import { smokeFlow } from "../cli/smoke";
-import { parseFlags, projectRoot, readStackConfig, UsageError } from "../cli/stackFile";
+import { parseFlags, UsageError } from "../cli/stackFile";
+import { projectRoot, readStackConfig } from "../infra/stackFile";
 import { catalogForStack } from "../streams/catalog";
 import { resultTable, type PhaseResult } from "./stats";
 

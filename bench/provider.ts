@@ -8,11 +8,13 @@
 
 import { availableParallelism, cpus } from "node:os";
 import { parseFlags, UsageError } from "../cli/stackFile";
-import { compareCatalog, readLiveState } from "../streams/drift";
-import { closeConnections, jetStreamManager } from "../streams/jetstreamClient";
-import { consumerInputs, consumerOps, streamInputs, streamOps, type ProviderSettings } from "../streams/provider";
+import { compareCatalog, readLiveState } from "../streams/ops/drift";
+import { closeConnections, jetStreamManager } from "../streams/provider/client";
+import { consumerInputs, consumerOps } from "../streams/provider/consumer";
+import { streamInputs, streamOps } from "../streams/provider/stream";
+import type { ProviderSettings } from "../streams/provider/settings";
 import type { Catalog } from "../streams/spec";
-import { startProvisioningCluster, type ProvisioningCluster } from "../streams/testCluster";
+import { startProvisioningCluster, type ProvisioningCluster } from "../streams/provider/provisioningCluster.testkit";
 
 const CONSUMERS_PER_STREAM = 5;
 

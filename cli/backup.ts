@@ -1,13 +1,13 @@
 // npm run backup -- --url <nats-url> --stream <name> --out <dir> [--no-consumers]
 // npm run restore -- --url <nats-url> --dir <dir>
-// Snapshot and restore of one stream as fluo-backup (streams/backup.ts). The directory has natscli's layout
+// Snapshot and restore of one stream as fluo-backup (streams/ops/backup.ts). The directory has natscli's layout
 // (backup.json + stream.tar.s2), so `nats stream restore <dir>` reads what this writes and vice versa. The
 // password comes from --password or FLUO_QUEUE_BACKUP_PASSWORD (an environment variable keeps it out of shell
 // history). Exit 0 done, 1 error (bad flags, unreachable server, refused login, API error), named.
 
 import { connect, type NatsConnection } from "nats";
 import { userSpecs } from "../infra/users";
-import { readBackupDir, restoreStream, snapshotStream, writeBackupDir } from "../streams/backup";
+import { readBackupDir, restoreStream, snapshotStream, writeBackupDir } from "../streams/ops/backup";
 import { parseFlags, UsageError } from "./stackFile";
 import { processIo, type Io } from "./io";
 

@@ -4,10 +4,11 @@
 // Exit codes: 0 no drift, 2 drift, 1 error (bad flags, unreachable server, ...).
 
 import { userSpecs } from "../infra/users";
-import { deploymentModel } from "../deployment";
-import { compareCatalog, driftTable, readLiveState, type Drift } from "../streams/drift";
-import { closeConnections, jetStreamManager, type ConnectionSettings } from "../streams/jetstreamClient";
-import { parseFlags, readStackConfig, UsageError } from "./stackFile";
+import { deploymentModel } from "../model";
+import { compareCatalog, driftTable, readLiveState, type Drift } from "../streams/ops/drift";
+import { closeConnections, jetStreamManager, type ConnectionSettings } from "../streams/provider/client";
+import { parseFlags, UsageError } from "./stackFile";
+import { readStackConfig } from "../infra/stackFile";
 import { processIo, type Io } from "./io";
 
 export const USAGE =

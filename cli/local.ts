@@ -7,7 +7,8 @@
 import { statfsSync } from "node:fs";
 import { freemem } from "node:os";
 import { join, relative } from "node:path";
-import { deploymentModel, passwordHashes, type DeploymentModel } from "../deployment";
+import { deploymentModel, type DeploymentModel } from "../model";
+import { passwordHashes } from "../infra/passwordHash";
 import { isUserError } from "./errors";
 import type { StackConfig } from "../infra/stackConfig";
 import { parseSize } from "../lib/units";
@@ -17,11 +18,12 @@ import { localLimits, reservationProblems } from "../local/limits";
 import { INSTALL_HINT, LocalCluster, natsServerBinary } from "../local/localCluster";
 import { DEFAULT_BASE_PORT, portsFromBase } from "../local/ports";
 import { prepareStateDir, resetStateDir, stateLayout, writeRecord, type StateLayout } from "../local/stateDir";
-import { applyCatalog } from "../streams/apply";
-import { closeConnections, jetStreamManager } from "../streams/jetstreamClient";
+import { applyCatalog } from "../streams/ops/apply";
+import { closeConnections, jetStreamManager } from "../streams/provider/client";
 import type { Catalog } from "../streams/spec";
 import { runSmoke } from "./smoke";
-import { parseFlags, projectRoot, readStackConfig, UsageError } from "./stackFile";
+import { parseFlags, UsageError } from "./stackFile";
+import { projectRoot, readStackConfig } from "../infra/stackFile";
 
 const USAGE =
   "usage: npm run local -- [--stack dev] [--state-dir <dir>] [--reset] [--base-port 4222] [--smoke]";

@@ -3,9 +3,10 @@
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { deploymentModel, renderFiles, type RenderOptions } from "../deployment";
+import { deploymentModel, renderFiles, type RenderOptions } from "../model";
 import { isUserError } from "./errors";
-import { parseFlags, readStackConfig, UsageError } from "./stackFile";
+import { parseFlags, UsageError } from "./stackFile";
+import { readStackConfig } from "../infra/stackFile";
 
 // "alerts" is where renders before the monitoring/ rename put the rule files: a re-render removes it.
 const OWNED = ["nats.conf", "kubernetes", "streams.json", "monitoring", "dashboards", "alerts"];

@@ -14,7 +14,8 @@ import { readRecord, stateLayout, type ClusterRecord } from "../local/stateDir";
 import { catalogForStack } from "../streams/catalog";
 import { publishSubjects } from "../streams/permissions";
 import type { Catalog, ConsumerSpec, StreamSpec } from "../streams/spec";
-import { parseFlags, projectRoot, readStackConfig } from "./stackFile";
+import { parseFlags } from "./stackFile";
+import { projectRoot, readStackConfig } from "../infra/stackFile";
 
 // How long one step may wait for its message before it fails.
 const STEP_TIMEOUT_MS = 10_000;

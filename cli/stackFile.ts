@@ -1,43 +1,11 @@
-// Reads Pulumi.<stack>.yaml without the Pulumi CLI, for render/drift/local.
-
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { parse } from "yaml";
-import { parseStackConfig, PROJECT, SECRET_KEYS, type StackConfig } from "../infra/stackConfig";
+// Command-line flags of the CLIs, and the error they exit 1 with. Reading stack files lives in
+// infra/stackFile.ts, so the core and its tests do not depend on cli/.
 
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "UsageError";
   }
-}
-
-export function projectRoot(): string {
-  return join(__dirname, "..");
-}
-
-/** The validated config of a stack file; secret (`secure:`) values stay encrypted and unread. */
-export function readStackConfig(stack: string, root: string = projectRoot()): StackConfig {
-  return parseStackConfig(stack, readStackFileValues(stack, root));
-}
-
-/** The raw `fluo-queue:*` values of Pulumi.<stack>.yaml (keys without the namespace), as written there. */
-export function readStackFileValues(stack: string, root: string = projectRoot()): Record<string, unknown> {
-  if (!/^[A-Za-z0-9_.-]+$/.test(stack)) throw new UsageError(`--stack "${stack}": letters, digits, '.', '-', '_' only`);
-  const file = join(root, `Pulumi.${stack}.yaml`);
-  if (!existsSync(file)) throw new UsageError(`--stack ${stack}: no ${file}; create it with \`pulumi stack init ${stack}\``);
-  const doc = (parse(readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
-  const raw: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(doc.config ?? {})) {
-    if (!key.startsWith(`${PROJECT}:`)) continue;
-    const name = key.slice(PROJECT.length + 1);
-    const encrypted = typeof value === "object" && value !== null && "secure" in value;
-    if (encrypted && !(SECRET_KEYS as readonly string[]).includes(name)) {
-      throw new UsageError(`${key} in ${file} is encrypted, but only ${SECRET_KEYS.join(", ")} are read as secrets`);
-    }
-    raw[name] = value;
-  }
-  return raw;
 }
 
 /** `--name value` flags and bare `--switch`es; unknown flags are an error naming the allowed ones. */

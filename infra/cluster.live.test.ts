@@ -6,10 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "nats";
-import { passwordHashes, userGrants } from "../deployment";
+import { passwordHashes } from "./passwordHash";
+import { userGrants } from "./userGrants";
 import { LocalCluster } from "../local/localCluster";
 import { parseStackConfig } from "./stackConfig";
-import { connectAs, nextPermissionError, subscriptionDenied, TEST_PASSWORDS } from "../test/natsProbe";
+import { connectAs, nextPermissionError, subscriptionDenied, TEST_PASSWORDS } from "../test/natsProbe.testkit";
 
 let cluster: LocalCluster;
 let stateDir: string;

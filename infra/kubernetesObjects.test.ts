@@ -6,10 +6,12 @@ import { Service } from "kubernetes-models/v1/Service";
 import { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
-import { REDACTED_HASHES, renderCluster, userGrants } from "../deployment";
+import { REDACTED_HASHES } from "./passwordHash";
+import { renderCluster } from "./renderCluster";
+import { userGrants } from "./userGrants";
 import { RESTART_CHECKSUM_ANNOTATION, type KubernetesObjects } from "./kubernetesObjects";
 import { parseStackConfig } from "./stackConfig";
-import { readStackConfig } from "../cli/stackFile";
+import { readStackConfig } from "./stackFile";
 
 function objectsOf(raw: Record<string, unknown> = {}): KubernetesObjects {
   return renderCluster(parseStackConfig("t", raw), userGrants(), REDACTED_HASHES).objects;

@@ -4,8 +4,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
-import { renderCluster, REDACTED_HASHES, type PasswordHashes, type UserGrant } from "../deployment";
-import { hashPassword } from "./passwordHash";
+import { renderCluster } from "./renderCluster";
+import { hashPassword, REDACTED_HASHES, type PasswordHashes } from "./passwordHash";
+import type { UserGrant } from "./userGrants";
 import { clientUrl } from "./clusterLayout";
 import { secretConfig } from "./pulumiStackConfig";
 import type { UserName } from "./users";

@@ -3,12 +3,13 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { natsConfInput, passwordHashes, renderCluster, userGrants } from "../deployment";
+import { natsConfInput, renderCluster } from "./renderCluster";
+import { userGrants } from "./userGrants";
 import { kubernetesTopology } from "./clusterLayout";
-import { derivedSalt, hashPassword, verifyPassword } from "./passwordHash";
+import { derivedSalt, hashPassword, passwordHashes, verifyPassword } from "./passwordHash";
 import { renderNatsConf, restartChecksum } from "./natsConfig";
 import { parseStackConfig } from "./stackConfig";
-import { readStackConfig } from "../cli/stackFile";
+import { readStackConfig } from "./stackFile";
 
 const PASSWORDS = {
   "fluo-bff": "bff-secret",

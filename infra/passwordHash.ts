@@ -5,6 +5,7 @@
 
 import { createHmac } from "node:crypto";
 import bcrypt from "bcryptjs";
+import { userSpecs, type UserName } from "./users";
 
 // bcrypt's own base64 alphabet (not RFC 4648).
 const BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -42,4 +43,26 @@ export function hashPassword(user: string, password: string, cost: number = BCRY
 
 export function verifyPassword(password: string, hash: string): boolean {
   return bcrypt.compareSync(password, hash);
+}
+
+export type PasswordHashes = Readonly<Record<UserName, string>>;
+
+/**
+ * Stand-ins for the password hashes where the real ones are not known or must not be shown: the objects
+ * other than the config Secret, and `npm run render` without --show-secrets. Not a bcrypt hash, so a
+ * server started with them accepts no password.
+ */
+export const REDACTED_HASHES: PasswordHashes = Object.fromEntries(
+  userSpecs().map((s) => [s.name, `<redacted: bcrypt hash of the ${s.name} password>`]),
+) as PasswordHashes;
+
+/** Bcrypt hashes of the given passwords; a user without one gets the redacted stand-in. */
+export function passwordHashes(passwords: Readonly<Record<string, string>> = {}): PasswordHashes {
+  const known = new Set(userSpecs().map((s) => s.name));
+  for (const user of Object.keys(passwords)) {
+    if (!known.has(user as UserName)) throw new Error(`password given for unknown user "${user}" (${[...known].join(", ")})`);
+  }
+  return Object.fromEntries(
+    userSpecs().map((s) => [s.name, passwords[s.name] ? hashPassword(s.name, passwords[s.name]) : REDACTED_HASHES[s.name]]),
+  ) as PasswordHashes;
 }

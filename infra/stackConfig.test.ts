@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseStackConfig } from "./stackConfig";
-import { readStackConfig } from "../cli/stackFile";
+import { readStackConfig } from "./stackFile";
 
 function problemsOf(raw: Record<string, unknown>, stack = "test"): string {
   try {

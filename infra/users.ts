@@ -1,6 +1,6 @@
 // The NATS users of FLUO and the grants that do not depend on the stream catalog.
 // JetStream grants (publish subjects of streams, pull/ack subjects of consumers) are derived from the catalog in
-// streams/ and merged on top in deployment.ts, so a new consumer never needs a hand edit here.
+// streams/ and merged on top in infra/userGrants.ts, so a new consumer never needs a hand edit here.
 
 import { grant, mergePermissions, type Permissions } from "./permissions";
 import type { SecretKey } from "./stackConfig";

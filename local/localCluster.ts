@@ -1,12 +1,14 @@
 // Runs the cluster's local flavour: N real nats-server processes on 127.0.0.1, each with the nats.conf that
 // infra/natsConfig.ts renders for Kubernetes, only with loopback ports, literal server names and a local
-// store_dir. Shared by `npm run local` and by every test that needs a live server.
+// store_dir, so what runs locally is the config that deploys, not a look-alike.
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { natsConfInput, type PasswordHashes, type UserGrant } from "../deployment";
+import { natsConfInput } from "../infra/renderCluster";
+import type { PasswordHashes } from "../infra/passwordHash";
+import type { UserGrant } from "../infra/userGrants";
 import { renderNatsConf, type NatsTopology } from "../infra/natsConfig";
 import type { StackConfig } from "../infra/stackConfig";
 import { natsServerTool, resolveBinary } from "../tools/resolve";

@@ -1,5 +1,6 @@
-// Test helpers shared by the monitoring tests: the real promtool, the exporter's metric names (the committed
-// list written from a live scrape, monitoring/exporter-metrics.tsv) and a fixture catalog.
+// The real promtool, the exporter's metric names (the committed list written from a live scrape,
+// monitoring/exporter-metrics.tsv) and a fixture catalog: rules are proven against the tool and the metric names
+// Prometheus really has.
 
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";

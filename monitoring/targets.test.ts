@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readStackConfig } from "../cli/stackFile";
+import { readStackConfig } from "../infra/stackFile";
 import { catalogForStack } from "../streams/catalog";
 import { alertTargetsFromCatalog, assertValidTargets } from "./targets";
 import { renderAlertRules } from "./rules";

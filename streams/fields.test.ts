@@ -58,7 +58,7 @@ describe("stream field table", () => {
     expect(normal.maxAge).toBe("1d");
     expect(normal.maxBytes).toBe("512MiB");
     expect(normal.duplicateWindow).toBe("2m");
-    expect(streamSpecFromApi(streamApiConfig(stream), ["fluo-bff"])).toEqual(normal);
+    expect(streamSpecFromApi(streamApiConfig(stream))).toEqual(normal);
   });
 
   it("keeps non-binary sizes exact", () => {
@@ -96,7 +96,7 @@ describe("consumer field table", () => {
     expect(normal.ackWait).toBe("5m");
     expect(normal.backoff).toEqual(["5m", "10m"]);
     expect(normal.maxAckPending).toBe(1000);
-    expect(consumerSpecFromApi("JOBS", consumerApiConfig(consumer), "fluo-workers")).toEqual(normal);
+    expect(consumerSpecFromApi("JOBS", consumerApiConfig(consumer))).toEqual(normal);
   });
 
   it("marks deliver/ack policy and stream as replaces, ack_wait as update", () => {

@@ -5,8 +5,15 @@
 
 import type { ConsumerConfig, StreamConfig } from "nats";
 import { formatDuration, formatSize, parseDuration, parseSize } from "../lib/units";
-import type { UserName } from "../infra/users";
 import type { ConsumerSpec, StreamSpec } from "./spec";
+
+/**
+ * What the stream table compares: the spec without `publishers`, which shape permissions (nats.conf), not the
+ * stream. The provider's inputs and drift's rows have exactly this shape, so nothing has to be padded out.
+ */
+export type StreamFields = Omit<StreamSpec, "publishers">;
+/** What the consumer table compares: the spec without the `consumer` user, which shapes permissions only. */
+export type ConsumerFields = Omit<ConsumerSpec, "consumer">;
 
 export interface Field<S> {
   readonly key: keyof S & string;
@@ -64,9 +71,9 @@ const turnsOff = (oldApi: unknown, newApi: unknown): boolean => oldApi === true 
 
 // ---- stream -----------------------------------------------------------------------------------------------
 
-type SV = StreamSpec[keyof StreamSpec] | undefined;
+type SV = StreamFields[keyof StreamFields] | undefined;
 
-export const STREAM_FIELDS: readonly Field<StreamSpec>[] = [
+export const STREAM_FIELDS: readonly Field<StreamFields>[] = [
   { key: "name", api: "name", change: "replace", toApi: same, fromApi: str, doc: "Stream name; a token of every API subject." },
   {
     key: "description",
@@ -167,9 +174,9 @@ export const STREAM_FIXED = {
 
 // ---- consumer ---------------------------------------------------------------------------------------------
 
-type CV = ConsumerSpec[keyof ConsumerSpec] | undefined;
+type CV = ConsumerFields[keyof ConsumerFields] | undefined;
 
-export const CONSUMER_FIELDS: readonly Field<ConsumerSpec>[] = [
+export const CONSUMER_FIELDS: readonly Field<ConsumerFields>[] = [
   {
     key: "stream",
     api: "stream_name",
@@ -273,38 +280,36 @@ function fromApiObject<S>(table: readonly Field<S>[], config: Readonly<Record<st
 }
 
 /** Canonical readable form: units spelled the shortest exact way, server defaults written out. */
-export function normalizeStream(spec: StreamSpec): StreamSpec {
-  const filled: StreamSpec = { ...spec, duplicateWindow: spec.duplicateWindow ?? defaultDuplicateWindow(spec.maxAge) };
-  return streamSpecFromApi(streamApiConfig(filled), [...spec.publishers]);
+export function normalizeStream(spec: StreamFields): StreamFields {
+  return streamSpecFromApi(streamApiConfig(spec));
 }
 
-export function normalizeConsumer(spec: ConsumerSpec): ConsumerSpec {
-  return consumerSpecFromApi(spec.stream, consumerApiConfig(spec), spec.consumer);
+export function normalizeConsumer(spec: ConsumerFields): ConsumerFields {
+  return consumerSpecFromApi(spec.stream, consumerApiConfig(spec));
 }
 
 /** The exact stream config the provider sends (durations in ns, sizes in bytes, every managed field set). */
-export function streamApiConfig(spec: StreamSpec): StreamConfig {
-  const filled: StreamSpec = { ...spec, duplicateWindow: spec.duplicateWindow ?? defaultDuplicateWindow(spec.maxAge) };
+export function streamApiConfig(spec: StreamFields): StreamConfig {
+  const filled: StreamFields = { ...spec, duplicateWindow: spec.duplicateWindow ?? defaultDuplicateWindow(spec.maxAge) };
   return { ...toApiObject(STREAM_FIELDS, filled), ...STREAM_FIXED } as unknown as StreamConfig;
 }
 
 /** The exact consumer config the provider sends: a durable pull consumer (no deliver_subject). */
-export function consumerApiConfig(spec: ConsumerSpec): ConsumerConfig {
+export function consumerApiConfig(spec: ConsumerFields): ConsumerConfig {
   return { ...toApiObject(CONSUMER_FIELDS, spec), ...CONSUMER_FIXED } as unknown as ConsumerConfig;
 }
 
 /** The managed fields of a stream as read from the server, in canonical readable form. */
-export function streamSpecFromApi(config: StreamConfig, publishers: UserName[]): StreamSpec {
-  const managed = fromApiObject(STREAM_FIELDS, config as unknown as Record<string, unknown>);
-  return { ...managed, publishers } as StreamSpec;
+export function streamSpecFromApi(config: StreamConfig): StreamFields {
+  return fromApiObject(STREAM_FIELDS, config as unknown as Record<string, unknown>) as StreamFields;
 }
 
 /** The managed fields of a consumer as read from the server, in canonical readable form. */
-export function consumerSpecFromApi(stream: string, config: ConsumerConfig, consumer: UserName): ConsumerSpec {
+export function consumerSpecFromApi(stream: string, config: ConsumerConfig): ConsumerFields {
   const managed = fromApiObject(CONSUMER_FIELDS, config as unknown as Record<string, unknown>);
   // On 2.9 info carries both name and durable_name; a consumer created with `name` only is ephemeral.
   const name = config.durable_name ?? config.name;
-  return { ...managed, stream, name, consumer } as ConsumerSpec;
+  return { ...managed, stream, name } as ConsumerFields;
 }
 
 /** Any object holding (some of) a spec's fields, e.g. provider inputs without the user names. */

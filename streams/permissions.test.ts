@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { readStackConfig } from "../cli/stackFile";
-import { renderFiles, userGrants, deploymentModel } from "../deployment";
+import { readStackConfig } from "../infra/stackFile";
+import { renderFiles, deploymentModel } from "../model";
+import { userGrants } from "../infra/userGrants";
 import { subjectMatches } from "../infra/permissions";
 import { BASE_CATALOG, catalogForStack } from "./catalog";
 import { catalogGrants, consumerSubjects, deadLetterSource, publishSubjects } from "./permissions";

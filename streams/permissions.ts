@@ -1,6 +1,6 @@
 // Least-privilege JetStream grants derived from the catalog (NOTES.md "Permissions that JetStream clients
 // really need", re-verified by permissions.live.test.ts). Merged onto the base grants of infra/users.ts by
-// deployment.ts `userGrants(catalogGrants(catalog))`, so a new consumer never needs a hand-written rule.
+// model.ts `userGrants(catalogGrants(catalog))`, so a new consumer never needs a hand-written rule.
 //
 // - A publisher gets publish on the subjects it declares (PUBLICATIONS) inside streams that list it; a JetStream publish-with-ack needs nothing more than
 //   that plus its own inbox (the ack is a reply), which users.ts already grants.

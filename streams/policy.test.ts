@@ -1,7 +1,7 @@
 // Stream policy unit tests: for every rule, the shipped catalog passes it on dev and prod, and a catalog broken
 // in exactly that way is caught with that rule id.
 import { describe, expect, it } from "vitest";
-import { readStackConfig } from "../cli/stackFile";
+import { readStackConfig } from "../infra/stackFile";
 import type { StackConfig } from "../infra/stackConfig";
 import { catalogForStack } from "./catalog";
 import { assertPolicy, checkPolicy, PolicyError, RULES, type RuleId } from "./policy";

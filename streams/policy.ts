@@ -1,6 +1,6 @@
 // Stream policy: rules over the whole catalog and the cluster it runs on, checked before `pulumi up` registers
-// anything (index.ts calls assertPolicy) and pinned by policy.test.ts. Each rule encodes a server rule the
-// server would only report halfway through an apply, or a FLUO decision; each violation says what to change.
+// anything: each rule encodes a server rule the server would only report halfway through an apply, or a FLUO
+// decision; each violation says what to change.
 
 import { subjectMatches, subjectsOverlap } from "../infra/permissions";
 import type { AppUser } from "../infra/users";

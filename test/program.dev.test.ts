@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { runProgram, type ProgramRun } from "./pulumiProgram";
+import { runProgram, type ProgramRun } from "./pulumiProgram.testkit";
 
 let run: ProgramRun;
 beforeAll(async () => {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { runProgram, type ProgramRun } from "./pulumiProgram";
+import { runProgram, type ProgramRun } from "./pulumiProgram.testkit";
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 let run: ProgramRun;

@@ -1,4 +1,4 @@
-// Which binary of a tool runs: one answer for the tests, `npm run local`, the benchmarks and the smoke check.
+// Which binary of a tool runs, answered in one place so a test and local mode never run different servers.
 // The pinned build (tools/versions.json) when it is in the cache, else the same name on PATH; an explicit
 // *_BIN variable wins over both.
 

@@ -8,14 +8,15 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "nats";
-import { readStackConfig } from "../../cli/stackFile";
-import { deploymentModel, passwordHashes, type DeploymentModel } from "../../deployment";
+import { readStackConfig } from "../../infra/stackFile";
+import { passwordHashes } from "../../infra/passwordHash";
+import { deploymentModel, type DeploymentModel } from "../../model";
 import { EXPORTER_ARGS } from "../../infra/kubernetesObjects";
 import type { StackConfig } from "../../infra/stackConfig";
 import { userSpecs, type UserName } from "../../infra/users";
 import { freePort, LocalCluster, type LocalNode } from "../../local/localCluster";
-import { applyCatalog } from "../../streams/apply";
-import { closeConnections, type ConnectionSettings } from "../../streams/jetstreamClient";
+import { applyCatalog } from "../../streams/ops/apply";
+import { closeConnections, type ConnectionSettings } from "../../streams/provider/client";
 import { httpGet, startProcess, waitFor, type ManagedProcess } from "./processes";
 
 /** Subjects outside the catalog that fluo-bff may also publish here, for test-only streams. */

@@ -1,19 +1,13 @@
-// Applies a whole catalog to a live server without Pulumi (`npm run local`, the benchmark), through the very
-// operations the dynamic provider runs: read the live resource, diff it against the declaration, then create,
+// Applies a whole catalog to a live server without Pulumi, through the very operations the dynamic provider
+// runs (so local mode cannot drift from `pulumi up`): read the live resource, diff it against the declaration, then create,
 // update or replace (with the same destructive-change guard). Streams first, then consumers (a consumer needs
 // its stream). Nothing undeclared is deleted: without Pulumi state there is no record of what we own.
 
-import type { Catalog } from "./spec";
-import type { ConnectionSettings } from "./jetstreamClient";
-import {
-  consumerId,
-  consumerInputs,
-  consumerOps,
-  streamId,
-  streamInputs,
-  streamOps,
-  type ProviderSettings,
-} from "./provider";
+import type { Catalog } from "../spec";
+import type { ConnectionSettings } from "../provider/client";
+import { consumerId, consumerInputs, consumerOps } from "../provider/consumer";
+import { streamId, streamInputs, streamOps } from "../provider/stream";
+import type { ProviderSettings } from "../provider/settings";
 
 export type ApplyActionKind = "create" | "update" | "replace" | "unchanged";
 

@@ -1,9 +1,10 @@
 // The Stream and Consumer providers exactly as the SDK stores them in state (`__provider`): serialized with
 // pulumi.runtime.serializeFunction, as pulumi.dynamic.Resource does. Run on tsc output (vitest's transform
-// changes what a closure captures): `node out/.../streams/serializedProviders.js` prints them as JSON.
+// changes what a closure captures): `node out/.../streams/provider/serializedProviders.js` prints them as JSON.
 
 import * as pulumi from "@pulumi/pulumi";
-import { consumerProvider, streamProvider } from "./provider";
+import { consumerProvider } from "./consumer";
+import { streamProvider } from "./stream";
 
 export interface SerializedProviders {
   readonly stream: string;

@@ -2,9 +2,9 @@
 // consumers are registered as dynamic resources under the Catalog component, after the StatefulSet.
 
 import { beforeAll, describe, expect, it } from "vitest";
-import { runProgram, type ProgramRun } from "../test/pulumiProgram";
-import { catalogForStack } from "./catalog";
-import { readStackConfig } from "../cli/stackFile";
+import { runProgram, type ProgramRun } from "./pulumiProgram.testkit";
+import { catalogForStack } from "../streams/catalog";
+import { readStackConfig } from "../infra/stackFile";
 
 const STREAM = "pulumi-nodejs:dynamic/fluo-queue:Stream";
 const CONSUMER = "pulumi-nodejs:dynamic/fluo-queue:Consumer";

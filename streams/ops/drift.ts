@@ -1,12 +1,13 @@
-// Declared catalog vs live server, without Pulumi state: what `npm run drift` prints and the benchmark times.
+// Declared catalog vs live server, without Pulumi state (a server changed by hand has no record in it).
 // Compares the same managed fields, normalised the same way, as the provider's diff, so "no drift" here means
 // `pulumi refresh --expect-no-changes` has nothing to report either.
 
 import type { ConsumerInfo, JetStreamManager, StreamInfo } from "nats";
-import { CONSUMER_FIELDS, fieldChanges, STREAM_FIELDS } from "./fields";
-import { withRetry } from "./jetstreamClient";
-import { consumerId, consumerInputs, liveConsumerInputs, liveStreamInputs, streamInputs } from "./provider";
-import type { Catalog, ConsumerSpec, StreamSpec } from "./spec";
+import { CONSUMER_FIELDS, fieldChanges, STREAM_FIELDS } from "../fields";
+import { withRetry } from "../provider/client";
+import { consumerId, consumerInputs, liveConsumerInputs } from "../provider/consumer";
+import { liveStreamInputs, streamInputs } from "../provider/stream";
+import type { Catalog } from "../spec";
 
 export interface FieldDrift {
   readonly field: string;
@@ -46,8 +47,6 @@ export async function readLiveState(jsm: JetStreamManager): Promise<LiveState> {
   return { streams, consumers };
 }
 
-const tableStream = (inputs: object): StreamSpec => ({ ...(inputs as StreamSpec), publishers: [] });
-const tableConsumer = (inputs: object): ConsumerSpec => ({ ...(inputs as ConsumerSpec), consumer: "fluo-workers" });
 
 function fieldDrifts(changed: readonly string[], declared: object, live: object): FieldDrift[] {
   return changed.map((field) => ({
@@ -70,7 +69,7 @@ export function compareCatalog(catalog: Catalog, live: LiveState): Drift[] {
     }
     const declared = streamInputs(spec);
     const current = liveStreamInputs(info);
-    const { changed } = fieldChanges(STREAM_FIELDS, tableStream(current), tableStream(declared));
+    const { changed } = fieldChanges(STREAM_FIELDS, current, declared);
     if (changed.length > 0) drifts.push({ kind: "stream", id: spec.name, status: "changed", fields: fieldDrifts(changed, declared, current) });
   }
   for (const spec of catalog.consumers) {
@@ -82,7 +81,7 @@ export function compareCatalog(catalog: Catalog, live: LiveState): Drift[] {
       continue;
     }
     const current = liveConsumerInputs(info);
-    const { changed } = fieldChanges(CONSUMER_FIELDS, tableConsumer(current), tableConsumer(declared));
+    const { changed } = fieldChanges(CONSUMER_FIELDS, current, declared);
     if (changed.length > 0) drifts.push({ kind: "consumer", id, status: "changed", fields: fieldDrifts(changed, declared, current) });
   }
   const declaredStreams = new Set(catalog.streams.map((s) => s.name));

@@ -3,7 +3,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT } from "../infra/stackConfig";
-import { readStackFileValues } from "../cli/stackFile";
+import { readStackFileValues } from "../infra/stackFile";
 
 export interface Registration {
   readonly type: string;
@@ -12,6 +12,8 @@ export interface Registration {
   readonly protect: boolean;
   readonly dependsOn: string[];
   readonly parentName?: string;
+  /** The URN the engine gives it: parent types (without the stack) joined by `$`, then the name. */
+  readonly urn: string;
 }
 
 export interface ProgramRun {
@@ -22,6 +24,20 @@ export interface ProgramRun {
 }
 
 const nameOf = (r: unknown): string => (r as { __name?: string }).__name ?? "?";
+
+interface ResourceInternals {
+  readonly __pulumiType?: string;
+  readonly __parentResource?: ResourceInternals;
+}
+
+/** The engine's qualified type: every ancestor's type except the root stack's, then the resource's own. */
+function qualifiedType(type: string, parent: unknown): string {
+  const chain = [type];
+  for (let p = parent as ResourceInternals | undefined; p; p = p.__parentResource) {
+    if (p.__pulumiType && p.__pulumiType !== "pulumi:pulumi:Stack") chain.unshift(p.__pulumiType);
+  }
+  return chain.join("$");
+}
 
 /** Loads the stack file, sets it as the engine config, imports index.ts and waits for every registration. */
 export async function runProgram(stack: string, overrides: Record<string, unknown> = {}): Promise<ProgramRun> {
@@ -58,6 +74,7 @@ export async function runProgram(stack: string, overrides: Record<string, unknow
       protect: t.opts.protect === true,
       dependsOn: list.map(nameOf),
       parentName: t.opts.parent ? nameOf(t.opts.parent) : undefined,
+      urn: `urn:pulumi:${stack}::${PROJECT}::${qualifiedType(t.type, t.opts.parent)}::${t.name}`,
     });
     return undefined;
   };
@@ -84,4 +101,16 @@ export async function runProgram(stack: string, overrides: Record<string, unknow
       return found;
     },
   };
+}
+
+/**
+ * Every URN the stack registers with stream management on (natsUrl set), sorted: a changed URN makes the
+ * engine replace a live resource, so moving code must leave this list as it is.
+ */
+export async function programUrns(stack: string, expectedDynamic: number): Promise<string[]> {
+  const run = await runProgram(stack, { natsUrl: "nats://127.0.0.1:4222", provisionerPassword: "not-a-real-password" });
+  // Dynamic resources register only after their provider is serialized.
+  const dynamic = () => run.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/")).length;
+  for (let i = 0; i < 100 && dynamic() < expectedDynamic; i++) await new Promise((r) => setTimeout(r, 100));
+  return run.resources.map((r) => r.urn).sort();
 }

@@ -5,11 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "nats";
 import { main, PASSWORD_ENV } from "./drift";
 import type { Io } from "./io";
-import { readStackConfig } from "./stackFile";
+import { readStackConfig } from "../infra/stackFile";
 import { catalogForStack } from "../streams/catalog";
-import { applyCatalog } from "../streams/apply";
-import { closeConnections } from "../streams/jetstreamClient";
-import { startProvisioningCluster, type ProvisioningCluster } from "../streams/testCluster";
+import { applyCatalog } from "../streams/ops/apply";
+import { closeConnections } from "../streams/provider/client";
+import { startProvisioningCluster, type ProvisioningCluster } from "../streams/provider/provisioningCluster.testkit";
 
 let live: ProvisioningCluster;
 let url: string;

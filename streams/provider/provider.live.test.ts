@@ -3,23 +3,14 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "nats";
-import { startProvisioningCluster, type ProvisioningCluster } from "./testCluster";
-import { closeConnections, jetStreamManager } from "./jetstreamClient";
-import { streamApiConfig } from "./fields";
-import {
-  consumerInputs,
-  consumerOps,
-  settingsFromConfig,
-  streamInputs,
-  streamOps,
-  UNKNOWN,
-  type ConsumerInputs,
-  type ProviderSettings,
-  type StreamInputs,
-  type StreamOutputs,
-} from "./provider";
-import { applyCatalog } from "./apply";
-import type { Catalog } from "./spec";
+import { startProvisioningCluster, type ProvisioningCluster } from "./provisioningCluster.testkit";
+import { closeConnections, jetStreamManager } from "./client";
+import { streamApiConfig } from "../fields";
+import { consumerInputs, consumerOps, type ConsumerInputs } from "./consumer";
+import { settingsFromConfig, UNKNOWN, type ProviderSettings } from "./settings";
+import { streamInputs, streamOps, type StreamInputs, type StreamOutputs } from "./stream";
+import { applyCatalog } from "../ops/apply";
+import type { Catalog } from "../spec";
 
 let live: ProvisioningCluster;
 let settings: ProviderSettings;
@@ -114,12 +105,12 @@ describe("Stream provider on a live cluster", () => {
   it("shows drift after an out-of-band change and none after it is undone", async () => {
     const nc = await separateConnection("provisioner");
     const jsm = await nc.jetstreamManager();
-    await jsm.streams.update("ORDERS", { ...streamApiConfig({ ...outs, publishers: [] }), max_age: 3_600_000_000_000 });
+    await jsm.streams.update("ORDERS", { ...streamApiConfig(outs), max_age: 3_600_000_000_000 });
     const drifted = await streamOps.read(settings, "ORDERS", outs);
     expect(drifted.props?.maxAge).toBe("1h");
     const diff = await streamOps.diff(settings, "ORDERS", drifted.props!, outs);
     expect(diff).toMatchObject({ changes: true, replaces: [], changed: ["maxAge"] });
-    await jsm.streams.update("ORDERS", streamApiConfig({ ...outs, publishers: [] }));
+    await jsm.streams.update("ORDERS", streamApiConfig(outs));
     await nc.close();
     const clean = await streamOps.read(settings, "ORDERS", outs);
     expect((await streamOps.diff(settings, "ORDERS", clean.props!, outs)).changes).toBe(false);
@@ -154,7 +145,7 @@ describe("Stream provider on a live cluster", () => {
     const nc = await separateConnection("provisioner");
     const jsm = await nc.jetstreamManager();
     const adopt = orders({ name: "ADOPTED", subjects: ["test.adopted.>"] });
-    await jsm.streams.add(streamApiConfig({ ...adopt, publishers: [] }));
+    await jsm.streams.add(streamApiConfig(adopt));
     const created = await streamOps.create(settings, adopt);
     expect(created.outs.created).toBe((await jsm.streams.info("ADOPTED")).created);
     await expect(streamOps.create(settings, { ...adopt, maxAge: "1h" })).rejects.toThrow(
@@ -169,7 +160,7 @@ describe("Stream provider on a live cluster", () => {
     const jsm = await nc.jetstreamManager();
     const spec = orders({ name: "UNBOUNDED", subjects: ["test.unbounded.>"] });
     const created = await streamOps.create(settings, spec);
-    await jsm.streams.update("UNBOUNDED", { ...streamApiConfig({ ...spec, publishers: [] }), max_bytes: -1 });
+    await jsm.streams.update("UNBOUNDED", { ...streamApiConfig(spec), max_bytes: -1 });
     const read = await streamOps.read(settings, "UNBOUNDED", created.outs);
     expect(read.props?.maxBytes).toBeUndefined();
     const diff = await streamOps.diff(settings, "UNBOUNDED", read.props!, spec);
@@ -183,7 +174,7 @@ describe("Stream provider on a live cluster", () => {
     const jsm = await nc.jetstreamManager();
     const spec = orders({ name: "CAPPED", subjects: ["test.capped.>"] });
     // max_consumers cannot change after creation: adopting this stream would make every later update fail.
-    await jsm.streams.add({ ...streamApiConfig({ ...spec, publishers: [] }), max_consumers: 5 });
+    await jsm.streams.add({ ...streamApiConfig(spec), max_consumers: 5 });
     await expect(streamOps.create(settings, spec)).rejects.toThrow(/stream CAPPED already exists.*not adopted[\s\S]*max_consumers: live 5, pinned -1/);
     await jsm.streams.delete("CAPPED");
     await nc.close();

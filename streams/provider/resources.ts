@@ -1,8 +1,9 @@
-// The Pulumi resources for streams and consumers: dynamic resources over the providers of streams/provider.ts,
+// The Pulumi resources for streams and consumers: dynamic resources over the providers of stream.ts and consumer.ts,
 // typed `pulumi-nodejs:dynamic/fluo-queue:Stream` and `.../fluo-queue:Consumer` in previews and state.
 
 import * as pulumi from "@pulumi/pulumi";
-import { consumerProvider, streamProvider, type ConsumerInputs, type StreamInputs } from "./provider";
+import { consumerProvider, type ConsumerInputs } from "./consumer";
+import { streamProvider, type StreamInputs } from "./stream";
 
 type Args<T> = { readonly [K in keyof T]: pulumi.Input<T[K]> };
 

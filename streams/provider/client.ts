@@ -1,6 +1,6 @@
 // The one place that talks to a NATS server for stream management: connection settings, one reused connection
-// per process, JetStream error classification and bounded retries. Used by the dynamic provider (inside the
-// Pulumi provider host), by applyCatalog (`npm run local`) and by `npm run drift`.
+// per process (the provider host calls many operations in one process), JetStream error classification on
+// codes, not message text, and bounded retries.
 //
 // Serialization rules (NOTES.md "Pulumi dynamic providers"): the provider captures these functions by value, so
 // they load `nats` with require() at call time and keep no module-level state: the connection cache lives on

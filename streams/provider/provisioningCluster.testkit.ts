@@ -1,15 +1,17 @@
-// A local 3-node cluster (local/localCluster.ts, the rendered nats.conf) with known passwords, for the stream
-// provider's live tests and its benchmark. Only the test publisher grant is added to what the stack renders.
+// A local 3-node cluster (local/localCluster.ts, the rendered nats.conf) with known passwords: the provider is
+// proven against the least-privilege fluo-provisioner it runs as in production. Only the test publisher grant is
+// added to what the stack renders.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { passwordHashes, userGrants } from "../deployment";
-import { grant } from "../infra/permissions";
-import { parseStackConfig } from "../infra/stackConfig";
-import { userSpecs, type UserName } from "../infra/users";
-import { LocalCluster } from "../local/localCluster";
-import type { ConnectionSettings } from "./jetstreamClient";
+import { passwordHashes } from "../../infra/passwordHash";
+import { userGrants } from "../../infra/userGrants";
+import { grant } from "../../infra/permissions";
+import { parseStackConfig } from "../../infra/stackConfig";
+import { userSpecs, type UserName } from "../../infra/users";
+import { LocalCluster } from "../../local/localCluster";
+import type { ConnectionSettings } from "./client";
 
 export interface ProvisioningCluster {
   readonly cluster: LocalCluster;

@@ -7,11 +7,12 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ProviderHost, secretValue, UNKNOWN } from "./providerHost.testkit";
-import { startProvisioningCluster, type ProvisioningCluster } from "./testCluster";
-import { consumerInputs, streamInputs } from "./provider";
+import { startProvisioningCluster, type ProvisioningCluster } from "./provisioningCluster.testkit";
+import { consumerInputs } from "./consumer";
+import { streamInputs } from "./stream";
 import type { SerializedProviders } from "./serializedProviders";
 
-const root = join(__dirname, "..");
+const root = join(__dirname, "..", "..");
 // Inside the project (excluded from tsc and vitest) so the compiled provider resolves `nats` from node_modules.
 const outDir = join(root, "out", `provider-host-${process.pid}`);
 
@@ -27,12 +28,12 @@ function compileAndSerialize(): SerializedProviders {
     JSON.stringify({
       extends: join(root, "tsconfig.json"),
       compilerOptions: { outDir, rootDir: root, sourceMap: false, noEmitOnError: true },
-      files: [join(root, "streams/serializedProviders.ts")],
+      files: [join(root, "streams/provider/serializedProviders.ts")],
       include: [],
     }),
   );
   execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", tsconfig], { cwd: root, stdio: "pipe" });
-  const json = execFileSync(process.execPath, [join(outDir, "streams/serializedProviders.js")], { cwd: root, encoding: "utf8" });
+  const json = execFileSync(process.execPath, [join(outDir, "streams/provider/serializedProviders.js")], { cwd: root, encoding: "utf8" });
   return JSON.parse(json) as SerializedProviders;
 }
 

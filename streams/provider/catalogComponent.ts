@@ -2,9 +2,10 @@
 // once the NATS StatefulSet is ready, managed over `fluo-queue:natsUrl` as fluo-provisioner.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../infra/stackConfig";
-import type { Catalog } from "./spec";
-import { consumerId, consumerInputs, streamInputs } from "./provider";
+import type { StackConfig } from "../../infra/stackConfig";
+import type { Catalog } from "../spec";
+import { consumerId, consumerInputs } from "./consumer";
+import { streamInputs } from "./stream";
 import { Consumer, Stream } from "./resources";
 
 export interface StreamCatalogArgs {

@@ -1,6 +1,6 @@
 // Test kit: runs the Pulumi SDK's real dynamic provider host (the process the engine starts for
-// `pulumi-nodejs:dynamic:*` resources) and calls it over gRPC the way the engine does. Used by the provider
-// host test; not part of the program.
+// `pulumi-nodejs:dynamic:*` resources) and calls it over gRPC the way the engine does: serialization, configure()
+// and secrets only behave as in `pulumi up` inside that host, not when the ops are called directly.
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";

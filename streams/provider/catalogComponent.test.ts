@@ -4,9 +4,9 @@
 
 import { beforeAll, describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
-import { parseStackConfig } from "../infra/stackConfig";
-import { StreamCatalog, STREAMS_NEED_PASSWORD } from "./catalogResources";
-import type { Catalog } from "./spec";
+import { parseStackConfig } from "../../infra/stackConfig";
+import { StreamCatalog, STREAMS_NEED_PASSWORD } from "./catalogComponent";
+import type { Catalog } from "../spec";
 
 interface Seen {
   readonly type: string;

@@ -11,16 +11,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AckPolicy, DeliverPolicy, Events, type ConsumerInfo, type JetStreamManager, type NatsConnection, type StreamInfo } from "nats";
-import { deploymentModel, passwordHashes } from "../deployment";
-import { readStackConfig } from "../cli/stackFile";
-import { subjectMatches } from "../infra/permissions";
-import { BACKUP_SUBJECTS, userSpecs, type UserName } from "../infra/users";
-import { LocalCluster } from "../local/localCluster";
-import { connectAs, nextPermissionError, subscriptionDenied, TEST_PASSWORDS } from "../test/natsProbe";
+import { deploymentModel } from "../../model";
+import { passwordHashes } from "../../infra/passwordHash";
+import { readStackConfig } from "../../infra/stackFile";
+import { subjectMatches } from "../../infra/permissions";
+import { BACKUP_SUBJECTS, userSpecs, type UserName } from "../../infra/users";
+import { LocalCluster } from "../../local/localCluster";
+import { connectAs, nextPermissionError, subscriptionDenied, TEST_PASSWORDS } from "../../test/natsProbe.testkit";
 import { JetStreamApiError, readBackupDir, restoreStream, snapshotStream, writeBackupDir, type StreamBackup } from "./backup";
-import { consumerApiConfig, streamApiConfig } from "./fields";
-import { main as backupCli, PASSWORD_ENV } from "../cli/backup";
-import type { Io } from "../cli/io";
+import { consumerApiConfig, streamApiConfig } from "../fields";
+import { main as backupCli, PASSWORD_ENV } from "../../cli/backup";
+import type { Io } from "../../cli/io";
 
 const config = readStackConfig("dev");
 // The same model as pulumi up: catalog with the dev overrides, policy checked, grants derived from it.

@@ -1,0 +1,14 @@
+// The dev stack's URNs under mocks, against the list committed beside this file: a file move or a renamed
+// component that changed one would make `pulumi up` replace live resources (streams, the StatefulSet).
+
+import { expect, it } from "vitest";
+import { programUrns } from "./pulumiProgram.testkit";
+import { catalogForStack } from "../streams/catalog";
+import { readStackConfig } from "../infra/stackFile";
+
+it("registers every resource of the dev stack under the URN it had before", async () => {
+  const catalog = catalogForStack(readStackConfig("dev"));
+  const urns = await programUrns("dev", catalog.streams.length + catalog.consumers.length);
+  expect(urns.filter((u) => u.includes("pulumi-nodejs:dynamic/"))).toHaveLength(catalog.streams.length + catalog.consumers.length);
+  await expect(urns.join("\n") + "\n").toMatchFileSnapshot("./urns.dev.txt");
+});
