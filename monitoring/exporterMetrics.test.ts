@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseStackConfig } from "../infra/stackConfig";
+import { toolSpec } from "../tools/manifest";
 import { committedMetricList, METRICS_FILE, diffMetricLists, formatMetricList, isEmptyDiff, metricFamilies, parseMetricList, parseSamples } from "./exporterMetrics";
 import { scrapeFile } from "./live/recording";
 
@@ -58,8 +59,9 @@ describe("exporter metric list", () => {
     expect(committedMetricList().length).toBeGreaterThan(150);
   });
 
-  it("was recorded from the exporter version the StatefulSet runs (the default exporterImage tag)", () => {
+  it("was recorded from the exporter version the StatefulSet runs, which is the pinned tool's version", () => {
     const tag = parseStackConfig("test", {}).exporterImage.split(":").pop();
     expect(readFileSync(METRICS_FILE, "utf8")).toContain(`# prometheus-nats-exporter ${tag} with the sidecar's flags`);
+    expect(toolSpec("prometheus-nats-exporter").version).toBe(`v${tag}`);
   });
 });

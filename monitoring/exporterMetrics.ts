@@ -1,7 +1,7 @@
 // The metric list of prometheus-nats-exporter as this project runs it: every metric family a live scrape of the
 // sidecar's flags returns, with its type and label names. The committed list (exporter-metrics.tsv beside this
 // file) is written from a live scrape by `npm run monitoring:metrics`; the rules and dashboard name check
-// (queries.test.ts) reads it, and `npm run monitoring:live` fails when a new live scrape differs from it.
+// (queries.test.ts) reads it, and exporterMetrics.live.test.ts fails when a new live scrape differs from it.
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -1,9 +1,9 @@
-// npm run monitoring:metrics -- --exporter <prometheus-nats-exporter binary>
+// npm run monitoring:metrics [-- --exporter <prometheus-nats-exporter binary>]
 // Runs the real exporter with the StatefulSet sidecar's flags in front of each server of a local 3-node cluster
 // (dev stack, catalog applied, some traffic so consumers have deliveries and acks) and writes
 //   monitoring/exporter-metrics.tsv        every metric family with its type and labels (the committed list)
 //   monitoring/testdata/scrape-<pod>.prom  the raw scrape of each exporter (what the CI Prometheus replays)
-// The exporter is not built by this project: pass a binary you built or downloaded (see the README).
+// Without --exporter it runs the pinned build (tools/versions.json, `npm run tools`), the exporterImage version.
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,11 +11,12 @@ import { natsServerBinary } from "../../local/localCluster";
 import { natsServerVersion } from "../../tools/resolve";
 import { formatMetricList, metricFamilies, METRICS_FILE } from "../exporterMetrics";
 import { exporterVersion, parseExporterFlag, recordingTraffic, RECORDING_DIR, scrapeFile } from "./recording";
+import { exporterBinary } from "./exporterBinary";
 import { httpGet } from "./processes";
 import { localExporterArgs, startMonitoredCluster } from "./stack";
 
 async function main(argv: readonly string[]): Promise<number> {
-  const exporter = parseExporterFlag(argv, "monitoring:metrics");
+  const exporter = parseExporterFlag(argv, "monitoring:metrics", exporterBinary);
   if (typeof exporter === "number") return exporter;
   const version = exporterVersion(exporter);
   const server = natsServerVersion(natsServerBinary());

@@ -31,17 +31,23 @@ export async function recordingTraffic(stack: MonitoredCluster): Promise<void> {
   await workOff(backend, "EVENTS", "audit-replay", 10);
 }
 
-/** `--exporter <path>` of the live scripts; prints the usage and returns 1 when it is missing or wrong. */
-export function parseExporterFlag(argv: readonly string[], script: string): string | number {
+/** `[--exporter <path>]` of `npm run monitoring:metrics`: the path, the pinned build without it, or 1 (usage printed). */
+export function parseExporterFlag(argv: readonly string[], script: string, fallback: () => string): string | number {
   const at = argv.indexOf("--exporter");
-  const path = at >= 0 ? argv[at + 1] : undefined;
-  const unknown = argv.filter((a, i) => a.startsWith("--") && a !== "--exporter" && argv[i - 1] !== "--exporter");
-  if (!path || unknown.length > 0) {
-    console.error(
-      `usage: npm run ${script} -- --exporter <prometheus-nats-exporter binary>${unknown.length > 0 ? ` (unknown argument ${unknown[0]})` : ""}`,
-    );
+  const unknown = argv.filter((a, i) => a !== "--exporter" && argv[i - 1] !== "--exporter");
+  if (unknown.length > 0 || (at >= 0 && !argv[at + 1])) {
+    console.error(`usage: npm run ${script} [-- --exporter <prometheus-nats-exporter binary>]${unknown.length > 0 ? ` (unknown argument ${unknown[0]})` : ""}`);
     return 1;
   }
+  if (at < 0) {
+    try {
+      return fallback();
+    } catch (err) {
+      console.error(`${script}: ${(err as Error).message}`);
+      return 1;
+    }
+  }
+  const path = argv[at + 1];
   if (!existsSync(path)) {
     console.error(`${script}: --exporter ${path}: no such file`);
     return 1;
@@ -49,10 +55,10 @@ export function parseExporterFlag(argv: readonly string[], script: string): stri
   return path;
 }
 
-/** The version the exporter binary reports (`prometheus-nats-exporter version 0.20.1`). */
+/** The version the exporter binary reports (`prometheus-nats-exporter version v0.20.1`), without the v. */
 export function exporterVersion(path: string): string {
   const out = spawnSync(path, ["-version"], { encoding: "utf8" });
-  const m = /version\s+(\S+)/.exec(`${out.stdout}${out.stderr}`);
+  const m = /version\s+v?(\S+)/.exec(`${out.stdout}${out.stderr}`);
   if (out.status !== 0 || !m) throw new Error(`${path} -version printed no version (exit ${out.status})`);
   return m[1];
 }

@@ -1,6 +1,6 @@
 // Recorded exporter scrapes served again over HTTP, one loopback port per pod, so a real Prometheus can scrape
-// them as if the exporters were running: what CI has instead of the exporter binary (the module proxy does not
-// serve prometheus-nats-exporter, so CI cannot build it). The values are frozen at the moment of recording.
+// them as if the exporters were running: a fixed, known data set for the dashboard test (the values are frozen at
+// the moment of recording, and the recording left a consumer backlog so the alert table has a row).
 
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";

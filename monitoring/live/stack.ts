@@ -1,7 +1,7 @@
 // A monitored cluster on this machine: the dev stack's 3-node cluster (local/localCluster.ts, the rendered
 // nats.conf on the pinned nats-server), its stream catalog applied by fluo-provisioner, and optionally one
 // prometheus-nats-exporter per server with the StatefulSet sidecar's flags. Shared by `npm run
-// monitoring:metrics`, `npm run monitoring:live` and the runbook test.
+// monitoring:metrics` and the live monitoring tests.
 
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
