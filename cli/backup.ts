@@ -1,7 +1,8 @@
 // npm run backup -- --url <nats-url> --stream <name> --out <dir> [--no-consumers]
 // npm run restore -- --url <nats-url> --dir <dir>
 // Snapshot and restore of one stream as fluo-backup (streams/ops/backup.ts). The directory has natscli's layout
-// (backup.json + stream.tar.s2), so `nats stream restore <dir>` reads what this writes and vice versa. The
+// (backup.json + stream.arc.s2, or stream.tar.s2 from servers before 2.15), so `nats backup restore stream <dir>`
+// reads what this writes and `npm run restore` what `nats backup stream` writes. The
 // password comes from --password or FLUO_QUEUE_BACKUP_PASSWORD (an environment variable keeps it out of shell
 // history). Exit 0 done, 1 error (bad flags, unreachable server, refused login, API error), named.
 

@@ -10,9 +10,9 @@ import { stringify } from "yaml";
 import { parseStackConfig, type StackConfig, type StackConfigInput } from "../infra/stackConfig";
 import { committedMetricList } from "./exporterMetrics";
 import { DEFAULT_SERVER_THRESHOLDS, type AlertTargets } from "./targets";
-import { resolveBinary } from "../tools/resolve";
+import { PROMTOOL as PROMTOOL_BINARY, requireBinary } from "../tools/resolve";
 
-export const PROMTOOL = resolveBinary("prometheus", "promtool", "PROMTOOL")?.path ?? "promtool";
+export const PROMTOOL = requireBinary(PROMTOOL_BINARY).path;
 
 export interface PromtoolResult {
   readonly status: number | null;

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { subjectMatches } from "../infra/permissions";
 import { APP_ACCOUNT, type UserName } from "../infra/users";
 import { contextFile } from "../local/credentials";
-import { resolveBinary } from "../tools/resolve";
+import { NATS_CLI, requireBinary } from "../tools/resolve";
 import { committedMetricList } from "./exporterMetrics";
 import { httpGet, waitFor } from "./live/processes";
 import { startMonitoredCluster, type MonitoredCluster } from "./live/stack";
@@ -19,7 +19,7 @@ import { publish } from "./live/traffic";
 
 const README = readFileSync(join(__dirname, "..", "README.md"), "utf8");
 const RUNBOOKS = README.slice(README.indexOf("## Alert runbooks"));
-const NATS = resolveBinary("natscli", "nats", "NATS_CLI_BIN")?.path ?? "nats";
+const NATS = requireBinary(NATS_CLI).path;
 
 /** Inline code spans of the runbooks, line breaks inside them joined (the README wraps at 120 columns). */
 const spans = [...new Set([...RUNBOOKS.matchAll(/`([^`]+)`/g)].map((m) => m[1].replace(/\s+/g, " ").trim()))];

@@ -8,19 +8,13 @@ import { stringify } from "yaml";
 import { SELECTOR_LABELS } from "../../infra/clusterLayout";
 import { durationNanos, formatDuration } from "../../lib/units";
 import { freePort } from "../../local/localCluster";
-import { resolveBinary } from "../../tools/resolve";
+import { requireBinary, type ToolBinary } from "../../tools/resolve";
 import type { RuleFile } from "../rules";
 import { METRICS_PORT_NAME, type PodMonitor, type Relabeling } from "../scrape";
 import { httpGet, startProcess, tail, waitFor, type ManagedProcess } from "./processes";
 
-export const PROMETHEUS_HINT =
-  "prometheus was not found: build the pinned Prometheus 3 with `npm run tools -- prometheus` (needs Go), or set PROMETHEUS_BIN";
-
-export function prometheusBinary(): string {
-  const resolved = resolveBinary("prometheus", "prometheus", "PROMETHEUS_BIN");
-  if (!resolved) throw new Error(PROMETHEUS_HINT);
-  return resolved.path;
-}
+/** The Prometheus 3 server binary (the pinned build unless PROMETHEUS_BIN or PATH say otherwise). */
+export const PROMETHEUS_SERVER: ToolBinary = { tool: "prometheus", binary: "prometheus", envVar: "PROMETHEUS_BIN" };
 
 /** A scrape target standing in for one NATS pod: its exporter's loopback address and the pod it plays. */
 export interface LocalTarget {
@@ -141,7 +135,7 @@ export interface PrometheusOptions {
 }
 
 export async function startPrometheus(options: PrometheusOptions): Promise<PrometheusServer> {
-  const binary = prometheusBinary();
+  const binary = requireBinary(PROMETHEUS_SERVER).path;
   mkdirSync(join(options.dir, "data"), { recursive: true });
   const config = join(options.dir, "prometheus.yml");
   writeFileSync(join(options.dir, "rules.yaml"), stringify(options.rules, { lineWidth: 0 }));
