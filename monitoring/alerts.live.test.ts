@@ -40,10 +40,13 @@ interface ExpectedAlert {
 const describeAlert = (a: PromAlert) =>
   `${a.labels.alertname}{${["pod", "stream_name", "consumer_name"].filter((k) => a.labels[k]).map((k) => `${k}=${a.labels[k]}`).join(",")}}[${a.state}]`;
 
-/** Exactly `expected` fires, and nothing else is even pending. */
+/**
+ * Exactly `expected` fires. Pending alerts are not sent and do not count: losing a pod moves stream and consumer
+ * leaders, and the survivors' /healthz is briefly not ok (NatsServerUnhealthy pending, seen here), which its `for`
+ * (15 minutes in the real rules) exists to absorb.
+ */
 function exactly(alerts: readonly PromAlert[], expected: readonly ExpectedAlert[]): boolean {
   const firing = alerts.filter((a) => a.state === "firing");
-  if (alerts.some((a) => a.state === "pending" && !expected.some((e) => e.alertname === a.labels.alertname))) return false;
   return (
     firing.length === expected.length &&
     expected.every((e) => firing.some((a) => a.labels.alertname === e.alertname && Object.entries(e.labels ?? {}).every(([k, v]) => a.labels[k] === v)))
@@ -60,9 +63,18 @@ let bff: NatsConnection;
 let workers: NatsConnection;
 let backend: NatsConnection;
 let jsm: JetStreamManager;
-/** The pods these scenarios fault: not the meta leader (its loss starts an election, which would briefly alert). */
-let first: string;
-let second: string;
+
+/**
+ * A pod to fault that is not the meta leader now (asked when it is needed: leadership moves): killing the leader
+ * starts an election, and with the shortened `for` NatsMetaLeaderMissing would briefly join the expected alerts.
+ */
+async function follower(except: readonly string[] = []): Promise<string> {
+  const alive = stack.cluster.nodes.filter((n) => !except.includes(n.name));
+  const jsz = JSON.parse(await httpGet(`${alive[0].monitorUrl}/jsz`)) as { meta_cluster?: { leader?: string } };
+  const leader = jsz.meta_cluster?.leader;
+  if (!leader) throw new Error("no meta leader to avoid");
+  return alive.find((n) => n.name !== leader)!.name;
+}
 
 /** Waits until exactly `expected` fires, checks it holds HOLD_MS; returns the alerts and how long it took. */
 async function expectAlerts(expected: readonly ExpectedAlert[]): Promise<{ alerts: PromAlert[]; seconds: number }> {
@@ -119,8 +131,6 @@ beforeAll(async () => {
   workers = await stack.connectAs("fluo-workers");
   backend = await stack.connectAs("fluo-backend");
   jsm = await (await stack.connectAs("fluo-provisioner")).jetstreamManager();
-  const jsz = JSON.parse(await httpGet(`${stack.cluster.nodes[0].monitorUrl}/jsz`)) as { meta_cluster?: { leader?: string } };
-  [first, second] = stack.cluster.nodes.map((n) => n.name).filter((n) => n !== jsz.meta_cluster?.leader);
 }, 120_000);
 
 afterAll(async () => {
@@ -174,25 +184,30 @@ describe("alerts on a live cluster with faults (real exporters, Prometheus 3)", 
   });
 
   it("one exporter stopped, its server fine: only NatsExporterDown, naming that pod", async () => {
-    await exporterOf(first).process.stop();
-    await expectAlerts([{ alertname: "NatsExporterDown", labels: { pod: first } }]);
-    await exporterOf(first).restart();
+    const pod = await follower();
+    await exporterOf(pod).process.stop();
+    await expectAlerts([{ alertname: "NatsExporterDown", labels: { pod } }]);
+    await exporterOf(pod).restart();
     await expectCleared();
   });
 
   it("nats-server SIGKILLed under its live exporter (up stays 1): NatsServerUnreachable for that pod and NatsClusterDegraded", async () => {
-    process.kill(serverPid.get(first)!, "SIGKILL");
-    await expectAlerts([{ alertname: "NatsServerUnreachable", labels: { pod: first } }, { alertname: "NatsClusterDegraded" }]);
-    const node = stack.cluster.nodes.find((n) => n.name === first)!;
-    restarted.push(startProcess(`nats-server ${first} (restarted)`, natsServerBinary(), ["-c", node.confPath], node.logPath));
-    await waitFor(`${first} healthy again`, 30_000, async () => ((await httpGet(`${node.monitorUrl}/healthz`)).includes("ok") ? true : undefined));
+    const pod = await follower();
+    process.kill(serverPid.get(pod)!, "SIGKILL");
+    await expectAlerts([{ alertname: "NatsServerUnreachable", labels: { pod } }, { alertname: "NatsClusterDegraded" }]);
+    const node = stack.cluster.nodes.find((n) => n.name === pod)!;
+    const again = startProcess(`nats-server ${pod} (restarted)`, natsServerBinary(), ["-c", node.confPath], node.logPath);
+    restarted.push(again);
+    serverPid.set(pod, again.pid);
+    await waitFor(`${pod} healthy again`, 30_000, async () => ((await httpGet(`${node.monitorUrl}/healthz`)).includes("ok") ? true : undefined));
     await expectCleared();
   });
 
   it("a whole pod SIGKILLed (server and exporter): NatsServerDown names that pod, with NatsClusterDegraded", async () => {
-    process.kill(serverPid.get(second)!, "SIGKILL");
-    await exporterOf(second).process.kill("SIGKILL");
-    await expectAlerts([{ alertname: "NatsServerDown", labels: { pod: second } }, { alertname: "NatsClusterDegraded" }]);
+    const pod = await follower();
+    process.kill(serverPid.get(pod)!, "SIGKILL");
+    await exporterOf(pod).process.kill("SIGKILL");
+    await expectAlerts([{ alertname: "NatsServerDown", labels: { pod } }, { alertname: "NatsClusterDegraded" }]);
   });
 
   it("every exporter stopped: only NatsClusterUnobservable", async () => {
