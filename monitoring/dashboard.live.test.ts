@@ -2,7 +2,8 @@
 // TSDB): it scrapes the exporter scrapes recorded from the real exporter in front of a live 3-node cluster
 // (monitoring/testdata, served again over HTTP) through the PodMonitor's relabelings, evaluates the stack's rules
 // (test copy, `for` shortened), and every panel query, with the variables resolved and substituted as Grafana
-// does, returns series. The recording left a backlog on JOBS/trace-analysis, so the alert table has a row.
+// does, returns series. The recording left a backlog on JOBS/trace-analysis, so the alert table has a row. The
+// plain scrape config (prometheusOperator: false) is run too, and must give the targets the same labels.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,11 +14,11 @@ import { deploymentModel } from "../model";
 import { targetLabels } from "./clusterSeries.testkit";
 import { renderDashboard } from "./dashboard";
 import { rateIntervalSeconds, resolveVariables, runPanels, type PanelResult, type Selection } from "./live/grafana";
-import { podMonitorScrapeConfig, startPrometheus, withShortenedFor, type PrometheusServer } from "./live/prometheus";
+import { plainScrapeConfig, podMonitorScrapeConfig, startPrometheus, withShortenedFor, type PrometheusServer } from "./live/prometheus";
 import { waitFor } from "./live/processes";
 import { replayRecordedScrapes, type Replay } from "./live/replay";
 import { renderAlertRules } from "./rules";
-import { METRICS_JOB, renderPodMonitor } from "./scrape";
+import { METRICS_JOB, renderPodMonitor, renderScrapeConfig } from "./scrape";
 
 const config = readStackConfig("dev");
 const model = deploymentModel(config);
@@ -65,6 +66,27 @@ describe("dashboard on a real Prometheus 3 scraping the recorded exporter output
     });
     const labels = up.map((s) => s.metric).sort((a, b) => a.pod.localeCompare(b.pod));
     expect(labels).toEqual(PODS.map((pod) => ({ __name__: "up", ...targetLabels(config, pod as "nats-0") })));
+  });
+
+  it("without prometheus-operator, the rendered scrape config's relabelings give the same target labels", async () => {
+    const plainDir = mkdtempSync(join(tmpdir(), "fluo-dashboard-plain-"));
+    const plain = await startPrometheus({
+      dir: plainDir,
+      scrapeConfigs: [plainScrapeConfig(renderScrapeConfig(config), config.namespace, replay!.targets, `${SCRAPE_SECONDS}s`)],
+      rules: { groups: [] },
+      evaluationInterval: `${SCRAPE_SECONDS}s`,
+    });
+    try {
+      const up = await waitFor("three scraped targets", 20_000, async () => {
+        const series = await plain.query(`up{job="${METRICS_JOB}"} == 1`);
+        return series.length === 3 ? series : undefined;
+      });
+      const labels = up.map((s) => s.metric).sort((a, b) => a.pod.localeCompare(b.pod));
+      expect(labels).toEqual(PODS.map((pod) => ({ __name__: "up", ...targetLabels(config, pod as "nats-0") })));
+    } finally {
+      await plain.stop();
+      rmSync(plainDir, { recursive: true, force: true });
+    }
   });
 
   it("every panel query returns series with All streams and consumers, the alert table included", async () => {

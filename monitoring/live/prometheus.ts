@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { SELECTOR_LABELS } from "../../infra/clusterLayout";
+import { PORTS, SELECTOR_LABELS } from "../../infra/clusterLayout";
 import { durationNanos, formatDuration } from "../../lib/units";
 import { freePort } from "../../local/localCluster";
 import { requireBinary, type ToolBinary } from "../../tools/resolve";
@@ -25,6 +25,36 @@ export interface LocalTarget {
 /** The exporter sidecar's container name in the StatefulSet (infra/kubernetesObjects.ts). */
 const EXPORTER_CONTAINER = "exporter";
 const metaLabel = (key: string) => key.replace(/[^A-Za-z0-9_]/g, "_");
+
+/**
+ * Static targets carrying the `__meta_kubernetes_*` labels Kubernetes pod discovery gives each exporter container
+ * port of the StatefulSet, so a scrape config's relabelings run on them exactly as in the cluster.
+ */
+export function staticPods(namespace: string, targets: readonly LocalTarget[]): Record<string, unknown>[] {
+  return targets.map((t) => ({
+    targets: [t.address],
+    labels: {
+      __meta_kubernetes_namespace: namespace,
+      __meta_kubernetes_pod_name: t.pod,
+      __meta_kubernetes_pod_container_name: EXPORTER_CONTAINER,
+      __meta_kubernetes_pod_container_port_name: METRICS_PORT_NAME,
+      __meta_kubernetes_pod_container_port_number: String(PORTS.metrics),
+      ...Object.fromEntries(
+        Object.entries(SELECTOR_LABELS).flatMap(([k, v]) => [
+          [`__meta_kubernetes_pod_label_${metaLabel(k)}`, v],
+          [`__meta_kubernetes_pod_labelpresent_${metaLabel(k)}`, "true"],
+        ]),
+      ),
+    },
+  }));
+}
+
+/** The rendered plain scrape config (prometheusOperator: false) with its Kubernetes SD swapped for staticPods(). */
+export function plainScrapeConfig(rendered: Record<string, unknown>, namespace: string, targets: readonly LocalTarget[], interval: string): Record<string, unknown> {
+  const { kubernetes_sd_configs: _sd, ...rest } = rendered;
+  void _sd;
+  return { ...rest, scrape_interval: interval, scrape_timeout: interval, static_configs: staticPods(namespace, targets) };
+}
 
 /**
  * What prometheus-operator generates for the PodMonitor (selector and port keeps, namespace/container/pod,
@@ -47,21 +77,7 @@ export function podMonitorScrapeConfig(podMonitor: PodMonitor, targets: readonly
     scrape_interval: interval,
     scrape_timeout: interval,
     metrics_path: endpoint.path,
-    static_configs: targets.map((t) => ({
-      targets: [t.address],
-      labels: {
-        __meta_kubernetes_namespace: podMonitor.metadata.namespace,
-        __meta_kubernetes_pod_name: t.pod,
-        __meta_kubernetes_pod_container_name: EXPORTER_CONTAINER,
-        __meta_kubernetes_pod_container_port_name: METRICS_PORT_NAME,
-        ...Object.fromEntries(
-          Object.entries(SELECTOR_LABELS).flatMap(([k, v]) => [
-            [`__meta_kubernetes_pod_label_${metaLabel(k)}`, v],
-            [`__meta_kubernetes_pod_labelpresent_${metaLabel(k)}`, "true"],
-          ]),
-        ),
-      },
-    })),
+    static_configs: staticPods(podMonitor.metadata.namespace, targets),
     relabel_configs: [
       ...Object.entries(selector).map(([k, v]) => ({
         action: "keep",
