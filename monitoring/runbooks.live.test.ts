@@ -1,15 +1,14 @@
 // The alert runbooks stay true: every `nats` command and monitoring endpoint in the README's "Alert runbooks"
 // section runs here against a local 3-node cluster (dev stack, catalog applied, the pinned nats-server and natscli),
-// as the user its `--context` names, and prints what the runbook says to look at. Commands the runbooks say no
-// stack user may run are refused by the server for the subject the README names, and no stack user's grants
-// allow it. A command added to the runbooks without an entry here fails the first test. Needs no exporter.
+// as the user its `--context` names, and prints what the runbook says to look at; the destructive ones (purge,
+// stream peer-remove, server peer-remove) on a stream and a server of their own. A command added to the runbooks
+// without an entry here fails the first test. Needs no exporter.
 
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { JetStreamManager } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { subjectMatches } from "../infra/permissions";
-import { APP_ACCOUNT, type UserName } from "../infra/users";
 import { contextFile } from "../local/credentials";
 import { NATS_CLI, requireBinary } from "../tools/resolve";
 import { committedMetricList } from "./exporterMetrics";
@@ -30,12 +29,24 @@ const endpoints = [...new Set(spans.flatMap((s) => {
 }))];
 
 type Expectation =
-  /** Runs (exit 0) and its output matches every pattern. `<placeholders>` are filled from the fixture. */
-  | { readonly kind: "runs"; readonly output: readonly RegExp[]; readonly extraArgs?: readonly string[] }
-  /** The server refuses it as `user` with a permissions violation on `subject`, and no stack user may publish there. */
-  | { readonly kind: "refused"; readonly user: UserName; readonly args: string; readonly subject: string }
+  /**
+   * Runs (exit 0) and its output matches every pattern. `<placeholders>` are filled from the fixture, or from
+   * `fill` (a destructive command gets a stream of its own); `extraArgs` answer natscli's confirmation prompt.
+   */
+  | {
+      readonly kind: "runs";
+      readonly output: readonly RegExp[];
+      readonly fill?: Readonly<Record<string, string>>;
+      readonly extraArgs?: readonly string[];
+      readonly after?: () => Promise<void>;
+    }
+  /** Runs as written and fails the way the runbook says it does (exit not 0, output matches). */
+  | { readonly kind: "fails"; readonly output: readonly RegExp[]; readonly fill?: Readonly<Record<string, string>>; readonly extraArgs?: readonly string[] }
   /** Named in prose; the command of `see` is the one run. */
   | { readonly kind: "mention"; readonly see: string };
+
+/** The stream the destructive runbook commands act on (R3, a few messages): the catalog's streams stay intact. */
+const SCRATCH = { name: "RUNBOOKTEST", subject: "test.runbook" };
 
 const EXPECTATIONS: Readonly<Record<string, Expectation>> = {
   "nats --context <user>": { kind: "mention", see: "nats --context fluo-provisioner consumer info <stream> <consumer>" },
@@ -56,25 +67,30 @@ const EXPECTATIONS: Readonly<Record<string, Expectation>> = {
     kind: "mention",
     see: "nats --context fluo-backend request '$JS.API.STREAM.MSG.GET.JOBS' '{\"seq\":<seq>}'",
   },
-  "nats --context fluo-system server ls": { kind: "runs", output: [/nats-0/, /nats-1/, /nats-2/, /fluo-cluster/] },
-  "nats --context fluo-system server report jetstream": { kind: "runs", output: [/nats-0/, /nats-1/, /nats-2/, /nats-\d\*/] },
-  // Destructive: run by its own test below, on a server that is really gone.
-  "nats --context fluo-system server cluster peer-remove <server>": { kind: "mention", see: "peer-remove" },
-  "nats stream purge <stream>": { kind: "refused", user: "fluo-provisioner", args: "stream purge EVENTS -f", subject: "$JS.API.STREAM.PURGE.EVENTS" },
-  "nats stream purge": { kind: "mention", see: "nats stream purge <stream>" },
-  "nats stream cluster peer-remove <stream> <server>": {
-    kind: "refused",
-    user: "fluo-provisioner",
-    args: "stream cluster peer-remove EVENTS nats-1 -f",
-    subject: "$JS.API.STREAM.PEER.REMOVE.EVENTS",
+  "nats --context fluo-monitor server ls": { kind: "runs", output: [/nats-0/, /nats-1/, /nats-2/, /fluo-cluster/] },
+  "nats --context fluo-monitor server report jetstream": { kind: "runs", output: [/nats-0/, /nats-1/, /nats-2/, /nats-\d\*/] },
+  "nats --context fluo-provisioner stream purge <stream>": {
+    kind: "runs",
+    fill: { "<stream>": SCRATCH.name },
+    extraArgs: ["-f"],
+    output: [new RegExp(`Purged 5 messages from ${SCRATCH.name}`), /Messages: 0\b/],
   },
-  "nats stream cluster peer-remove": { kind: "mention", see: "nats stream cluster peer-remove <stream> <server>" },
+  // With 3 servers every one already holds a replica of an R3 stream: there is nowhere to move it.
+  "nats --context fluo-provisioner stream cluster peer-remove <stream> <server>": {
+    kind: "fails",
+    fill: { "<stream>": SCRATCH.name, "<server>": "nats-1" },
+    extraArgs: ["-f"],
+    output: [/Removing peer "nats-1"/, /peer remap failed \(10075\)/],
+  },
+  // Destructive to the cluster: run by its own test below, on a server that is really gone.
+  "nats --context fluo-operator server cluster peer-remove <server>": { kind: "mention", see: "peer-remove" },
   "nats stream get": { kind: "mention", see: "stream get" },
   "nats stream view": { kind: "mention", see: "stream view" },
 };
 
 let stack: MonitoredCluster;
 let contexts: Record<string, string>;
+let provisionerJsm: JetStreamManager;
 
 function nats(args: readonly string[], timeoutMs = 20_000): { status: number | null; output: string } {
   const run = spawnSync(NATS, [...args], { encoding: "utf8", timeout: timeoutMs });
@@ -83,8 +99,8 @@ function nats(args: readonly string[], timeoutMs = 20_000): { status: number | n
 }
 
 /** The runbook command as argv: `--context <user>` becomes that user's context file, placeholders filled. */
-function argv(command: string): string[] {
-  const fill: Record<string, string> = { "<stream>": "JOBS", "<consumer>": "trace-analysis", "<seq>": "1", "<stream_seq>": "1" };
+function argv(command: string, overrides: Readonly<Record<string, string>> = {}): string[] {
+  const fill: Record<string, string> = { "<stream>": "JOBS", "<consumer>": "trace-analysis", "<seq>": "1", "<stream_seq>": "1", ...overrides };
   return command
     .split(" ")
     .slice(1)
@@ -99,7 +115,7 @@ function argv(command: string): string[] {
 beforeAll(async () => {
   stack = await startMonitoredCluster();
   contexts = {};
-  for (const user of ["fluo-provisioner", "fluo-system", "fluo-backend"] as const) {
+  for (const user of ["fluo-provisioner", "fluo-monitor", "fluo-operator", "fluo-backend"] as const) {
     const path = join(stack.stateDir, `${user}.json`);
     writeFileSync(path, JSON.stringify(contextFile(user, stack.cluster.servers, stack.passwords[user])), { mode: 0o600 });
     contexts[user] = path;
@@ -122,10 +138,12 @@ beforeAll(async () => {
     if (!m || m.seq !== 2) throw new Error(`delivery ${delivery}: expected JOBS#2, got ${m ? `#${m.seq}` : "nothing"}`);
     if (delivery === 1) m.nak();
   }
-  const provisioner = await (await stack.connectAs("fluo-provisioner")).jetstreamManager();
+  provisionerJsm = await (await stack.connectAs("fluo-provisioner")).jetstreamManager();
   await waitFor("the max-deliveries advisory in DEADLETTER", 15_000, async () =>
-    (await provisioner.streams.info("DEADLETTER")).state.messages === 1 ? true : undefined,
+    (await provisionerJsm.streams.info("DEADLETTER")).state.messages === 1 ? true : undefined,
   );
+  await provisionerJsm.streams.add({ name: SCRATCH.name, subjects: [SCRATCH.subject], num_replicas: 3 });
+  await publish(bff, SCRATCH.subject, 5);
 }, 90_000);
 
 afterAll(async () => {
@@ -140,27 +158,22 @@ describe("alert runbooks", () => {
   });
 
   for (const [command, expectation] of Object.entries(EXPECTATIONS)) {
-    if (expectation.kind === "runs") {
-      it(`runs: ${command}`, () => {
-        const result = nats([...argv(command), ...(expectation.extraArgs ?? [])]);
+    if (expectation.kind === "fails") {
+      it(`fails as the runbook says: ${command}`, () => {
+        const result = nats([...argv(command, expectation.fill), ...(expectation.extraArgs ?? [])]);
         expect(result.output).not.toMatch(/permissions violation/i);
-        expect(result.status, result.output).toBe(0);
+        expect(result.status).not.toBe(0);
         for (const pattern of expectation.output) expect(result.output).toMatch(pattern);
       });
     }
-    if (expectation.kind === "refused") {
-      it(`refused for every stack user: ${command} (${expectation.subject})`, () => {
-        // fluo-system may publish anything, but in the system account, which has no streams.
-        const allowed = stack.model.grants.filter(
-          (g) => g.spec.account === APP_ACCOUNT && g.permissions.publish.allow.some((a) => subjectMatches(a, expectation.subject)),
-        );
-        expect(allowed.map((g) => g.spec.name)).toEqual([]);
-        const s = stack.settings(expectation.user);
-        const result = nats(["--server", s.servers.join(","), "--user", s.user, "--password", s.password, "--inbox-prefix", s.inboxPrefix, "--timeout", "2s", ...expectation.args.split(" ")]);
-        expect(result.status).not.toBe(0);
-        expect(result.output).toContain(`Permissions Violation for Publish to "${expectation.subject}"`);
-      });
-    }
+    if (expectation.kind !== "runs") continue;
+    it(`runs: ${command}`, async () => {
+      const result = nats([...argv(command, expectation.fill), ...(expectation.extraArgs ?? [])]);
+      expect(result.output).not.toMatch(/permissions violation/i);
+      expect(result.status, result.output).toBe(0);
+      for (const pattern of expectation.output) expect(result.output).toMatch(pattern);
+      await expectation.after?.();
+    });
   }
 
   it("nats stream view shows no stack user a message: JOBS cannot be paged, other streams' pagers cannot be pulled", () => {
@@ -194,13 +207,13 @@ describe("alert runbooks", () => {
     for (const n of named) expect(names.some((m) => (n.endsWith("*") ? m.startsWith(n.slice(0, -1)) : m === n)), n).toBe(true);
   });
 
-  it("peer-remove: with a server gone for good, fluo-system removes it and the rest keep their meta leader", async () => {
+  it("peer-remove: with a server gone for good, fluo-operator removes it and the rest keep their meta leader", async () => {
     const jsz = JSON.parse(await httpGet(`${stack.cluster.nodes[0].monitorUrl}/jsz`)) as { meta_cluster: { leader: string } };
     const gone = stack.cluster.nodes.find((n) => n.name !== jsz.meta_cluster.leader)!;
     const alive = stack.cluster.nodes.find((n) => n !== gone)!;
     process.kill(stack.cluster.pids[stack.cluster.nodes.indexOf(gone)], "SIGKILL");
     const result = await waitFor(`peer-remove of ${gone.name}`, 30_000, async () => {
-      const run = nats([...argv(`nats --context fluo-system server cluster peer-remove ${gone.name}`), "-f"]);
+      const run = nats([...argv(`nats --context fluo-operator server cluster peer-remove ${gone.name}`), "-f"]);
       return run.status === 0 ? run : undefined;
     });
     expect(result.output).not.toMatch(/error/i);
