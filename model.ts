@@ -1,4 +1,4 @@
-// The model: validated stack config in, every artifact out, composed from infra/, streams/ and alerts/. It holds
+// The model: validated stack config in, every artifact out, composed from infra/, streams/ and monitoring/. It holds
 // no rendering of its own, and the program, the CLI and the tests all start here, so what `npm run render`
 // shows is what `pulumi up` applies.
 
@@ -11,8 +11,8 @@ import { stringify } from "yaml";
 import { createHash } from "node:crypto";
 import { catalogForStack } from "./streams/catalog";
 import { catalogGrants } from "./streams/permissions";
-import { alertFiles } from "./alerts/objects";
-import { alertTargetsFromCatalog, type AlertTargets } from "./alerts/targets";
+import { monitoringFiles } from "./monitoring/objects";
+import { alertTargetsFromCatalog, type AlertTargets } from "./monitoring/targets";
 import { renderStreamsJson } from "./streams/render";
 import { assertPolicy } from "./streams/policy";
 import type { Catalog } from "./streams/spec";
@@ -82,6 +82,6 @@ export function renderFiles(model: DeploymentModel, options: RenderOptions = {})
       path: `kubernetes/${String(i + 1).padStart(2, "0")}-${object.kind.toLowerCase()}-${object.metadata?.name}.yaml`,
       content: KUBERNETES_FILE_HEADER + toYaml(object),
     })),
-    ...alertFiles(config, model.alertTargets),
+    ...monitoringFiles(config, model.alertTargets),
   ];
 }

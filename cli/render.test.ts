@@ -72,9 +72,9 @@ describe("npm run render", () => {
 
   it("refuses to write into a non-empty directory that is not render output, deleting nothing", () => {
     const dir = mkdtempSync(join(tmpdir(), "render-foreign-"));
-    mkdirSync(join(dir, "alerts"));
-    writeFileSync(join(dir, "alerts", "rules.ts"), "source");
+    mkdirSync(join(dir, "monitoring"));
+    writeFileSync(join(dir, "monitoring", "rules.ts"), "source");
     expect(render(["--stack", "dev", "--out", dir])).toMatchObject({ code: 1, stderr: expect.stringMatching(/not empty and not a previous render output/) });
-    expect(readFileSync(join(dir, "alerts", "rules.ts"), "utf8")).toBe("source");
+    expect(readFileSync(join(dir, "monitoring", "rules.ts"), "utf8")).toBe("source");
   });
 });

@@ -8,9 +8,10 @@ import { isUserError } from "./errors";
 import { parseFlags, UsageError } from "./stackFile";
 import { readStackConfig } from "../infra/stackFile";
 
-const OWNED = ["nats.conf", "kubernetes", "streams.json", "alerts", "dashboards"];
+// "alerts" is where renders before the monitoring/ rename put the rule files: a re-render removes it.
+const OWNED = ["nats.conf", "kubernetes", "streams.json", "monitoring", "dashboards", "alerts"];
 // Marks a directory as render output: only such a directory (or an empty or new one) has OWNED paths replaced,
-// so `--out .` in the project cannot delete the alerts/ sources.
+// so `--out .` in the project cannot delete the monitoring/ sources.
 const MARKER = ".fluo-render";
 
 function assertRenderDir(out: string): void {

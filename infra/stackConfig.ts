@@ -61,7 +61,7 @@ export const stackConfigSchema = z
     }).default(3),
     natsImage: image.default("nats:2.15.3-alpine"),
     reloaderImage: image.default("natsio/nats-server-config-reloader:0.16.1"),
-    exporterImage: image.default("natsio/prometheus-nats-exporter:0.20.0"),
+    exporterImage: image.default("natsio/prometheus-nats-exporter:0.20.1"),
     maxMemoryStore: size("maxMemoryStore").default("1GiB"),
     maxFileStore: size("maxFileStore").default("10GiB"),
     storageSize: size("storageSize").default("12Gi"),

@@ -71,7 +71,8 @@ function canListen(port: number): Promise<boolean> {
   });
 }
 
-async function freePort(taken: Set<number>): Promise<number> {
+/** One free loopback port below the ephemeral range, not in `taken` (which it joins). */
+export async function freePort(taken: Set<number> = new Set()): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = PORT_RANGE.low + Math.floor(Math.random() * (PORT_RANGE.high - PORT_RANGE.low));
     if (!taken.has(port) && (await canListen(port))) {
