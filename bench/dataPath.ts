@@ -186,7 +186,7 @@ async function drain(consumer: Consumer, limitMs: number): Promise<number> {
   const deadline = Date.now() + limitMs;
   let drained = 0;
   while (Date.now() < deadline) {
-    const batch = await consumer.fetch({ max_messages: 1_000, expires: 500 });
+    const batch = await consumer.fetch({ max_messages: 1_000, expires: 1_000 });
     let got = 0;
     for await (const m of batch) {
       got++;
