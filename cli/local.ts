@@ -15,7 +15,7 @@ import { parseSize } from "../lib/units";
 import { userSpecs, type UserName } from "../infra/users";
 import { loadOrCreatePasswords, writeContextFiles, type LocalPasswords } from "../local/credentials";
 import { localLimits, reservationProblems } from "../local/limits";
-import { INSTALL_HINT, LocalCluster, natsServerBinary } from "../local/localCluster";
+import { canListen, INSTALL_HINT, LocalCluster, LocalClusterError, natsServerBinary } from "../local/localCluster";
 import { DEFAULT_BASE_PORT, portsFromBase } from "../local/ports";
 import { lastRecord, prepareStateDir, resetStateDir, runningServers, stateLayout, writeRecord, type StateLayout } from "../local/stateDir";
 import { applyCatalog } from "../streams/ops/apply";
@@ -208,10 +208,22 @@ async function start(args: LocalArgs): Promise<number> {
     for (const p of problems) console.error(`local: ${p}`);
     return 1;
   }
+  // Fixed ports (from --base-port): one taken by another cluster or program is named now, before servers
+  // start, rather than as "a nats-server exited" after they have overwritten their pid files.
+  for (const [i, p] of ports.entries()) {
+    for (const [role, port] of [["client", p.client], ["route", p.cluster], ["monitoring", p.monitor]] as const) {
+      if (!(await canListen(port))) {
+        console.error(`local: port ${port} (${role} port of nats-${i}) is in use on 127.0.0.1: another \`npm run local\` or server runs there; pick another --base-port or stop it`);
+        return 1;
+      }
+    }
+  }
   progress("hashing passwords (bcrypt)");
   const hashes = passwordHashes(passwords);
 
-  const cluster = await LocalCluster.start({
+  let cluster: LocalCluster;
+  try {
+    cluster = await LocalCluster.start({
     config,
     grants,
     hashes,
@@ -220,6 +232,12 @@ async function start(args: LocalArgs): Promise<number> {
     limits: { maxMemoryStore: limits.maxMemoryStore, maxFileStore: limits.maxFileStore },
     onProgress: progress,
   });
+  } catch (err) {
+    // A server that exits at start (bad port, unusable store) is the machine's problem, and its log says why.
+    if (!(err instanceof LocalClusterError)) throw err;
+    console.error(`local: ${err.message}`);
+    return 1;
+  }
   try {
     const ready = (async () => {
       await cluster.waitForMetaLeader();

@@ -56,7 +56,7 @@ export function natsServerBinary(): string {
 // to an outgoing connection (a client, a route) between our check and nats-server's bind.
 const PORT_RANGE = { low: 20000, high: 32000 } as const;
 
-function canListen(port: number): Promise<boolean> {
+export function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.unref();
@@ -114,8 +114,16 @@ async function getJson(url: string): Promise<unknown> {
   return response.json();
 }
 
+/** The servers did not come up: one exited (its log says why) or a wait timed out. Not a bug of ours. */
+export class LocalClusterError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "LocalClusterError";
+  }
+}
+
 /** A server could not bind one of its ports (another process took it). */
-export class PortInUseError extends Error {
+export class PortInUseError extends LocalClusterError {
   constructor(message: string) {
     super(message);
     this.name = "PortInUseError";
@@ -259,7 +267,7 @@ export class LocalCluster {
       if (this.pids.length < this.nodes.length) {
         const logs = this.nodes.map((n) => n.logPath);
         const message = `a nats-server exited while waiting for ${what}; see ${logs.join(", ")}`;
-        throw logs.some((l) => /address already in use/.test(readLog(l))) ? new PortInUseError(message) : new Error(message);
+        throw logs.some((l) => /address already in use/.test(readLog(l))) ? new PortInUseError(message) : new LocalClusterError(message);
       }
       try {
         if (await probe()) return;
@@ -268,7 +276,7 @@ export class LocalCluster {
       }
       await sleep(200);
     }
-    throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    throw new LocalClusterError(`timed out after ${timeoutMs}ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
   }
 
   /** Stops every server (SIGTERM, then SIGKILL after the timeout); the data directories stay. */
