@@ -1,6 +1,7 @@
 // Every user error, as a child process shows it: exactly one line on stderr naming the flag, file or key and
 // what is allowed, exit 1, no stack trace, nothing written.
 
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -108,6 +109,12 @@ describe("backup and restore: user errors are one line, checked before connectin
     const run = backup("--url", "nats://127.0.0.1:1", "--password", "x", "--stream", "JOBS", "--out", existing);
     expect(expectOneLineError(run, "backup")).toMatch(/--out .*old-backup: not empty .*nothing was overwritten/);
     expect(readdirSync(existing)).toEqual(["backup.json"]);
+  });
+
+  it("the README's ./backup/<stream>-<date> folders are ignored by git", () => {
+    const check = spawnSync("git", ["check-ignore", "-q", "backup/JOBS-2025-09-21/backup.json"], { cwd: PROJECT_ROOT });
+    expect(check.status).toBe(0);
+    expect(spawnSync("git", ["check-ignore", "-q", "streams/ops/backup.ts"], { cwd: PROJECT_ROOT }).status).toBe(1);
   });
 
   it("restore from a directory that is no backup", () => {
