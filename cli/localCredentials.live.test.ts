@@ -12,6 +12,7 @@ import { connect } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clientOptions, readContextFile } from "../local/credentials";
 import { portsFromBase } from "../local/ports";
+import { runningServers, stateLayout } from "../local/stateDir";
 import { expectOneLineError, PROJECT_ROOT, runCli } from "./cli.testkit";
 
 const TSX = join(PROJECT_ROOT, "node_modules/tsx/dist/cli.mjs");
@@ -77,7 +78,9 @@ afterAll(async () => {
     local.kill("SIGTERM");
     await new Promise((r) => local!.once("exit", r));
   }
-  for (const pid of serverPids) if (alive(pid)) process.kill(pid, "SIGKILL");
+  // Also whatever the pid files name: a start that went wrong may have started servers no Ready line named.
+  const recorded = runningServers(stateLayout(stateDir)).map((r) => r.pid);
+  for (const pid of [...serverPids, ...recorded]) if (alive(pid)) process.kill(pid, "SIGKILL");
   rmSync(stateDir, { recursive: true, force: true });
   rmSync(scratch, { recursive: true, force: true });
 }, 30_000);
