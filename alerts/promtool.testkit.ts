@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { parseStackConfig, type StackConfig, type StackConfigInput } from "../infra/stackConfig";
 import { DEFAULT_SERVER_THRESHOLDS, type AlertTargets } from "./targets";
-import { resolveBinary } from "../tools/resolve";
+import { PROMTOOL as PROMTOOL_BINARY, requireBinary } from "../tools/resolve";
 
-export const PROMTOOL = resolveBinary("prometheus", "promtool", "PROMTOOL")?.path ?? "promtool";
+export const PROMTOOL = requireBinary(PROMTOOL_BINARY).path;
 const SHARED = join(__dirname, "..", "..", "shared", "reference");
 
 export interface PromtoolResult {

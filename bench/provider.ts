@@ -10,7 +10,7 @@ import { availableParallelism, cpus } from "node:os";
 import { parseCommandLine, UsageError, type CommandSpec } from "../cli/args";
 import { exitWhenFlushed, runCli } from "../cli/errors";
 import { compareCatalog, readLiveState } from "../streams/ops/drift";
-import { closeConnections, jetStreamManager } from "../streams/provider/client";
+import { closeConnections, DEFAULT_RETRY, jetStreamManager } from "../streams/provider/client";
 import { consumerInputs, consumerOps } from "../streams/provider/consumer";
 import { streamInputs, streamOps } from "../streams/provider/stream";
 import type { ProviderSettings } from "../streams/provider/settings";
@@ -87,7 +87,7 @@ async function timed(live: ProvisioningCluster, size: number, phase: string, res
 
 async function benchOne(size: number, replicas: number, parallel: number): Promise<Phase[]> {
   const live = await startProvisioningCluster(3);
-  const settings: ProviderSettings = { connection: live.provisioner, allowDestroy: [] };
+  const settings: ProviderSettings = { connection: live.provisioner, allowDestroy: [], timeoutMs: DEFAULT_RETRY.totalMs };
   const catalog = syntheticCatalog(size, replicas);
   const streams = catalog.streams.map(streamInputs);
   const consumers = catalog.consumers.map(consumerInputs);

@@ -1,7 +1,8 @@
 // npm run backup -- --stream <name> --out <dir> [--no-consumers] [--url <nats-url>] [--context <file>] [--password <pw>]
 // npm run restore -- --dir <dir> [--url <nats-url>] [--context <file>] [--password <pw>]
 // Snapshot and restore of one stream as fluo-backup (streams/ops/backup.ts). The directory has natscli's layout
-// (backup.json + stream.tar.s2), so `nats stream restore <dir>` reads what this writes and vice versa.
+// (backup.json + stream.arc.s2, or stream.tar.s2 from servers before 2.15), so `nats backup restore stream <dir>`
+// reads what this writes and `npm run restore` what `nats backup stream` writes.
 // Credentials: a nats CLI context file, --password or FLUO_QUEUE_BACKUP_PASSWORD with --url, or local mode's
 // (cli/connection.ts). Exit 0 done, 1 error (bad flags, unreachable server, refused login, API error), named.
 

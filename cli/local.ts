@@ -10,12 +10,12 @@ import { join, relative } from "node:path";
 import { deploymentModel, type DeploymentModel } from "../model";
 import { passwordHashes } from "../infra/passwordHash";
 import { exitWhenFlushed, isUserError, runCli } from "./errors";
-import type { StackConfig } from "../infra/stackConfig";
+import { imageTagVersion, type StackConfig } from "../infra/stackConfig";
 import { parseSize } from "../lib/units";
 import { userSpecs, type UserName } from "../infra/users";
 import { loadOrCreatePasswords, writeContextFiles, type LocalPasswords } from "../local/credentials";
 import { localLimits, reservationProblems } from "../local/limits";
-import { canListen, INSTALL_HINT, LocalCluster, LocalClusterError, natsServerBinary } from "../local/localCluster";
+import { canListen, LocalCluster, LocalClusterError } from "../local/localCluster";
 import { DEFAULT_BASE_PORT, portsFromBase } from "../local/ports";
 import { lastRecord, prepareStateDir, resetStateDir, runningServers, stateLayout, writeRecord, type StateLayout } from "../local/stateDir";
 import { applyCatalog } from "../streams/ops/apply";
@@ -24,6 +24,8 @@ import type { Catalog } from "../streams/spec";
 import { runSmoke } from "./smoke";
 import { parseCommandLine, UsageError, type CommandSpec } from "./args";
 import { projectRoot, readStackConfig } from "../infra/stackFile";
+import { ensureBinary } from "../tools/install";
+import { natsServer, natsServerVersion, ToolNotFoundError, type ResolvedBinary } from "../tools/resolve";
 
 export const LOCAL: CommandSpec<"stack" | "state-dir" | "reset" | "base-port" | "smoke"> = {
   command: "npm run local --",
@@ -104,6 +106,32 @@ function printAccess(cluster: LocalCluster, contexts: Record<UserName, string>):
   log(`             const nc = await connect({ servers: c.url.split(","), user: c.user, pass: c.password, inboxPrefix: c.inbox_prefix });`);
 }
 
+const SOURCE_TEXT: Record<ResolvedBinary["source"], string> = { env: "NATS_SERVER_BIN", pinned: "pinned build", PATH: "from PATH" };
+
+/**
+ * What local mode says about the server it runs: its version and where it came from, and a warning when that is
+ * not the image's version, because JetStream's rules (what may change in place, defaults, the permissions clients
+ * need) move between minor lines, so a local result may not hold on the cluster.
+ */
+export function serverVersionLines(version: string, server: ResolvedBinary, natsImage: string): { progress: string; warning?: string } {
+  const progress = `nats-server ${version} (${SOURCE_TEXT[server.source]}: ${server.path})`;
+  const imageVersion = imageTagVersion(natsImage);
+  if (imageVersion === undefined) return { progress, warning: `warning: natsImage ${natsImage} names no version to compare with the local nats-server ${version}` };
+  if (imageVersion === version) return { progress };
+  return {
+    progress,
+    warning:
+      `warning: the local nats-server is ${version}, the cluster's image ${natsImage} runs ${imageVersion}: behaviour may ` +
+      "differ; `npm run tools -- nats-server` builds the image's version (README: Test tools)",
+  };
+}
+
+function reportServerVersion(server: ResolvedBinary, natsImage: string): void {
+  const lines = serverVersionLines(natsServerVersion(server.path), server, natsImage);
+  progress(lines.progress);
+  if (lines.warning) log(lines.warning);
+}
+
 interface LocalArgs {
   readonly config: StackConfig;
   readonly layout: StateLayout;
@@ -151,19 +179,6 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 async function start(args: LocalArgs): Promise<number> {
   const stopped = stopSignal();
-  try {
-    natsServerBinary();
-  } catch (err) {
-    if (isUserError(err) || err instanceof RangeError) {
-      console.error(`local: ${err.message}`);
-      return 1;
-    }
-    if (err instanceof Error && err.message === INSTALL_HINT) {
-      console.error(`local: ${INSTALL_HINT}`);
-      return 1;
-    }
-    throw err;
-  }
   const { config, layout } = args;
   let ports;
   try {
@@ -179,6 +194,15 @@ async function start(args: LocalArgs): Promise<number> {
     return 1;
   }
   log(`fluo-queue local: stack ${config.stack}, ${config.replicas} servers, state in ${shown(layout.root)}`);
+  let server: ResolvedBinary;
+  try {
+    server = ensureBinary(natsServer(), progress);
+    reportServerVersion(server, config.natsImage);
+  } catch (err) {
+    if (!(err instanceof ToolNotFoundError)) throw err;
+    console.error(`local: ${err.message}`);
+    return 1;
+  }
   try {
     if (args.reset) {
       resetStateDir(layout);
@@ -229,6 +253,7 @@ async function start(args: LocalArgs): Promise<number> {
     hashes,
     stateDir: layout.root,
     ports,
+    binary: server.path,
     limits: { maxMemoryStore: limits.maxMemoryStore, maxFileStore: limits.maxFileStore },
     onProgress: progress,
   });

@@ -43,7 +43,7 @@ describe("3-node cluster from the rendered config", () => {
     const leader = await cluster.waitForMetaLeader();
     expect(["nats-0", "nats-1", "nats-2"]).toContain(leader);
     const health = await cluster.health();
-    expect(health.routes).toEqual([2, 2, 2]);
+    expect(health.routePeers).toEqual([2, 2, 2]);
   });
 
   it("lets every user in with its password and refuses a wrong one", async () => {
@@ -72,12 +72,12 @@ describe("3-node cluster from the rendered config", () => {
 
   it("no user may read another user's inbox or the RPC subjects it does not serve", async () => {
     const workers = await as("fluo-workers");
-    expect(await subscriptionDenied(workers.subscribe("_INBOX_FLUO_BFF.>"))).toBe(true);
-    expect(await subscriptionDenied(workers.subscribe("_INBOX.>"))).toBe(true);
+    expect(await subscriptionDenied(workers.subscribe("_INBOX_FLUO_BFF.>"), 0, workers)).toBe(true);
+    expect(await subscriptionDenied(workers.subscribe("_INBOX.>"), 0, workers)).toBe(true);
     const bff = await as("fluo-bff");
-    expect(await subscriptionDenied(bff.subscribe("rpc.backend.>"))).toBe(true);
+    expect(await subscriptionDenied(bff.subscribe("rpc.backend.>"), 0, bff)).toBe(true);
     // Control: a user's own inbox is allowed, so the probe above does not report everything as denied.
-    expect(await subscriptionDenied(bff.subscribe("_INBOX_FLUO_BFF.probe"), 500)).toBe(false);
+    expect(await subscriptionDenied(bff.subscribe("_INBOX_FLUO_BFF.probe"), 0, bff)).toBe(false);
   });
 
   it("the provisioner reaches the JetStream API but may not publish data", async () => {

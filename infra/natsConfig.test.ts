@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -10,6 +10,8 @@ import { derivedSalt, hashPassword, passwordHashes, verifyPassword } from "./pas
 import { renderNatsConf, restartChecksum } from "./natsConfig";
 import { parseStackConfig } from "./stackConfig";
 import { readStackConfig } from "./stackFile";
+import { natsServerBinary } from "../local/localCluster";
+import { natsServerTool, natsServerVersion, pinnedVersion } from "../tools/resolve";
 
 const PASSWORDS = {
   "fluo-bff": "bff-secret",
@@ -21,19 +23,28 @@ const PASSWORDS = {
 };
 const hashes = passwordHashes(PASSWORDS);
 
+// The same binary every live test runs: the pinned build of the image's version (or of the previous minor line).
+const NATS_SERVER = natsServerBinary();
+
 /** Runs the real `nats-server -t` (config test) on a rendered file, as the pod would read it. */
 function natsServerConfigTest(conf: string): { status: number | null; output: string } {
   const dir = mkdtempSync(join(tmpdir(), "fluo-natsconf-"));
   const file = join(dir, "nats.conf");
   writeFileSync(file, conf);
-  const run = spawnSync("nats-server", ["-t", "-c", file], {
+  const run = spawnSync(NATS_SERVER, ["-t", "-c", file], {
     encoding: "utf8",
     env: { ...process.env, SERVER_NAME: "nats-0" },
   });
+  rmSync(dir, { recursive: true, force: true });
+  if (run.error) throw run.error;
   return { status: run.status, output: `${run.stdout}${run.stderr}` };
 }
 
 describe("nats.conf", () => {
+  it("is checked by the pinned nats-server of this pass (tools/versions.json), not whatever is on PATH", () => {
+    expect(natsServerVersion(NATS_SERVER)).toBe(pinnedVersion(natsServerTool()));
+  });
+
   for (const stack of ["dev", "prod"]) {
     it(`the ${stack} stack's config passes the real nats-server -t`, () => {
       const { natsConf } = renderCluster(readStackConfig(stack), userGrants(), hashes);

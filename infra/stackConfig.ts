@@ -92,6 +92,8 @@ export const stackConfigSchema = z
     natsUrl: z.string().regex(/^(nats|tls):\/\/[^\s]+$/, { message: 'must be a NATS URL such as "nats://127.0.0.1:4222"' }).optional(),
     streamOverrides: z.record(z.string(), z.unknown()).default({}),
     allowDestroy: z.array(z.string()).default([]),
+    // Read by the stream provider in configure() (streams/provider/settings.ts): the time budget of one operation.
+    natsTimeout: z.string().regex(/^\d+(ms|s|m)$/, { message: 'must be a duration such as "20s" or "2m"' }).default("20s"),
   })
   .strict();
 
@@ -222,4 +224,12 @@ function crossFieldProblems(c: ParsedKeys, b: StackConfig["bytes"]): string[] {
     }
   }
   return problems;
+}
+
+/**
+ * The server version an image tag names ("nats:2.15.3-alpine" -> "2.15.3"); undefined for a digest or a tag
+ * without a version, which cannot be compared with a local binary.
+ */
+export function imageTagVersion(image: string): string | undefined {
+  return /:v?(\d+\.\d+\.\d+)(?:-[A-Za-z0-9._-]+)?$/.exec(image)?.[1];
 }

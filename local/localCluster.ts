@@ -11,7 +11,7 @@ import type { PasswordHashes } from "../infra/passwordHash";
 import type { UserGrant } from "../infra/userGrants";
 import { renderNatsConf, type NatsTopology } from "../infra/natsConfig";
 import type { StackConfig } from "../infra/stackConfig";
-import { natsServerTool, resolveBinary } from "../tools/resolve";
+import { natsServer, requireBinary } from "../tools/resolve";
 
 export interface NodePorts {
   readonly client: number;
@@ -39,17 +39,16 @@ export interface LocalClusterOptions {
   /** JetStream limits per server, when the stack's are too large for a laptop. */
   readonly limits?: { readonly maxMemoryStore: number; readonly maxFileStore: number };
   readonly onProgress?: (message: string) => void;
+  /** The nats-server to run; default natsServerBinary(). */
+  readonly binary?: string;
 }
 
-export const INSTALL_HINT =
-  "nats-server was not found: build the pinned version with `npm run tools -- nats-server` (needs Go), " +
-  "install a distribution's (`apt-get install nats-server`), or set NATS_SERVER_BIN to its path.";
-
-/** NATS_SERVER_BIN, else the pinned build (tools/versions.json, FLUO_NATS_SERVER picks the line), else PATH. */
+/**
+ * NATS_SERVER_BIN, else the pinned build (tools/versions.json; FLUO_NATS_SERVER=previous picks the previous
+ * minor line), else PATH; a ToolNotFoundError saying how to get one otherwise.
+ */
 export function natsServerBinary(): string {
-  const resolved = resolveBinary(natsServerTool(), "nats-server", "NATS_SERVER_BIN");
-  if (!resolved) throw new Error(INSTALL_HINT);
-  return resolved.path;
+  return requireBinary(natsServer()).path;
 }
 
 // Ports are drawn below Linux's ephemeral range (32768-60999): a port the OS hands out for listen(0) may be given
@@ -140,7 +139,8 @@ function readLog(path: string): string {
 
 export interface ClusterHealth {
   readonly metaLeader: string | undefined;
-  readonly routes: readonly number[];
+  /** Per server, how many other servers it has a route to (not route connections: see health()). */
+  readonly routePeers: readonly number[];
 }
 
 export class LocalCluster {
@@ -173,7 +173,7 @@ export class LocalCluster {
   }
 
   private static async startOn(options: LocalClusterOptions, ports: readonly NodePorts[]): Promise<LocalCluster> {
-    const binary = natsServerBinary();
+    const binary = options.binary ?? natsServerBinary();
     const progress = options.onProgress ?? (() => undefined);
     const config = options.limits
       ? { ...options.config, bytes: { ...options.config.bytes, ...options.limits } }
@@ -234,14 +234,16 @@ export class LocalCluster {
 
   async health(): Promise<ClusterHealth> {
     let metaLeader: string | undefined;
-    const routes: number[] = [];
+    const routePeers: number[] = [];
     for (const node of this.nodes) {
       const jsz = (await getJson(`${node.monitorUrl}/jsz`)) as { meta_cluster?: { leader?: string } };
-      const routez = (await getJson(`${node.monitorUrl}/routez`)) as { num_routes?: number };
+      // From 2.10 a server keeps a pool of routes per peer (pool_size, default 3) plus pinned per-account routes,
+      // so num_routes counts connections (8 in a healthy 3-node 2.15 cluster); peers are distinct remote ids.
+      const routez = (await getJson(`${node.monitorUrl}/routez`)) as { routes?: ReadonlyArray<{ remote_id?: string }> };
       metaLeader ??= jsz.meta_cluster?.leader || undefined;
-      routes.push(routez.num_routes ?? 0);
+      routePeers.push(new Set((routez.routes ?? []).map((r) => r.remote_id).filter((id) => id)).size);
     }
-    return { metaLeader, routes };
+    return { metaLeader, routePeers };
   }
 
   /** Waits until every server routes to every other and a JetStream meta leader is elected. */
@@ -250,7 +252,7 @@ export class LocalCluster {
     let leader = "";
     await this.waitUntil("JetStream meta leader", timeoutMs, async () => {
       const h = await this.health();
-      if (this.nodes.length > 1 && (h.routes.some((r) => r < peers) || !h.metaLeader)) return false;
+      if (this.nodes.length > 1 && (h.routePeers.some((r) => r < peers) || !h.metaLeader)) return false;
       // A single server has no meta group; JetStream being enabled is all there is to wait for.
       leader = h.metaLeader ?? this.nodes[0].name;
       for (const node of this.nodes) await getJson(`${node.monitorUrl}/healthz?js-enabled-only=true`);

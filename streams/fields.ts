@@ -258,9 +258,17 @@ export const CONSUMER_FIXED = {
  * pinned value, and some of these (max_consumers) cannot change after creation. Absent means server default.
  */
 export function fixedFieldDifferences(fixed: Readonly<Record<string, unknown>>, live: Readonly<Record<string, unknown>>): string[] {
+  return pinnedDrifts(fixed, live).map((d) => `${d.api}: live ${JSON.stringify(d.live)}, pinned ${JSON.stringify(d.pinned)}`);
+}
+
+/** The pinned API fields whose live value differs (absent means the server default, i.e. the pin). */
+export function pinnedDrifts(
+  fixed: Readonly<Record<string, unknown>>,
+  live: Readonly<Record<string, unknown>>,
+): { api: string; live: unknown; pinned: unknown }[] {
   return Object.entries(fixed)
     .filter(([k, pinned]) => live[k] !== undefined && live[k] !== pinned)
-    .map(([k, pinned]) => `${k}: live ${JSON.stringify(live[k])}, pinned ${JSON.stringify(pinned)}`);
+    .map(([api, pinned]) => ({ api, live: live[api], pinned }));
 }
 
 function toApiObject<S>(table: readonly Field<S>[], spec: S): Record<string, unknown> {

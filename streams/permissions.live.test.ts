@@ -17,6 +17,7 @@ import { passwordHashes } from "../infra/passwordHash";
 import { readStackConfig } from "../infra/stackFile";
 import { userSpecs, type UserName } from "../infra/users";
 import { LocalCluster } from "../local/localCluster";
+import { eventually } from "../test/natsProbe.testkit";
 import {
   consumerApiConfig,
   consumerSpecFromApi,
@@ -145,7 +146,8 @@ describe("jobs: fluo-bff submits, fluo-workers pull and ack", () => {
     expect(sc.decode(msg!.data)).toBe('{"trace":"t-1"}');
     expect(await msg!.ackAck()).toBe(true);
     const jsm = await provisioner.nc.jetstreamManager();
-    expect((await jsm.streams.info("JOBS")).state.messages).toBe(0);
+    // The R3 stream leader removes the acked job through Raft, after the ack's reply.
+    expect((await eventually(() => jsm.streams.info("JOBS"), (i) => i.state.messages === 0)).state.messages).toBe(0);
     expect(workers.denials).toEqual([]);
   });
 
@@ -198,7 +200,7 @@ describe("signals: workers and backend publish, backend and BFF consume", () => 
       expect(session.denials).toEqual([]);
     }
     const jsm = await provisioner.nc.jetstreamManager();
-    expect((await jsm.streams.info("SIGNALS")).state.messages).toBe(0);
+    expect((await eventually(() => jsm.streams.info("SIGNALS"), (i) => i.state.messages === 0)).state.messages).toBe(0);
   });
 
   it("bff cannot read the backend's consumer, nor publish signals", async () => {

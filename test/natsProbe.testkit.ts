@@ -14,51 +14,94 @@ export const TEST_PASSWORDS: Readonly<Record<UserName, string>> = {
   "fluo-system": "system-test-password",
 };
 
-/** Connects as a user with its own inbox prefix (its permissions allow no other). */
+/**
+ * Connects as a user with its own inbox prefix (its permissions allow no other). No tight connect timeout: the
+ * server checks a bcrypt hash on every connect, which on a loaded machine can take seconds, and how long a
+ * connect takes is not what any test here proves (a refused login is an immediate -ERR, not a timeout).
+ */
 export async function connectAs(servers: string[], user: UserName, password = TEST_PASSWORDS[user]): Promise<NatsConnection> {
   const spec = userSpecs().find((s) => s.name === user)!;
-  return connect({ servers, user, pass: password, inboxPrefix: spec.inboxPrefix, reconnect: false, timeout: 3000 });
+  return connect({ servers, user, pass: password, inboxPrefix: spec.inboxPrefix, reconnect: false, timeout: 30_000 });
 }
 
-/** Resolves with the first permissions violation on this connection, as "<operation> <subject>". */
-export function nextPermissionError(nc: NatsConnection, timeoutMs = 2000): Promise<string | undefined> {
+/**
+ * A round trip to the server after everything sent so far: the server answers in order on one connection, so
+ * once the PONG is back any -ERR for an earlier operation has been received and dispatched (the extra macrotask
+ * lets nats.js's status and subscription iterators run). This, not a timer, is what makes "no error" mean
+ * "allowed" on a slow machine.
+ */
+async function barrier(nc: NatsConnection): Promise<void> {
+  if (!nc.isClosed()) await nc.flush().catch(() => undefined);
+  await new Promise((r) => setImmediate(r));
+}
+
+/**
+ * Resolves with the first permissions violation on this connection, as "<operation> <subject>", or undefined
+ * when none came. Start it, then do the operation: after `waitMs` a barrier (above) decides, so a late -ERR on a
+ * busy machine is still seen.
+ */
+export function nextPermissionError(nc: NatsConnection, waitMs = 2000): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(undefined), timeoutMs);
+    let settled = false;
+    const settle = (value: string | undefined): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(value);
+    };
+    const timer = setTimeout(() => void barrier(nc).then(() => settle(undefined)), waitMs);
     void (async () => {
       for await (const status of nc.status()) {
+        if (settled) return;
         // nats.js reports the denied operation and subject in permissionContext.
         const context = (status as { permissionContext?: { operation: string; subject: string } }).permissionContext;
-        if (context) {
-          clearTimeout(timer);
-          resolve(`${context.operation} ${context.subject}`);
-          return;
-        }
+        if (context) return settle(`${context.operation} ${context.subject}`);
         const text = `${status.type} ${String(status.data)}`;
-        if (/permission/i.test(text)) {
-          clearTimeout(timer);
-          resolve(text);
-          return;
-        }
+        if (/permission/i.test(text)) return settle(text);
       }
     })();
   });
 }
 
-/** True when the subscription is refused by the server (the iterator ends with a permissions error). */
-export async function subscriptionDenied(sub: Subscription, timeoutMs = 2000): Promise<boolean> {
-  const outcome = await Promise.race([
-    (async () => {
-      try {
-        for await (const _ of sub) {
-          /* a delivered message means the subscription works */
-          return "delivered";
-        }
-        return "closed";
-      } catch (err) {
-        return /permission/i.test(String(err)) ? "denied" : `error: ${String(err)}`;
+/**
+ * True when the server refuses the subscription (nats.js ends its iterator with a permissions error). Pass the
+ * connection it was made on, so the answer waits for a barrier instead of a timer; without it, `waitMs` alone
+ * decides (kept for callers that do not have the connection at hand).
+ */
+export async function subscriptionDenied(sub: Subscription, waitMs = 2000, nc?: NatsConnection): Promise<boolean> {
+  let outcome: string | undefined;
+  const watched = (async () => {
+    try {
+      for await (const _ of sub) {
+        /* a delivered message means the subscription works */
+        return "delivered";
       }
-    })(),
-    new Promise<string>((r) => setTimeout(() => r("timeout"), timeoutMs)),
-  ]);
+      return "closed";
+    } catch (err) {
+      return /permission/i.test(String(err)) ? "denied" : `error: ${String(err)}`;
+    }
+  })().then((o) => (outcome = o));
+  if (nc) {
+    await barrier(nc);
+    if (outcome === undefined) await Promise.race([watched, new Promise((r) => setTimeout(r, 0))]);
+  } else {
+    await Promise.race([watched, new Promise((r) => setTimeout(r, waitMs))]);
+  }
   return outcome === "denied";
+}
+
+/**
+ * Reads `read()` until `settled` holds, and returns the last value read, for state the cluster reaches after
+ * the call that caused it has returned: an R3 stream leader removes an acked work-queue or interest message by a
+ * Raft proposal after the ack's reply (nats-server stream.go ackMsg), and a plain ack (natscli's `consumer next`)
+ * gets no reply at all. Measured here: 22 of 100 `streams.info` calls right after `ackAck()` still counted the
+ * message. The deadline only bounds a wait for a state that never comes; the caller asserts on what is returned.
+ */
+export async function eventually<T>(read: () => Promise<T>, settled: (value: T) => boolean, deadlineMs = 15_000): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const value = await read();
+    if (settled(value) || Date.now() > deadline) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

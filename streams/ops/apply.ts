@@ -4,7 +4,7 @@
 // its stream). Nothing undeclared is deleted: without Pulumi state there is no record of what we own.
 
 import type { Catalog } from "../spec";
-import type { ConnectionSettings } from "../provider/client";
+import { DEFAULT_RETRY, type ConnectionSettings } from "../provider/client";
 import { consumerId, consumerInputs, consumerOps } from "../provider/consumer";
 import { streamId, streamInputs, streamOps } from "../provider/stream";
 import type { ProviderSettings } from "../provider/settings";
@@ -60,7 +60,7 @@ async function applyOne<I, O>(settings: ProviderSettings, ops: Ops<I, O>, id: st
 
 /** Makes the server match the catalog; throws on the first refusal or error (nothing after it is applied). */
 export async function applyCatalog(connection: ConnectionSettings, catalog: Catalog, options: ApplyOptions): Promise<ApplyReport> {
-  const settings: ProviderSettings = { connection, allowDestroy: options.allowDestroy };
+  const settings: ProviderSettings = { connection, allowDestroy: options.allowDestroy, timeoutMs: DEFAULT_RETRY.totalMs };
   const actions: ApplyAction[] = [];
   const total = catalog.streams.length + catalog.consumers.length;
   const record = (action: ApplyAction): void => {

@@ -95,6 +95,19 @@ async function restoredConsumer(jsm: JetStreamManager, stream: string, name: str
   throw new Error(`consumer ${stream}/${name} not ready with ${pending} pending after 30s (last: ${seen})`);
 }
 
+/**
+ * A stream config without the metadata a 2.11+ server adds to its API answers about itself (`_nats.ver` and
+ * `_nats.level`: the answering server's version and API level). A snapshot carries the stored config, which has
+ * only what the stream keeps (`_nats.req.level`), so the live answer and the backup differ by exactly these.
+ */
+function storedConfig(config: StreamInfo["config"]): StreamInfo["config"] {
+  if (!config.metadata) return config;
+  const { "_nats.ver": _ver, "_nats.level": _level, ...kept } = config.metadata;
+  void _ver;
+  void _level;
+  return { ...config, metadata: kept };
+}
+
 beforeAll(async () => {
   stateDir = mkdtempSync(join(tmpdir(), "fluo-backup-"));
   cluster = await LocalCluster.start({
@@ -145,7 +158,7 @@ describe("fluo-backup: snapshot and restore of EVENTS", () => {
 
   it("snapshots EVENTS with its consumers into bytes, acking every chunk", async () => {
     snapshot = await snapshotStream(backup, "EVENTS", { inboxPrefix: BACKUP_INBOX });
-    expect(snapshot.meta.config).toEqual(before.config);
+    expect(snapshot.meta.config).toEqual(storedConfig(before.config));
     expect(snapshot.meta.state.messages).toBe(EVENT_COUNT);
     expect(snapshot.meta.state.last_seq).toBe(before.state.last_seq);
     // Random payloads do not compress: the snapshot holds at least every payload byte (several chunks).
@@ -222,7 +235,7 @@ describe("fluo-backup: nothing beyond backup and restore", () => {
       /permissions violation/i,
     );
     expect(await denied).toBe("publish $JS.API.CONSUMER.MSG.NEXT.EVENTS.audit-replay");
-    expect(await subscriptionDenied(backup.subscribe("events.>"), 5_000)).toBe(true);
+    expect(await subscriptionDenied(backup.subscribe("events.>"), 0, backup)).toBe(true);
   });
 
   it("cannot delete, create or update streams", async () => {
@@ -263,7 +276,7 @@ describe("npm run backup / npm run restore", () => {
     expect(saved.err).toBe("");
     expect(saved.code).toBe(0);
     expect(saved.out).toMatch(new RegExp(`^Backed up stream EVENTS \\(${EVENT_COUNT} messages, seq 1\\.\\.${EVENT_COUNT}, 1 consumers\\)`));
-    expect(readBackupDir(dir).meta.config).toEqual(before.config);
+    expect(readBackupDir(dir).meta.config).toEqual(storedConfig(before.config));
 
     const jsm = await provisioner.jetstreamManager();
     expect(await jsm.streams.delete("EVENTS")).toBe(true);

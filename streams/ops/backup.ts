@@ -13,11 +13,14 @@
 //   rebuilt the stream, with a stream create response (the stream info, or the error). The server gives up on a
 //   restore idle for 5s, and refuses one whose stream already exists (10130).
 //
-// The two files natscli writes (`nats stream backup <stream> <dir>`) are the same data: backup.json is
-// {config, state} from the snapshot answer and stream.tar.s2 the concatenated chunks, so a backup written with
-// writeBackupDir restores with `nats stream restore <dir>` and vice versa.
+// The two files natscli writes (`nats backup stream <stream> <dir>`) are the same data: backup.json is
+// {config, state} from the snapshot answer and the archive the concatenated chunks, so a backup written with
+// writeBackupDir restores with `nats backup restore stream <dir>` and vice versa. The archive's name follows
+// its format, as natscli 0.5 (jsm.go SnapshotDataFile) names it: servers from 2.15 send a NATSARC1 archive,
+// stream.arc.s2; older ones an s2-compressed tar, stream.tar.s2. natscli's `backup info/validate/edit` read only
+// the 2.15 format and go by the name, so the name must say what the bytes are.
 
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInbox, Empty, type Msg, type NatsConnection, type StreamConfig, type StreamInfo, type StreamState } from "nats";
 
@@ -30,10 +33,23 @@ export interface BackupMeta {
   readonly state: StreamState;
 }
 
+/** natscli's archive names: the 2.15+ NATSARC1 format, and the tar format of older servers. */
+export const BACKUP_DATA_FILE = "stream.arc.s2";
+export const LEGACY_BACKUP_DATA_FILE = "stream.tar.s2";
+export type BackupDataFile = typeof BACKUP_DATA_FILE | typeof LEGACY_BACKUP_DATA_FILE;
+
 export interface StreamBackup {
   readonly meta: BackupMeta;
-  /** The snapshot exactly as the server streamed it (an s2-compressed tar; natscli's stream.tar.s2). */
+  /** The snapshot exactly as the server streamed it (s2-compressed). */
   readonly data: Uint8Array;
+  /** The file the data goes to in a backup directory: it names the format the server sent. */
+  readonly dataFile: BackupDataFile;
+}
+
+/** The archive format a server sends, from its version (nats.js reports it in the connection's INFO). */
+export function dataFileFor(serverVersion: string | undefined): BackupDataFile {
+  const [major, minor] = (serverVersion ?? "").split(".").map(Number);
+  return major > 2 || (major === 2 && minor >= 15) ? BACKUP_DATA_FILE : LEGACY_BACKUP_DATA_FILE;
 }
 
 export interface TransferOptions {
@@ -165,7 +181,8 @@ export async function snapshotStream(nc: NatsConnection, stream: string, options
     data.set(c, offset);
     offset += c.length;
   }
-  return { meta, data };
+  // The server that streamed it decides the format; nc.info is the server this connection is on.
+  return { meta, data, dataFile: dataFileFor(nc.info?.version) };
 }
 
 /**
@@ -201,18 +218,25 @@ export async function restoreStream(nc: NatsConnection, backup: StreamBackup, op
 }
 
 export const BACKUP_META_FILE = "backup.json";
-export const BACKUP_DATA_FILE = "stream.tar.s2";
 
-/** Writes a backup in natscli's directory layout (backup.json + stream.tar.s2). */
+/** Writes a backup in natscli's directory layout (backup.json + the archive under its format's name). */
 export function writeBackupDir(dir: string, backup: StreamBackup): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileSync(join(dir, BACKUP_META_FILE), `${JSON.stringify(backup.meta, null, 2)}\n`, { mode: 0o600 });
-  writeFileSync(join(dir, BACKUP_DATA_FILE), backup.data, { mode: 0o600 });
+  writeFileSync(join(dir, backup.dataFile), backup.data, { mode: 0o600 });
+  // An archive of the other format left from an earlier backup would make the directory ambiguous to natscli.
+  const other = backup.dataFile === BACKUP_DATA_FILE ? LEGACY_BACKUP_DATA_FILE : BACKUP_DATA_FILE;
+  rmSync(join(dir, other), { force: true });
 }
 
-/** Reads a backup directory written by writeBackupDir or by `nats stream backup`. */
+/** Reads a backup directory written by writeBackupDir or by natscli (`nats backup stream`, `nats stream backup`). */
 export function readBackupDir(dir: string): StreamBackup {
   const metaPath = join(dir, BACKUP_META_FILE);
+  if (!existsSync(metaPath)) throw new Error(`${dir}: no ${BACKUP_META_FILE} (not a backup directory, or the backup did not finish)`);
   const meta = backupMeta(metaPath, JSON.parse(readFileSync(metaPath, "utf8")) as Record<string, unknown>);
-  return { meta, data: new Uint8Array(readFileSync(join(dir, BACKUP_DATA_FILE))) };
+  const present = ([BACKUP_DATA_FILE, LEGACY_BACKUP_DATA_FILE] as const).filter((f) => existsSync(join(dir, f)));
+  if (present.length === 0) throw new Error(`${dir}: no ${BACKUP_DATA_FILE} (nor ${LEGACY_BACKUP_DATA_FILE} from a server before 2.15)`);
+  if (present.length > 1) throw new Error(`${dir}: holds both ${BACKUP_DATA_FILE} and ${LEGACY_BACKUP_DATA_FILE}; keep the one that belongs to ${BACKUP_META_FILE}`);
+  const dataFile = present[0];
+  return { meta, data: new Uint8Array(readFileSync(join(dir, dataFile))), dataFile };
 }

@@ -3,7 +3,7 @@
 // `pulumi refresh --expect-no-changes` has nothing to report either.
 
 import type { ConsumerInfo, JetStreamManager, StreamInfo } from "nats";
-import { CONSUMER_FIELDS, fieldChanges, STREAM_FIELDS } from "../fields";
+import { CONSUMER_FIELDS, CONSUMER_FIXED, fieldChanges, pinnedDrifts, STREAM_FIELDS, STREAM_FIXED } from "../fields";
 import { withRetry } from "../provider/client";
 import { consumerId, consumerInputs, liveConsumerInputs } from "../provider/consumer";
 import { liveStreamInputs, streamInputs } from "../provider/stream";
@@ -56,6 +56,14 @@ function fieldDrifts(changed: readonly string[], declared: object, live: object)
   }));
 }
 
+/**
+ * Pinned API fields (not in the catalog, always sent at their pin) changed out of band, by API name: the next
+ * update would silently reset them, so they are drift too.
+ */
+function pinnedFieldDrifts(fixed: Readonly<Record<string, unknown>>, config: object): FieldDrift[] {
+  return pinnedDrifts(fixed, config as Record<string, unknown>).map((d) => ({ field: d.api, declared: d.pinned, live: d.live }));
+}
+
 /** The differences, in catalog order, then the extras sorted by name. Empty: no drift. */
 export function compareCatalog(catalog: Catalog, live: LiveState): Drift[] {
   const drifts: Drift[] = [];
@@ -70,7 +78,8 @@ export function compareCatalog(catalog: Catalog, live: LiveState): Drift[] {
     const declared = streamInputs(spec);
     const current = liveStreamInputs(info);
     const { changed } = fieldChanges(STREAM_FIELDS, current, declared);
-    if (changed.length > 0) drifts.push({ kind: "stream", id: spec.name, status: "changed", fields: fieldDrifts(changed, declared, current) });
+    const fields = [...fieldDrifts(changed, declared, current), ...pinnedFieldDrifts(STREAM_FIXED, info.config)];
+    if (fields.length > 0) drifts.push({ kind: "stream", id: spec.name, status: "changed", fields });
   }
   for (const spec of catalog.consumers) {
     const declared = consumerInputs(spec);
@@ -82,7 +91,8 @@ export function compareCatalog(catalog: Catalog, live: LiveState): Drift[] {
     }
     const current = liveConsumerInputs(info);
     const { changed } = fieldChanges(CONSUMER_FIELDS, current, declared);
-    if (changed.length > 0) drifts.push({ kind: "consumer", id, status: "changed", fields: fieldDrifts(changed, declared, current) });
+    const fields = [...fieldDrifts(changed, declared, current), ...pinnedFieldDrifts(CONSUMER_FIXED, info.config)];
+    if (fields.length > 0) drifts.push({ kind: "consumer", id, status: "changed", fields });
   }
   const declaredStreams = new Set(catalog.streams.map((s) => s.name));
   const declaredConsumers = new Set(catalog.consumers.map((c) => consumerId(c)));

@@ -22,11 +22,36 @@ export interface RetryPolicy {
   readonly attempts: number;
   readonly firstDelayMs: number;
   readonly maxDelayMs: number;
+  /** Total time for the operation, every attempt and wait included (`fluo-queue:natsTimeout`). */
+  readonly totalMs: number;
 }
 
-// About 20 s in total: long enough for a stream or meta leader election after a pod restart, short enough that
-// a broken cluster fails `pulumi up` promptly.
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, firstDelayMs: 250, maxDelayMs: 5_000 };
+// 20 s in total: long enough for a stream or meta leader election after a pod restart, short enough that a
+// broken cluster fails `pulumi up` promptly. Attempts alone did not bound it: 8 attempts that each waited for
+// the API timeout took 97.8 s against frozen servers.
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, firstDelayMs: 250, maxDelayMs: 5_000, totalMs: 20_000 };
+
+// The key is made inside each function: the closure serializer cannot carry a module-level Symbol.
+/** The policy in force in this process: configure() sets the stack's natsTimeout, shared by both providers. */
+export function retryPolicy(): RetryPolicy {
+  return (globalThis as unknown as Record<symbol, RetryPolicy | undefined>)[Symbol.for("fluo-queue.retryPolicy")] ?? DEFAULT_RETRY;
+}
+
+export function setRetryTotal(totalMs: number): void {
+  (globalThis as unknown as Record<symbol, RetryPolicy>)[Symbol.for("fluo-queue.retryPolicy")] = { ...DEFAULT_RETRY, totalMs };
+}
+
+/**
+ * An operation that got no usable answer from NATS within its time budget; the provider adds the servers and
+ * what to check (it knows the settings, this loop does not). A marked plain Error, not a subclass: classes do
+ * not survive the closure serializer intact.
+ */
+export function natsUnavailable(message: string): Error {
+  return Object.assign(new Error(message), { natsUnavailable: true });
+}
+
+export const isNatsUnavailable = (err: unknown): err is Error =>
+  err instanceof Error && (err as { natsUnavailable?: boolean }).natsUnavailable === true;
 
 // JetStream API error codes (nats-server errors.json).
 export const STREAM_NOT_FOUND = 10059;
@@ -35,6 +60,9 @@ export const CONSUMER_NOT_FOUND = 10014;
 const TRANSIENT_API_CODES: readonly number[] = [10008, 10009];
 // nats.js error codes: "503" no responders (JetStream not up yet), request timeout.
 const TRANSIENT_CLIENT_CODES: readonly string[] = ["503", "TIMEOUT", "408"];
+// The connection is gone for good (every server died and reconnects ran out): retrying on it cannot help; the
+// cache drops it, so the next operation reconnects.
+const CLOSED_CLIENT_CODES: readonly string[] = ["CONNECTION_CLOSED", "DISCONNECT"];
 
 const CONNECT_TIMEOUT_MS = 5_000;
 const API_TIMEOUT_MS = 10_000;
@@ -155,24 +183,40 @@ export async function closeConnections(): Promise<void> {
 
 /**
  * Runs `call`, retrying transient JetStream errors (no leader yet, timeouts, no responders) with exponential
- * backoff; any other error, or the last transient one, is thrown with `what` in front of it.
+ * backoff within the policy's total time; any other error is thrown with `what` in front of it, running out of
+ * time or a closed connection as a natsUnavailable error naming the operation, the attempts and the last error.
  */
-export async function withRetry<T>(what: string, call: () => Promise<T>, policy: RetryPolicy = DEFAULT_RETRY): Promise<T> {
+export async function withRetry<T>(what: string, call: () => Promise<T>, policy: RetryPolicy = retryPolicy()): Promise<T> {
+  const deadline = Date.now() + policy.totalMs;
   let delay = policy.firstDelayMs;
   for (let attempt = 1; ; attempt++) {
+    const left = deadline - Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const outOfTime = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error("no answer"), { code: "TIMEOUT" })), Math.max(left, 0));
+    });
     try {
-      return await call();
+      return await Promise.race([call(), outOfTime]);
     } catch (err) {
-      if (!isTransient(err) || attempt >= policy.attempts) {
-        if (err instanceof Error && apiErrorCode(err) !== undefined) {
-          err.message = `${what}: ${err.message} (JetStream error ${apiErrorCode(err)})`;
-        } else if (err instanceof Error && isTransient(err)) {
-          err.message = `${what}: ${err.message} (gave up after ${attempt} attempts)`;
-        }
+      const code = clientErrorCode(err);
+      const reason = err instanceof Error ? err.message : String(err);
+      if (code !== undefined && CLOSED_CLIENT_CODES.includes(code)) {
+        throw natsUnavailable(`${what}: the connection to NATS closed (${code}: every server went away and reconnecting gave up)`);
+      }
+      if (!isTransient(err)) {
+        if (err instanceof Error && apiErrorCode(err) !== undefined) err.message = `${what}: ${err.message} (JetStream error ${apiErrorCode(err)})`;
         throw err;
       }
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      const wait = Math.min(delay, deadline - Date.now());
+      if (attempt >= policy.attempts || wait <= 0) {
+        throw natsUnavailable(
+          `${what}: no answer from NATS within ${Math.round(policy.totalMs / 1000)} s (${attempt} attempt(s), last: ${code ?? apiErrorCode(err)} ${reason})`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
       delay = Math.min(delay * 2, policy.maxDelayMs);
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

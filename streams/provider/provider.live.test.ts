@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "nats";
 import { startProvisioningCluster, type ProvisioningCluster } from "./provisioningCluster.testkit";
-import { closeConnections, jetStreamManager } from "./client";
+import { closeConnections, DEFAULT_RETRY, jetStreamManager } from "./client";
 import { streamApiConfig } from "../fields";
 import { consumerInputs, consumerOps, type ConsumerInputs } from "./consumer";
 import { settingsFromConfig, UNKNOWN, type ProviderSettings } from "./settings";
@@ -17,7 +17,7 @@ let settings: ProviderSettings;
 
 beforeAll(async () => {
   live = await startProvisioningCluster(3);
-  settings = { connection: live.provisioner, allowDestroy: [] };
+  settings = { connection: live.provisioner, allowDestroy: [], timeoutMs: DEFAULT_RETRY.totalMs };
 });
 
 afterAll(async () => {
@@ -210,8 +210,10 @@ describe("Consumer provider on a live cluster", () => {
     expect(info.config.filter_subject).toBe("test.work.a");
     expect((await consumerOps.diff(settings, created.id, outs, longer)).changes).toBe(false);
 
-    const replace = await consumerOps.diff(settings, created.id, outs, { ...longer, ackPolicy: "all" });
-    expect(replace).toMatchObject({ changes: true, replaces: ["ackPolicy"], deleteBeforeReplace: true });
+    // A replace to an ack policy the workqueue stream rejects is refused before anything is deleted.
+    await expect(consumerOps.diff(settings, created.id, outs, { ...longer, ackPolicy: "all" })).rejects.toThrow(/JetStream error 10098/);
+    const replace = await consumerOps.diff(settings, created.id, outs, { ...longer, name: "workers2" });
+    expect(replace).toMatchObject({ changes: true, replaces: ["name"], deleteBeforeReplace: true });
 
     // A consumer already gone with its stream deletes quietly (deletedWith/replaceWith the stream).
     await streamOps.delete(settings, "WORK", stream.outs);
@@ -249,13 +251,14 @@ describe("connection settings", () => {
     expect(s).toEqual({
       connection: { servers: ["nats://a:4222", "nats://b:4222"], user: "fluo-provisioner", password: "pw", inboxPrefix: "_INBOX_FLUO_PROVISIONER" },
       allowDestroy: ["JOBS"],
+      timeoutMs: 20_000,
     });
     expect(() => settingsFromConfig(config({ "fluo-queue:natsUrl": "nats://a:4222" }))).toThrow(/fluo-queue:provisionerPassword is not set/);
   });
 
   it("fail fast with the URL when no server listens there", async () => {
     const dead = { ...live.provisioner, servers: ["nats://127.0.0.1:1"] };
-    await expect(streamOps.read({ connection: dead, allowDestroy: [] }, "X", undefined)).rejects.toThrow(/cannot reach NATS at nats:\/\/127\.0\.0\.1:1/);
+    await expect(streamOps.read({ connection: dead, allowDestroy: [], timeoutMs: DEFAULT_RETRY.totalMs }, "X", undefined)).rejects.toThrow(/cannot reach NATS at nats:\/\/127\.0\.0\.1:1/);
   });
 
   it("reuse one connection per process", async () => {

@@ -3,10 +3,9 @@
 // (Configure with the stack config, then Check, Diff, Create, Read, Update, Delete).
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFileSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { ProviderHost, secretValue, UNKNOWN } from "./providerHost.testkit";
+import { compileProviders, ProviderHost, secretValue, UNKNOWN } from "./providerHost.testkit";
 import { startProvisioningCluster, type ProvisioningCluster } from "./provisioningCluster.testkit";
 import { consumerInputs } from "./consumer";
 import { streamInputs } from "./stream";
@@ -20,25 +19,8 @@ let live: ProvisioningCluster;
 let host: ProviderHost;
 let texts: SerializedProviders;
 
-function compileAndSerialize(): SerializedProviders {
-  mkdirSync(outDir, { recursive: true });
-  const tsconfig = join(outDir, "tsconfig.json");
-  writeFileSync(
-    tsconfig,
-    JSON.stringify({
-      extends: join(root, "tsconfig.json"),
-      compilerOptions: { outDir, rootDir: root, sourceMap: false, noEmitOnError: true },
-      files: [join(root, "streams/provider/serializedProviders.ts")],
-      include: [],
-    }),
-  );
-  execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", tsconfig], { cwd: root, stdio: "pipe" });
-  const json = execFileSync(process.execPath, [join(outDir, "streams/provider/serializedProviders.js")], { cwd: root, encoding: "utf8" });
-  return JSON.parse(json) as SerializedProviders;
-}
-
 beforeAll(async () => {
-  texts = compileAndSerialize();
+  texts = compileProviders(root, outDir);
   live = await startProvisioningCluster(3);
   host = await ProviderHost.start(root);
 }, 120_000);

@@ -2,9 +2,32 @@
 // `pulumi-nodejs:dynamic:*` resources) and calls it over gRPC the way the engine does: serialization, configure()
 // and secrets only behave as in `pulumi up` inside that host, not when the ops are called directly.
 
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
+import type { SerializedProviders } from "./serializedProviders";
+
+/**
+ * The providers as the engine gets them: compiled by tsc into `outDir` (inside the project, so `nats` resolves
+ * from node_modules) and serialized there; vitest's transform would change what the closures capture.
+ */
+export function compileProviders(root: string, outDir: string): SerializedProviders {
+  mkdirSync(outDir, { recursive: true });
+  const tsconfig = join(outDir, "tsconfig.json");
+  writeFileSync(
+    tsconfig,
+    JSON.stringify({
+      extends: join(root, "tsconfig.json"),
+      compilerOptions: { outDir, rootDir: root, sourceMap: false, noEmitOnError: true },
+      files: [join(root, "streams/provider/serializedProviders.ts")],
+      include: [],
+    }),
+  );
+  execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", tsconfig], { cwd: root, stdio: "pipe" });
+  const json = execFileSync(process.execPath, [join(outDir, "streams/provider/serializedProviders.js")], { cwd: root, encoding: "utf8" });
+  return JSON.parse(json) as SerializedProviders;
+}
 
 /* The SDK's generated protobuf/gRPC stubs are plain JavaScript without typings: typed here to what we use. */
 interface ProtoStruct {

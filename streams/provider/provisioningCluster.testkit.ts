@@ -25,12 +25,15 @@ export interface ProvisioningCluster {
 
 /** Test subjects the publisher may use; test streams must capture subjects below it. */
 export const TEST_SUBJECTS = "test.>";
+/** One advisory per JetStream API request of the account (nats-server jetstream_api.go, JSAPIAudit). */
+export const API_ADVISORIES = "$JS.EVENT.ADVISORY.API";
 
 export async function startProvisioningCluster(replicas: 1 | 3 = 3): Promise<ProvisioningCluster> {
   const passwords = Object.fromEntries(userSpecs().map((u) => [u.name, `pw-${u.name}-${Math.random().toString(36).slice(2)}`])) as Record<UserName, string>;
   const stateDir = mkdtempSync(join(tmpdir(), "fluo-streams-"));
   const config = parseStackConfig("test", { replicas });
-  const grants = userGrants(new Map([["fluo-bff", grant({ publish: [TEST_SUBJECTS] })]]));
+  // The publisher may also watch JetStream's API audit advisories: tests prove which API calls a provider sent.
+  const grants = userGrants(new Map([["fluo-bff", grant({ publish: [TEST_SUBJECTS], subscribe: [API_ADVISORIES] })]]));
   const cluster = await LocalCluster.start({
     config,
     grants,

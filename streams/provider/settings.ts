@@ -10,13 +10,18 @@
 // - nothing here may hold a zod schema or a class instance at module level (the closure is serialized).
 
 import type * as pulumi from "@pulumi/pulumi";
-import type { ConnectionSettings } from "./client";
+import { isNatsUnavailable, setRetryTotal, type ConnectionSettings } from "./client";
 
 /** What the provider needs besides the resource's inputs; built from stack config in configure(). */
 export interface ProviderSettings {
   readonly connection: ConnectionSettings;
-  /** Streams that may be deleted or replaced although they hold messages (`fluo-queue:allowDestroy`). */
+  /**
+   * Streams whose messages this run may lose (`fluo-queue:allowDestroy`): by delete, replace, an in-place update
+   * that lowers a limit below what the stream holds, or replacing/deleting a consumer that holds messages.
+   */
   readonly allowDestroy: readonly string[];
+  /** Time budget of one operation against NATS, retries included (`fluo-queue:natsTimeout`, default 20 s). */
+  readonly timeoutMs: number;
 }
 
 export interface Diff {
@@ -42,8 +47,23 @@ export function compact<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
-export function checkWith<T extends object>(news: T, normalise: (n: T) => T): pulumi.dynamic.CheckResult<T> {
-  // In preview, inputs computed from other resources arrive as UNKNOWN: pass them through untouched.
+/** One check failure, naming the input property it is about (the engine shows it next to that property). */
+export interface CheckFailure {
+  readonly property: string;
+  readonly reason: string;
+}
+
+/**
+ * Check: every problem of the known values, each naming its property; then the normalised inputs. Values not
+ * known yet (preview) are passed through untouched and checked when they are known.
+ */
+export function checkWith<T extends object>(
+  news: T,
+  problems: (n: Readonly<Record<string, unknown>>) => CheckFailure[],
+  normalise: (n: T) => T,
+): pulumi.dynamic.CheckResult<T> {
+  const failures = problems(news as Readonly<Record<string, unknown>>);
+  if (failures.length > 0) return { failures };
   if (hasUnknown(news)) return { inputs: news };
   try {
     return { inputs: normalise(news) };
@@ -51,6 +71,47 @@ export function checkWith<T extends object>(news: T, normalise: (n: T) => T): pu
     return { failures: [{ property: "", reason: err instanceof Error ? err.message : String(err) }] };
   }
 }
+
+const NAME_PATTERN = /^[^\s.*>/\\]+$/;
+
+/** Checks shared by both kinds of resource, skipping values not known yet. */
+export const validate = {
+  /** Stream and durable names: no whitespace, ".", "*", ">" or path separators (the server's rule). */
+  name(failures: CheckFailure[], property: string, value: unknown): void {
+    if (value === UNKNOWN) return;
+    if (typeof value !== "string" || !NAME_PATTERN.test(value) || value.length > 255) {
+      failures.push({ property, reason: `${property} = ${JSON.stringify(value)}: must be a name without whitespace, ".", "*", ">" or "/"` });
+    }
+  },
+  oneOf(failures: CheckFailure[], property: string, value: unknown, allowed: readonly string[], optional = false): void {
+    if (value === UNKNOWN || (optional && value === undefined)) return;
+    if (typeof value !== "string" || !allowed.includes(value)) {
+      failures.push({ property, reason: `${property} = ${JSON.stringify(value)}: must be one of ${allowed.join(", ")}` });
+    }
+  },
+  integer(failures: CheckFailure[], property: string, value: unknown, min: number, max: number, optional = false): void {
+    if (value === UNKNOWN || (optional && value === undefined)) return;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+      failures.push({ property, reason: `${property} = ${JSON.stringify(value)}: must be a whole number from ${min} to ${max}` });
+    }
+  },
+  subject(failures: CheckFailure[], property: string, value: unknown): void {
+    if (value === UNKNOWN) return;
+    const tokens = typeof value === "string" ? value.split(".") : [];
+    const ok = tokens.length > 0 && tokens.every((t, i) => t !== "" && !/\s/.test(t) && (t !== ">" || i === tokens.length - 1) && (t.length === 1 || !/[*>]/.test(t)));
+    if (!ok) failures.push({ property, reason: `${property} = ${JSON.stringify(value)}: must be a NATS subject (dot-separated tokens, "*" or a final ">" as wildcards)` });
+  },
+  /** A value the field table cannot convert (a size or a duration that does not parse). */
+  converts(failures: CheckFailure[], property: string, value: unknown, toApi: (v: never) => unknown): void {
+    if (hasUnknown(value) || value === undefined) return;
+    try {
+      toApi(value as never);
+    } catch (err) {
+      failures.push({ property, reason: `${property} = ${JSON.stringify(value)}: ${err instanceof Error ? err.message : String(err)}` });
+    }
+  },
+};
+
 export function mismatch(kind: string, name: string, settings: ProviderSettings, changed: readonly string[], live: object, declared: object): string {
   const rows = changed.map(
     (k) => `  ${k}: live ${JSON.stringify((live as Record<string, unknown>)[k])}, declared ${JSON.stringify((declared as Record<string, unknown>)[k])}`,
@@ -104,10 +165,28 @@ export function settingsFromConfig(config: RawConfig): ProviderSettings {
     }
     allowDestroy = parsed as string[];
   }
+  const timeout = config.get("fluo-queue:natsTimeout") ?? "20s";
+  const match = /^(\d+)(ms|s|m)$/.exec(timeout);
+  const timeoutMs = match ? Number(match[1]) * { ms: 1, s: 1_000, m: 60_000 }[match[2] as "ms" | "s" | "m"] : NaN;
+  if (!(timeoutMs >= 1_000 && timeoutMs <= 600_000)) {
+    throw new Error(`fluo-queue:natsTimeout = ${JSON.stringify(timeout)}: must be a duration from 1s to 10m, e.g. 20s or 2m`);
+  }
   return {
     connection: { servers: url.split(","), user: PROVISIONER_USER, password, inboxPrefix: PROVISIONER_INBOX },
     allowDestroy,
+    timeoutMs,
   };
+}
+
+/** A NATS outage rephrased for the operator: which servers, and what to check first. */
+export function explainUnavailable(err: unknown, settings: ProviderSettings): unknown {
+  if (!isNatsUnavailable(err)) return err;
+  const seconds = Math.round(settings.timeoutMs / 1000);
+  return new Error(
+    `${err.message}. Servers: ${settings.connection.servers.join(",")}. They may be down, frozen or without a ` +
+      `JetStream leader: check the pods (\`kubectl -n <namespace> get pods\`, /healthz on the monitor port) and that ` +
+      `the port-forward still runs; if leader elections take longer here, raise fluo-queue:natsTimeout (now ${seconds}s).`,
+  );
 }
 
 export type Ops<I, O> = {
@@ -129,24 +208,32 @@ export function dynamicProvider<I, O>(ops: Ops<I, O>): pulumi.dynamic.ResourcePr
     if (state.settings) return state.settings;
     throw new Error(state.problem ?? "the fluo-queue stream provider was not configured (no stack config received)");
   };
+  const explained = async <T>(run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      throw explainUnavailable(err, settings());
+    }
+  };
   return {
     async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
       // A missing key fails the first operation that needs the server, with the command that sets it.
       try {
         state.settings = settingsFromConfig(req.config);
+        setRetryTotal(state.settings.timeoutMs);
       } catch (err) {
         state.problem = err instanceof Error ? err.message : String(err);
       }
     },
     check: async (olds, news) => ops.check(olds, news),
     diff: async (id, olds, news) => {
-      const d = await ops.diff(settings(), id, olds, news);
+      const d = await explained(() => ops.diff(settings(), id, olds, news));
       return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
     },
-    create: async (inputs) => ops.create(settings(), inputs),
-    read: async (id, props) => ops.read(settings(), id, props),
-    update: async (id, olds, news) => ops.update(settings(), id, olds, news),
-    delete: async (id, props) => ops.delete(settings(), id, props),
+    create: async (inputs) => explained(() => ops.create(settings(), inputs)),
+    read: async (id, props) => explained(() => ops.read(settings(), id, props)),
+    update: async (id, olds, news) => explained(() => ops.update(settings(), id, olds, news)),
+    delete: async (id, props) => explained(() => ops.delete(settings(), id, props)),
   };
 }
 

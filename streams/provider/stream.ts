@@ -3,7 +3,7 @@
 // the tests run exactly what the provider host runs.
 
 import type * as pulumi from "@pulumi/pulumi";
-import type { JetStreamManager, StreamInfo } from "nats";
+import type { ConsumerInfo, JetStreamManager, StreamInfo } from "nats";
 import {
   fieldChanges,
   fixedFieldDifferences,
@@ -15,11 +15,37 @@ import {
   type StreamFields,
 } from "../fields";
 import { jetStreamManager, STREAM_NOT_FOUND, unlessNotFound, withRetry } from "./client";
-import { checkWith, compact, dynamicProvider, hasUnknown, mismatch, unmanagedMismatch, type Diff, type ProviderSettings } from "./settings";
+import {
+  checkWith,
+  compact,
+  dynamicProvider,
+  hasUnknown,
+  mismatch,
+  UNKNOWN,
+  unmanagedMismatch,
+  validate,
+  type CheckFailure,
+  type Diff,
+  type ProviderSettings,
+} from "./settings";
+import {
+  changesAllowingUnknowns,
+  consumerShape,
+  describeLosses,
+  lossAllowed,
+  lossRefusal,
+  replacementProblem,
+  updateLosses,
+  workqueueProblems,
+} from "./guards";
 
 /** A stream's inputs: the fields its config is made of (publishers shape nats.conf, not the stream). */
 export type StreamInputs = StreamFields;
-export type StreamOutputs = StreamInputs & { readonly created: string };
+/**
+ * Outputs: the inputs plus `created`, and `pinnedDrift` only when a field this project pins (streams/fields.ts
+ * STREAM_FIXED) was changed out of band: refresh then shows it, and the next update resets it in view.
+ */
+export type StreamOutputs = StreamInputs & { readonly created: string; readonly pinnedDrift?: string[] };
 
 /** Canonical stream inputs: the readable form with the server's defaults filled, managed fields only. */
 export function streamInputs(spec: StreamFields): StreamInputs {
@@ -31,10 +57,10 @@ export function streamInputs(spec: StreamFields): StreamInputs {
 export const streamId = (inputs: { name: string }): string => inputs.name;
 
 function streamDiff(olds: StreamOutputs, news: StreamInputs): Diff {
-  // Unknown inputs (preview) cannot be normalised; fieldChanges compares them as themselves, i.e. as changed.
-  const { changed, replaces } = hasUnknown(news)
-    ? fieldChanges(STREAM_FIELDS, streamInputs(olds), news)
-    : fieldChanges(STREAM_FIELDS, streamInputs(olds), streamInputs(news));
+  // Unknown inputs (preview) cannot be normalised: they count as changed, and as a replace where they could force one.
+  const next = hasUnknown(news) ? (news as unknown as Record<string, unknown>) : streamInputs(news);
+  const { changed, replaces } = changesAllowingUnknowns(STREAM_FIELDS, streamInputs(olds), next);
+  if ((olds.pinnedDrift ?? []).length > 0) changed.push("pinnedDrift");
   return { changes: changed.length > 0, replaces, deleteBeforeReplace: true, changed };
 }
 
@@ -42,14 +68,57 @@ function streamDiff(olds: StreamOutputs, news: StreamInputs): Diff {
 function guardStream(settings: ProviderSettings, info: StreamInfo, action: string): void {
   const name = info.config.name;
   const messages = info.state.messages;
-  if (messages === 0 || settings.allowDestroy.includes(name)) return;
-  const index = settings.allowDestroy.length;
-  throw new Error(
-    `refusing to ${action} stream ${name}: it holds ${messages} message(s) that would be lost. ` +
-      `If losing them is intended, allow it for this stream and run again:\n` +
-      `  pulumi config set --path 'fluo-queue:allowDestroy[${index}]' ${name}\n` +
-      `(and remove it from fluo-queue:allowDestroy afterwards).`,
-  );
+  if (messages === 0 || lossAllowed(settings, name)) return;
+  throw lossRefusal(settings, name, `${action} stream ${name}: it holds ${messages} message(s) that would be lost`);
+}
+
+const LOSSY_FIELDS = ["maxBytes", "maxMsgs", "maxAge"] as const;
+
+/**
+ * Throws, naming the stream and the command that allows it, when applying `diff` to the live stream would
+ * lose messages or delete a stream whose replacement cannot be created. Runs in diff (preview) and before the
+ * server is changed (up): values unknown in preview are checked as "may change" there and exactly here.
+ */
+async function guardStreamChange(settings: ProviderSettings, jsm: JetStreamManager, info: StreamInfo, diff: Diff, news: StreamInputs): Promise<void> {
+  const name = info.config.name;
+  const held = info.state.messages;
+  const allowed = lossAllowed(settings, name);
+  const known = !hasUnknown(news);
+  if (diff.replaces.length > 0) {
+    const why = `${diff.replaces.join(", ")} cannot change in place`;
+    guardStream(settings, info, `replace (${why})`);
+    if (!known) return;
+    const next = streamApiConfig(streamInputs(news));
+    const problems: string[] = [];
+    if (next.retention === "workqueue") {
+      const consumers = await withRetry(`list consumers of ${name}`, async () => {
+        const all: ConsumerInfo[] = [];
+        for await (const c of jsm.consumers.list(name)) all.push(c);
+        return all;
+      });
+      problems.push(...workqueueProblems(consumers.map((c) => consumerShape(c.config, c.name))));
+    }
+    const capacity = await replacementProblem(jsm, info, next);
+    if (capacity) problems.push(`the new configuration cannot be created: ${capacity}`);
+    if (problems.length > 0) {
+      throw new Error(
+        `refusing to replace stream ${name} (${why}): a replace deletes the stream first, and the new one would then fail:\n  ` +
+          `${problems.join("\n  ")}\nNothing was changed. Change the declaration so the new stream fits (storage, maxBytes, replicas, its consumers), ` +
+          `or make room on the servers, and run again.`,
+      );
+    }
+    return;
+  }
+  if (held === 0 || allowed) return;
+  if (!known) {
+    const unknown = LOSSY_FIELDS.filter((k) => hasUnknown((news as unknown as Record<string, unknown>)[k]));
+    if (unknown.length > 0) {
+      throw lossRefusal(settings, name, `update stream ${name}: ${unknown.join(", ")} not known until up, and a lower limit would drop up to all of its ${held} message(s)`);
+    }
+    return;
+  }
+  const losses = updateLosses(info, streamApiConfig(streamInputs(news)));
+  if (losses.length > 0) throw lossRefusal(settings, name, `update stream ${name} in place: ${describeLosses(losses, held)}`);
 }
 
 async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
@@ -65,18 +134,50 @@ export function liveStreamInputs(info: StreamInfo): StreamInputs {
   return streamInputs(streamSpecFromApi(info.config));
 }
 
+/**
+ * Every problem of a stream's inputs, each naming its property: a Stream declared outside the catalog gets
+ * no zod schema or stream policy, so the server's own rules are checked here before anything is sent.
+ */
+export function streamProblems(news: Readonly<Record<string, unknown>>): CheckFailure[] {
+  const failures: CheckFailure[] = [];
+  validate.name(failures, "name", news.name);
+  const subjects = news.subjects;
+  if (subjects !== UNKNOWN) {
+    if (!Array.isArray(subjects) || subjects.length === 0) {
+      failures.push({ property: "subjects", reason: `subjects = ${JSON.stringify(subjects)}: must list at least one subject` });
+    } else {
+      subjects.forEach((subject, i) => validate.subject(failures, `subjects[${i}]`, subject));
+    }
+  }
+  validate.oneOf(failures, "retention", news.retention, ["limits", "interest", "workqueue"]);
+  validate.oneOf(failures, "storage", news.storage, ["file", "memory"]);
+  validate.oneOf(failures, "discard", news.discard, ["old", "new"], true);
+  // More than 5 replicas fails on the server (NOTES.md); more than the cluster's peers fails at placement.
+  validate.integer(failures, "replicas", news.replicas, 1, 5);
+  validate.integer(failures, "maxMsgs", news.maxMsgs, 1, Number.MAX_SAFE_INTEGER, true);
+  if (news.maxBytes === undefined) {
+    failures.push({ property: "maxBytes", reason: "maxBytes is not set: every stream needs a size bound, or it can fill the servers' store" });
+  }
+  for (const f of STREAM_FIELDS) validate.converts(failures, f.key, news[f.key], f.toApi as (v: never) => unknown);
+  for (const key of ["denyDelete", "denyPurge"]) {
+    const v = news[key];
+    if (v !== undefined && v !== UNKNOWN && typeof v !== "boolean") failures.push({ property: key, reason: `${key} = ${JSON.stringify(v)}: must be true or false` });
+  }
+  return failures;
+}
+
 export const streamOps = {
   check(_olds: StreamInputs | undefined, news: StreamInputs): pulumi.dynamic.CheckResult<StreamInputs> {
-    return checkWith(news, streamInputs);
+    return checkWith(news, streamProblems, streamInputs);
   },
 
   async diff(settings: ProviderSettings, _id: string, olds: StreamOutputs, news: StreamInputs): Promise<Diff> {
     const diff = streamDiff(olds, news);
-    if (diff.replaces.length > 0 && !hasUnknown(news)) {
-      // Fail the preview, not halfway through `up`: a replacement deletes the stream first.
-      const info = await streamInfo(await jetStreamManager(settings.connection), olds.name);
-      if (info) guardStream(settings, info, `replace (${diff.replaces.join(", ")} cannot change in place)`);
-    }
+    if (!diff.changes) return diff;
+    // Fail the preview, not halfway through `up`: a replacement deletes the stream first, an update drops at once.
+    const jsm = await jetStreamManager(settings.connection);
+    const info = await streamInfo(jsm, olds.name);
+    if (info) await guardStreamChange(settings, jsm, info, diff, news);
     return diff;
   },
 
@@ -102,16 +203,26 @@ export const streamOps = {
     const info = await streamInfo(await jetStreamManager(settings.connection), name);
     // Gone: an empty id tells the engine the resource no longer exists.
     if (!info) return {};
-    return { id, props: streamOutputs(liveStreamInputs(info), info) };
+    const pinned = fixedFieldDifferences(STREAM_FIXED, info.config as unknown as Record<string, unknown>);
+    return { id, props: { ...streamOutputs(liveStreamInputs(info), info), ...(pinned.length > 0 ? { pinnedDrift: pinned } : {}) } };
   },
 
   async update(settings: ProviderSettings, _id: string, olds: StreamOutputs, news: StreamInputs): Promise<{ outs: StreamOutputs }> {
     const declared = streamInputs(news);
     const jsm = await jetStreamManager(settings.connection);
+    const info = await streamInfo(jsm, olds.name);
+    if (info) {
+      const { changed } = fieldChanges(STREAM_FIELDS, liveStreamInputs(info), declared);
+      const pinned = fixedFieldDifferences(STREAM_FIXED, info.config as unknown as Record<string, unknown>);
+      // nats-server issue 5526: an update of an R3 workqueue stream with an unchanged config lost NAK-delayed
+      // messages. When the live stream already is what is declared, nothing is sent.
+      if (changed.length === 0 && pinned.length === 0) return { outs: streamOutputs(declared, info) };
+      await guardStreamChange(settings, jsm, info, { changes: true, replaces: [], deleteBeforeReplace: true, changed }, declared);
+    }
     // nats.js merges an update into the current config: send every managed field so none keeps a stale value.
     const config = streamApiConfig(declared);
-    const info = await withRetry(`update stream ${declared.name}`, () => jsm.streams.update(olds.name, config));
-    return { outs: streamOutputs(declared, info) };
+    const updated = await withRetry(`update stream ${declared.name}`, () => jsm.streams.update(olds.name, config));
+    return { outs: streamOutputs(declared, updated) };
   },
 
   async delete(settings: ProviderSettings, id: string, props: StreamOutputs): Promise<void> {

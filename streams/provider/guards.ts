@@ -1,0 +1,188 @@
+// Nothing lost by accident: the checks the providers run before any change that can drop messages or leave a
+// resource deleted and not re-created. A JetStream update or delete acts at once and cannot be undone, so each
+// check runs in diff (preview shows the refusal) and again in the step that acts (`up`, where preview's unknown
+// values are known). One opt-in covers every loss: the stream's name in `fluo-queue:allowDestroy`.
+
+import type { ConsumerConfig, ConsumerInfo, JetStreamManager, StreamConfig, StreamInfo } from "nats";
+import { fieldChanges, type Field, type FieldValues } from "../fields";
+import { UNKNOWN, hasUnknown, type ProviderSettings } from "./settings";
+import { apiErrorCode, withRetry } from "./client";
+
+/** The refusal every guard ends with: what would be lost, and the one command that allows it for this stream. */
+export function lossRefusal(settings: ProviderSettings, stream: string, what: string): Error {
+  const index = settings.allowDestroy.length;
+  return new Error(
+    `refusing to ${what}. If losing them is intended, allow it for this stream and run again:\n` +
+      `  pulumi config set --path 'fluo-queue:allowDestroy[${index}]' ${stream}\n` +
+      `(and remove it from fluo-queue:allowDestroy afterwards).`,
+  );
+}
+
+export const lossAllowed = (settings: ProviderSettings, stream: string): boolean => settings.allowDestroy.includes(stream);
+
+/**
+ * Changed and replace-forcing fields when some new values are not known yet (preview). Unknown means "may
+ * change": an unknown value is a change, and a replace when the field can force one (a replace field, or an
+ * update field whose replaceWhen holds for some value, e.g. denyDelete turning off).
+ */
+export function changesAllowingUnknowns<S>(
+  table: readonly Field<S>[],
+  olds: Readonly<Record<string, unknown>>,
+  news: Readonly<Record<string, unknown>>,
+): { changed: string[]; replaces: string[] } {
+  const unknown = table.filter((f) => hasUnknown(news[f.key]));
+  const known = { ...news };
+  for (const f of unknown) known[f.key] = olds[f.key];
+  const { changed, replaces } = fieldChanges(table, olds as FieldValues<S>, known as FieldValues<S>);
+  for (const f of unknown) {
+    changed.push(f.key);
+    const before = safeApi(f, olds[f.key]);
+    if (f.change === "replace" || f.replaceWhen?.(before, UNKNOWN)) replaces.push(f.key);
+  }
+  return { changed, replaces };
+}
+
+function safeApi<S>(f: Field<S>, value: unknown): unknown {
+  try {
+    return f.toApi(value as S[keyof S] | undefined);
+  } catch {
+    return value;
+  }
+}
+
+// ---- lossy in-place updates (limits lowered below what the stream holds) ----------------------------------
+
+export interface Loss {
+  readonly field: string;
+  /** Messages the server drops at once when the update is applied. */
+  readonly messages: number;
+  /** False for an estimate (bytes and ages are known for the stream, not per message). */
+  readonly exact: boolean;
+}
+
+const NANOS_PER_MS = 1_000_000;
+
+/**
+ * Messages an in-place update to `next` would drop from the stream `info` describes. The server applies a
+ * lowered max_msgs / max_bytes / max_age at once (NOTES.md: 2 GiB -> 64 KiB dropped 139 of 200 messages).
+ * max_msgs is exact; max_bytes and max_age are estimated from the stream's totals and first/last timestamps,
+ * because counting per message would need read access to the data, which fluo-provisioner does not have.
+ */
+export function updateLosses(info: StreamInfo, next: StreamConfig, nowMs: number = Date.now()): Loss[] {
+  const { messages, bytes } = info.state;
+  if (messages === 0) return [];
+  const losses: Loss[] = [];
+  const maxMsgs = next.max_msgs ?? -1;
+  if (maxMsgs >= 0 && maxMsgs < messages) losses.push({ field: "maxMsgs", messages: messages - maxMsgs, exact: true });
+  const maxBytes = next.max_bytes ?? -1;
+  if (maxBytes >= 0 && maxBytes < bytes) {
+    const perMessage = bytes / messages;
+    losses.push({ field: "maxBytes", messages: Math.min(messages, Math.ceil((bytes - maxBytes) / perMessage)), exact: false });
+  }
+  const maxAge = Number(next.max_age ?? 0);
+  if (maxAge > 0) {
+    const cutoff = nowMs - maxAge / NANOS_PER_MS;
+    const first = Date.parse(info.state.first_ts);
+    const last = Date.parse(info.state.last_ts);
+    if (first < cutoff) {
+      // Messages between first and last are assumed evenly spread in time: the share older than the cutoff goes.
+      const share = last <= cutoff || last <= first ? 1 : (cutoff - first) / (last - first);
+      const count = Math.max(1, Math.min(messages, Math.ceil(share * messages)));
+      losses.push({ field: "maxAge", messages: count, exact: share === 1 });
+    }
+  }
+  return losses;
+}
+
+export function describeLosses(losses: readonly Loss[], held: number): string {
+  return losses
+    .map((l) => `${l.field} would drop ${l.exact ? "" : "about "}${l.messages} of its ${held} message(s)`)
+    .join(", ");
+}
+
+// ---- consumers that a retention does not allow ------------------------------------------------------------
+
+/** Whether two subject filters can match a common subject ("" = the whole stream). */
+export function filtersOverlap(a: string, b: string): boolean {
+  if (a === "" || b === "") return true;
+  const x = a.split(".");
+  const y = b.split(".");
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    if (x[i] === ">" || y[i] === ">") return x[i] !== undefined && y[i] !== undefined;
+    if (x[i] === undefined || y[i] === undefined) return false;
+    if (x[i] !== "*" && y[i] !== "*" && x[i] !== y[i]) return false;
+  }
+  return true;
+}
+
+export interface ConsumerShape {
+  readonly name: string;
+  readonly ackPolicy: string;
+  readonly deliverPolicy: string;
+  readonly filterSubject: string;
+}
+
+export const consumerShape = (c: ConsumerConfig, fallbackName = ""): ConsumerShape => ({
+  name: c.durable_name ?? c.name ?? fallbackName,
+  ackPolicy: String(c.ack_policy ?? "none"),
+  deliverPolicy: String(c.deliver_policy ?? "all"),
+  filterSubject: c.filter_subject ?? "",
+});
+
+/**
+ * Why these consumers cannot exist together on a workqueue stream, one line each (empty: they can). The server
+ * rules (nats-server stream.go / consumer.go): explicit ack (10098), deliver all (10101), and no two consumers
+ * whose filters overlap (10099/10100; 2.9 let partly overlapping wildcards through, so this checks itself).
+ */
+export function workqueueProblems(consumers: readonly ConsumerShape[]): string[] {
+  const problems: string[] = [];
+  for (const c of consumers) {
+    if (c.ackPolicy !== "explicit") problems.push(`consumer ${c.name}: ack policy ${c.ackPolicy}, a workqueue stream needs explicit acks (JetStream error 10098)`);
+    if (c.deliverPolicy !== "all") problems.push(`consumer ${c.name}: deliver policy ${c.deliverPolicy}, a workqueue stream needs deliver all (JetStream error 10101)`);
+  }
+  for (let i = 0; i < consumers.length; i++) {
+    for (let j = i + 1; j < consumers.length; j++) {
+      const [a, b] = [consumers[i], consumers[j]];
+      if (filtersOverlap(a.filterSubject, b.filterSubject)) {
+        problems.push(`consumers ${a.name} and ${b.name}: filters "${a.filterSubject || ">"}" and "${b.filterSubject || ">"}" overlap, a workqueue stream allows one consumer per subject (JetStream error 10100)`);
+      }
+    }
+  }
+  return problems;
+}
+
+/** Messages a consumer holds for its stream: not yet delivered, or delivered and not acked. */
+export const heldByConsumer = (info: ConsumerInfo): number => info.num_pending + info.num_ack_pending;
+
+// ---- can the replacement be created? ----------------------------------------------------------------------
+
+// JetStream errors that mean "no room or no peers for this stream" (nats-server errors.json).
+const CAPACITY_CODES: readonly number[] = [10023, 10028, 10047, 10005, 10074, 10122];
+
+const reservation = (c: StreamConfig): number | undefined =>
+  (c.max_bytes ?? -1) >= 0 ? (c.max_bytes as number) * Math.max(1, c.num_replicas ?? 1) : undefined;
+
+/**
+ * Proves that `next` can be created once the live stream is gone, by creating it under a throw-away name on
+ * subjects nobody publishes to and deleting it again: the server's own placement (peers for the replicas) and
+ * storage checks decide, against the live servers' limits and usage. A capacity refusal while the old stream
+ * still holds its reservation in the same store still passes when the new reservation is no larger.
+ * Returns undefined when it can be created, else the server's reason.
+ */
+export async function replacementProblem(jsm: JetStreamManager, live: StreamInfo, next: StreamConfig): Promise<string | undefined> {
+  const probeName = `FLUO_PROBE_${live.config.name}_${Math.random().toString(36).slice(2, 10)}`.slice(0, 60);
+  const probe: StreamConfig = { ...next, name: probeName, subjects: [`_fluo_probe.${probeName}`] };
+  try {
+    await withRetry(`probe creating the replacement of stream ${live.config.name}`, () => jsm.streams.add(probe));
+  } catch (err) {
+    const code = apiErrorCode(err);
+    const reason = err instanceof Error ? err.message : String(err);
+    if (code === undefined || !CAPACITY_CODES.includes(code)) return reason;
+    const before = reservation(live.config);
+    const after = reservation(next);
+    const freedByDelete = live.config.storage === next.storage && before !== undefined && after !== undefined && after <= before;
+    return freedByDelete ? undefined : reason;
+  }
+  await withRetry(`delete probe stream ${probeName}`, () => jsm.streams.delete(probeName));
+  return undefined;
+}
