@@ -266,6 +266,7 @@ async function start(args: LocalArgs): Promise<number> {
   try {
     const ready = (async () => {
       await cluster.waitForMetaLeader();
+      await cluster.waitForStreamLeaders();
       const contexts = writeContextFiles(layout, cluster.servers, passwords);
       progress(`applying the stream catalog (${catalog.streams.length} streams, ${catalog.consumers.length} consumers) as fluo-provisioner`);
       const provisioner = userSpecs().find((s) => s.name === "fluo-provisioner")!;
