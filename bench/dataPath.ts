@@ -22,6 +22,7 @@ import { clientOptions, readContextFile, type ClientOptions } from "../local/cre
 import { readRecord, stateLayout } from "../local/stateDir";
 import { smokeFlow } from "../cli/smoke";
 import { parseCommandLine, positiveInteger, UsageError, type CommandSpec } from "../cli/args";
+import { connectFailure } from "../cli/connection";
 import { exitWhenFlushed, runCli } from "../cli/errors";
 import { projectRoot, readStackConfig } from "../infra/stackFile";
 import { catalogForStack } from "../streams/catalog";
@@ -222,7 +223,10 @@ async function bench(settings: BenchSettings): Promise<number> {
   const { stream, consumer: jobConsumer, subject } = flow.jobs;
   const open: NatsConnection[] = [];
   const as = async (user: UserName, name: string): Promise<NatsConnection> => {
-    const nc = await connect({ ...settings.credentials[user], name, timeout: 5_000 });
+    const options = settings.credentials[user];
+    const nc = await connect({ ...options, name, timeout: 5_000 }).catch((err: unknown) => {
+      throw connectFailure(options.servers, user, err);
+    });
     open.push(nc);
     return nc;
   };

@@ -12,7 +12,7 @@ import { connect, type NatsConnection } from "nats";
 import { userSpecs } from "../infra/users";
 import { BACKUP_META_FILE, readBackupDir, restoreStream, snapshotStream, writeBackupDir } from "../streams/ops/backup";
 import { parseCommandLine, usage, UsageError, type CommandSpec } from "./args";
-import { CONNECTION_OPTIONS, resolveConnection } from "./connection";
+import { CONNECTION_OPTIONS, connectFailure, resolveConnection } from "./connection";
 import { exitWhenFlushed, runCli } from "./errors";
 import { processIo, type Io } from "./io";
 
@@ -79,6 +79,8 @@ async function run(command: "backup" | "restore", rest: readonly string[], io: I
       inboxPrefix: connection.inboxPrefix,
       reconnect: false,
       timeout: 5_000,
+    }).catch((err: unknown) => {
+      throw connectFailure(connection.servers, connection.user, err);
     });
     const options = { inboxPrefix: connection.inboxPrefix };
     if (command === "backup") {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { userSpecs, type UserName, type UserSpec } from "../infra/users";
 import { projectRoot } from "../infra/stackFile";
 import { stateLayout, type ClusterRecord } from "../local/stateDir";
+import { connectError } from "../streams/provider/client";
 import type { OptionSpec } from "./args";
 import { UsageError } from "./args";
 
@@ -122,4 +123,12 @@ export function resolveConnection(
   throw new UsageError(
     `no credentials for ${user.name}: ${where}; pass --context <nats CLI context file>, or --url with --password or ${options.passwordEnv}`,
   );
+}
+
+/**
+ * A failed connect of nats.js (its NatsError says only "TIMEOUT" or "CONNECTION_REFUSED") rephrased as the
+ * provider's client does it: which URL, which user, what to check; printed as one line.
+ */
+export function connectFailure(servers: readonly string[], user: string, err: unknown): Error {
+  return connectError({ servers, user }, err);
 }

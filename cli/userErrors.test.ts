@@ -123,6 +123,16 @@ describe("backup and restore: user errors are one line, checked before connectin
     expect(expectOneLineError(run, "restore")).toMatch(/--dir .*: no backup\.json, not a backup directory/);
   });
 
+  it("an unreachable server is named with what to check, not a bare TIMEOUT", () => {
+    const run = backup("--url", "nats://127.0.0.1:1", "--password", "x", "--stream", "JOBS", "--out", join(dir, "unreached"));
+    const lines = run.stderr.trimEnd().split("\n");
+    expect(run.code).toBe(1);
+    expect(lines).toEqual([
+      "backup: connecting to nats://127.0.0.1:1 as fluo-backup (credentials from --password; gives up after 5 s)",
+      expect.stringMatching(/^backup: cannot reach NATS at nats:\/\/127\.0\.0\.1:1 \(CONNECTION_REFUSED\)\. Is the URL right/),
+    ]);
+  });
+
   it("no credentials at all names every way to give them", () => {
     const run = backup("--url", "nats://127.0.0.1:1", "--stream", "JOBS", "--out", join(dir, "new-backup"), "--state-dir", join(dir, "no-state"));
     expect(expectOneLineError(run, "backup")).toMatch(

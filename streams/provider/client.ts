@@ -109,7 +109,7 @@ export function isTransient(err: unknown): boolean {
  * A connection failure rephrased for a person: which URL, which user, what to check. Named NatsConnectError so
  * the CLIs print it as one line (a class would not survive the provider's serialization).
  */
-function connectError(settings: ConnectionSettings, err: unknown): Error {
+export function connectError(settings: Pick<ConnectionSettings, "servers" | "user">, err: unknown): Error {
   const urls = settings.servers.join(",");
   const code = clientErrorCode(err);
   const reason = err instanceof Error ? err.message : String(err);
