@@ -1,4 +1,4 @@
-// npm run bench [-- --state-dir <dir>] [--credentials <dir>] [--url nats://host:4222] [--stack dev]
+// npm run bench [-- --state-dir <dir>] [--credentials <dir> | --context <file>] [--url nats://host:4222] [--stack dev]
 //                [--rate 500] [--seconds 10] [--messages 10000] [--in-flight 256]
 // The data path of ADR-007, measured with the production users against a running cluster (by default the one
 // `npm run local` runs):
@@ -14,7 +14,7 @@
 // It publishes real jobs and acks whatever the consumer holds: never point it at production.
 
 import { randomUUID } from "node:crypto";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { connect, type Consumer, type JetStreamClient, type NatsConnection } from "nats";
 import type { UserName } from "../infra/users";
@@ -40,13 +40,14 @@ interface BenchSettings {
   readonly inFlight: number;
 }
 
-export const BENCH: CommandSpec<"state-dir" | "credentials" | "url" | "stack" | "rate" | "seconds" | "messages" | "in-flight"> = {
+export const BENCH: CommandSpec<"state-dir" | "credentials" | "context" | "url" | "stack" | "rate" | "seconds" | "messages" | "in-flight"> = {
   command: "npm run bench --",
   summary: "measures JetStream publish, core request/reply and pull consumption with the production users",
   options: {
     "state-dir": { value: "<dir>", help: "the local cluster to measure (default .local, as `npm run local` runs it)" },
     credentials: { value: "<dir>", help: "another cluster: a directory of nats CLI context files <user>.json (fluo-bff, fluo-backend, fluo-workers, fluo-provisioner)" },
-    url: { value: "<nats-url>", help: "with --credentials: server URL(s) instead of the files' url" },
+    context: { value: "<file>", help: "one user's nats CLI context file (e.g. .local/credentials/fluo-bff.json): the other users' are read beside it" },
+    url: { value: "<nats-url>", help: "with --credentials or --context: server URL(s) instead of the files' url" },
     stack: { value: "<name>", help: "the stack whose catalog names the jobs stream and consumer (default: the local cluster's, else dev)" },
     rate: { value: "<n>", help: "messages per second of the fixed-rate phases (default 500)" },
     seconds: { value: "<n>", help: "duration of the fixed-rate phases (default 10)" },
@@ -75,9 +76,12 @@ function parseSettings(argv: readonly string[]): BenchSettings {
   const { values } = parseCommandLine(BENCH, argv);
   let stack = values.stack;
   let credentials: Record<string, ClientOptions>;
-  if (values.url && !values.credentials) throw new UsageError("--url needs --credentials <dir of <user>.json context files>");
-  if (values.credentials) {
-    credentials = readCredentialsDir(values.credentials, values.url);
+  if (values.credentials && values.context) throw new UsageError("--credentials and --context name the same thing: give one");
+  // The benchmark runs as four users: a context file stands for the directory of all of them, as local mode writes it.
+  const credentialsDir = values.credentials ?? (values.context ? dirname(values.context) : undefined);
+  if (values.url && !credentialsDir) throw new UsageError("--url needs --credentials <dir of <user>.json context files> or --context <file>");
+  if (credentialsDir) {
+    credentials = readCredentialsDir(credentialsDir, values.url);
   } else {
     const record = readRecord(stateLayout(values["state-dir"] ?? join(projectRoot(), ".local")));
     stack ??= record.stack;

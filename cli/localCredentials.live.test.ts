@@ -144,6 +144,11 @@ describe("against a running npm run local", () => {
     expect(bench.stdout).toMatch(/\.\. \[\d+\.\d s\] pull consume: 4 workers/);
     expect(bench.stdout).toMatch(/Exactly once: 300 jobs acked by JOBS, 300 distinct consumed, 0 missing, 0 delivered more than once, 0 unexpected/);
     expect(bench.stdout).toContain("PASS: every acked job consumed exactly once");
+    // The same through a context file (the other users' files beside it), on a run with nothing left over.
+    const again = await runCli("bench/dataPath.ts", ["--context", credentials("fluo-bff"), "--rate", "100", "--seconds", "1", "--messages", "100", "--in-flight", "16"], { timeoutMs: 120_000 });
+    expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(0);
+    expect(again.stdout).toMatch(/drained 0 leftover job\(s\)/);
+    expect(again.stdout).toMatch(/Exactly once: 200 jobs acked by JOBS, 200 distinct consumed, 0 missing/);
     const smoke = await runCli("cli/smoke.ts", ["--state-dir", stateDir]);
     expect(smoke.code, smoke.stdout).toBe(0);
     expect(smoke.stdout).toContain("Smoke check passed");
