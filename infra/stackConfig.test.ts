@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { PersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolumeClaim";
+import { isKubernetesByteQuantity, kubernetesQuantitySpelling } from "../lib/units";
 import { ConfigError, parseStackConfig } from "./stackConfig";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -89,6 +91,25 @@ describe("stack config", () => {
     expect(message).toContain(`fluo-queue:${key} = "${value}": not a Kubernetes quantity`);
     if (spelling) expect(message).toContain(`write "${spelling}"`);
     else expect(message).not.toContain("write");
+  });
+
+  it("agrees with the Kubernetes schema: what it accepts and every spelling it suggests validate in a PVC", () => {
+    const pvcAccepts = (storage: string): boolean => {
+      try {
+        new PersistentVolumeClaim({ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage } } } }).validate();
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const candidates = ["3Gi", "3GiB", "3 Gi", "1100MB", "1100M", "2K", "2k", "12.5Gi", ".5Gi", "4096", "1Ti", "1Pi", "3gi", "10GB", "1e3", "-1Gi", "Gi", ""];
+    for (const value of candidates) {
+      if (isKubernetesByteQuantity(value)) expect(pvcAccepts(value), value).toBe(true);
+      const spelling = kubernetesQuantitySpelling(value);
+      if (!isKubernetesByteQuantity(value) && spelling !== undefined) expect(pvcAccepts(spelling), `${value} -> ${spelling}`).toBe(true);
+    }
+    // The values of the issue: rendered fine before, rejected by Kubernetes.
+    for (const value of ["3GiB", "3 Gi", "1100MB"]) expect(pvcAccepts(value), value).toBe(false);
   });
 
   it("accepts what Kubernetes accepts for bytes", () => {
