@@ -14,6 +14,7 @@ const COMMANDS: Array<[string, string, string[]]> = [
   ["restore", "cli/backup.ts", ["restore"]],
   ["bench", "bench/dataPath.ts", []],
   ["bench:provider", "bench/provider.ts", []],
+  ["bench:auth", "bench/connectAuth.ts", []],
 ];
 
 describe("--help", () => {
