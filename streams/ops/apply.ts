@@ -35,6 +35,8 @@ export interface ApplyReport {
 export interface ApplyOptions {
   /** Streams that may be replaced although they hold messages (as `fluo-queue:allowDestroy`). */
   readonly allowDestroy: readonly string[];
+  /** Called after each resource, with how many are done of how many: long applies show progress. */
+  readonly onAction?: (action: ApplyAction, done: number, total: number) => void;
 }
 
 interface Ops<I, O> {
@@ -67,15 +69,20 @@ async function applyOne<I, O>(settings: ProviderSettings, ops: Ops<I, O>, id: st
 export async function applyCatalog(connection: ConnectionSettings, catalog: Catalog, options: ApplyOptions): Promise<ApplyReport> {
   const settings: ProviderSettings = { connection, allowDestroy: options.allowDestroy, timeoutMs: DEFAULT_RETRY.totalMs };
   const actions: ApplyAction[] = [];
+  const total = catalog.streams.length + catalog.consumers.length;
+  const record = (action: ApplyAction): void => {
+    actions.push(action);
+    options.onAction?.(action, actions.length, total);
+  };
   for (const spec of catalog.streams) {
     const inputs = streamInputs(spec);
     const id = streamId(inputs);
-    actions.push({ kind: "stream", id, ...(await applyOne(settings, streamOps, id, inputs)) });
+    record({ kind: "stream", id, ...(await applyOne(settings, streamOps, id, inputs)) });
   }
   for (const spec of catalog.consumers) {
     const inputs = consumerInputs(spec);
     const id = consumerId(inputs);
-    actions.push({ kind: "consumer", id, ...(await applyOne(settings, consumerOps, id, inputs)) });
+    record({ kind: "consumer", id, ...(await applyOne(settings, consumerOps, id, inputs)) });
   }
   const counts = { create: 0, update: 0, replace: 0, unchanged: 0 };
   for (const a of actions) counts[a.action]++;
