@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { statSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import * as pulumi from "@pulumi/pulumi";
-import { parseFlags, UsageError } from "../cli/stackFile";
+import { parseCommandLine, UsageError, type CommandSpec } from "../cli/args";
 import { readStackConfig } from "../infra/stackFile";
 import { deploymentModel } from "../model";
 import { passwordHashes, SALT_KEY_BYTES } from "../infra/passwordHash";
@@ -134,11 +134,21 @@ function table(rows: readonly Row[]): string {
   return [line(cells[0]), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...cells.slice(1).map(line)].join("\n");
 }
 
+const BENCH_COMMAND: CommandSpec<"streams" | "replicas" | "skip-dev"> = {
+  command: "npm run bench:engine --",
+  summary: "wall time of the real Pulumi engine on the dev stack and a synthetic catalog",
+  options: {
+    streams: { value: "<n>", help: "streams of the synthetic catalog, 5 consumers each (default 300)" },
+    replicas: { value: "<1|3>", help: "replicas of the synthetic streams (default 1)" },
+    "skip-dev": { help: "only the synthetic catalog" },
+  },
+};
+
 async function main(argv: readonly string[]): Promise<number> {
   let dev: EngineProject | undefined;
   let synthetic: EngineProject | undefined;
   try {
-    const { values, switches } = parseFlags(argv, { values: ["streams", "replicas"], switches: ["skip-dev"] });
+    const { values, switches } = parseCommandLine(BENCH_COMMAND, argv);
     const streams = Number(values.streams ?? "300");
     if (!Number.isInteger(streams) || streams < 1) throw new UsageError(`--streams "${values.streams}": a positive integer`);
     const replicas = Number(values.replicas ?? "1");

@@ -13,7 +13,7 @@ import { delimiter, dirname, join, sep } from "node:path";
 import { CommandError, LocalWorkspace, PulumiCommand, StackNotFoundError, type EngineEvent, type Stack } from "@pulumi/pulumi/automation";
 import { resolveBinary } from "../tools/resolve";
 import { projectRoot, readStackFileValues } from "../infra/stackFile";
-import { parseFlags, UsageError } from "./stackFile";
+import { HelpRequested, parseCommandLine, usage, UsageError, type CommandSpec } from "./args";
 
 /** One Pulumi command and its flags. */
 interface Step {
@@ -84,9 +84,6 @@ export function commandLine(name: OperationName, stack: string, extra: readonly 
   return (gitOps ? op.gitOps : op.steps).map((step) => stepLine(step, stack, extra)).join(" && ");
 }
 
-const USAGE =
-  `usage: npm run stack -- <${Object.keys(OPERATIONS).join("|")}> --stack <name> [--expect-no-changes]\n` +
-  "  (npm run preview / deploy / drift:state -- --stack <name> are preview / up / drift)";
 
 /** PATH with the pinned Kubernetes plugin and the SDK's dynamic provider plugin in front, when they exist. */
 export function pluginPath(root: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -100,17 +97,35 @@ export function pluginPath(root: string, env: NodeJS.ProcessEnv = process.env): 
   return [...dirs, env.PATH ?? ""].join(delimiter);
 }
 
-async function pulumiCommand(): Promise<PulumiCommand> {
+/**
+ * Pulumi.yaml's `options.refresh: always` refreshes before every preview, up and destroy; in GitOps mode that
+ * refresh fails on the Kubernetes objects (GITOPS_EXCLUDE), and the Automation API of SDK 3.248 passes no
+ * `--refresh=false`. So in GitOps mode the command line of those three gets `--refresh=false` (the refresh they
+ * need runs as its own step, without the Kubernetes objects).
+ */
+export function withoutImplicitRefresh(args: readonly string[]): string[] {
+  const planning = ["up", "preview", "destroy"].includes(args[0] ?? "");
+  return planning && !args.some((a) => a === "--refresh" || a.startsWith("--refresh=")) ? [...args, "--refresh=false"] : [...args];
+}
+
+async function pulumiCommand(gitOps: boolean): Promise<PulumiCommand> {
   const resolved = resolveBinary("pulumi", "pulumi", "PULUMI_BIN");
   if (!resolved) {
     throw new UsageError("the Pulumi CLI was not found: `npm run tools -- pulumi` builds the pinned one (needs Go), or install it (https://www.pulumi.com/docs/install/) or set PULUMI_BIN");
   }
   // PulumiCommand wants the folder that holds bin/pulumi.
   const bin = dirname(resolved.path);
-  return PulumiCommand.get({ root: dirname(bin), skipVersionCheck: false });
+  const command = await PulumiCommand.get({ root: dirname(bin), skipVersionCheck: false });
+  if (gitOps) {
+    // run() is how every Automation API command reaches the CLI (typed internal in the SDK's declarations).
+    const runner = command as unknown as { run(args: string[], ...rest: unknown[]): unknown };
+    const run = runner.run.bind(command);
+    runner.run = (args: string[], ...rest: unknown[]) => run(withoutImplicitRefresh(args), ...rest);
+  }
+  return command;
 }
 
-async function selectStack(stackName: string, root: string): Promise<Stack> {
+async function selectStack(stackName: string, root: string, gitOps: boolean): Promise<Stack> {
   const program = async (): Promise<Record<string, unknown>> => {
     // The program registers its resources when its modules are evaluated: an operation of several commands
     // (GitOps deploy: refresh, then up) runs it more than once in this process, so the project's own modules
@@ -124,7 +139,7 @@ async function selectStack(stackName: string, root: string): Promise<Stack> {
   try {
     return await LocalWorkspace.selectStack(
       { stackName, projectName: "fluo-queue", program },
-      { workDir: root, pulumiCommand: await pulumiCommand(), envVars: { PATH: pluginPath(root) } },
+      { workDir: root, pulumiCommand: await pulumiCommand(gitOps), envVars: { PATH: pluginPath(root) } },
     );
   } catch (err) {
     if (err instanceof StackNotFoundError) {
@@ -202,8 +217,8 @@ export async function runOperation(
   const root = options.root ?? projectRoot();
   const out = options.out ?? ((t: string) => process.stdout.write(t));
   const err = options.err ?? ((t: string) => process.stderr.write(t));
-  const stack = await selectStack(stackName, root);
   const gitOps = gitOpsMode(stackName, root);
+  const stack = await selectStack(stackName, root, gitOps);
   const op: Operation = OPERATIONS[name];
   for (const step of gitOps ? op.gitOps : op.steps) {
     // --expect-no-changes from the command line applies to the plan (preview/up), never to a preparatory refresh.
@@ -223,16 +238,33 @@ export async function runOperation(
   return { code: 0 };
 }
 
+const STACK_COMMAND: CommandSpec<"stack" | "expect-no-changes"> = {
+  command: `npm run stack -- <${Object.keys(OPERATIONS).join("|")}>`,
+  summary: "one Pulumi operation on a stack (npm run preview / deploy / drift:state are preview / up / drift)",
+  options: {
+    stack: { value: "<name>", required: true, help: "the Pulumi stack (dev, prod, ...)" },
+    "expect-no-changes": { help: "fail when the plan has any change (preview, up)" },
+  },
+  notes: Object.entries(OPERATIONS).map(([name, op]) => `${name.padEnd(8)} ${commandLine(name as OperationName, "<name>")}: ${op.why}`),
+};
+
 export async function main(argv: readonly string[]): Promise<number> {
   try {
     const [name, ...rest] = argv;
-    if (!name || !(name in OPERATIONS)) throw new UsageError(name ? `unknown operation "${name}"\n${USAGE}` : USAGE);
-    const { values, switches } = parseFlags(rest, { values: ["stack"], switches: ["expect-no-changes"] });
-    if (!values.stack) throw new UsageError(`--stack is required\n${USAGE}`);
+    if (name === "--help" || name === "-h") throw new HelpRequested(usage(STACK_COMMAND));
+    if (!name || !(name in OPERATIONS)) {
+      throw new UsageError(`${name ? `unknown operation "${name}"` : "an operation is required"}; one of ${Object.keys(OPERATIONS).join(", ")}`);
+    }
+    const { values, switches } = parseCommandLine(STACK_COMMAND, rest);
+    if (!values.stack) throw new UsageError("--stack <name> is required");
     if (!/^[A-Za-z0-9_.\-/]+$/.test(values.stack)) throw new UsageError(`--stack "${values.stack}": letters, digits, '.', '-', '_', '/' only`);
     const { code } = await runOperation(name as OperationName, values.stack, { expectNoChanges: switches.has("expect-no-changes") });
     return code;
   } catch (err) {
+    if (err instanceof HelpRequested) {
+      console.log(err.usage);
+      return 0;
+    }
     if (err instanceof UsageError) {
       console.error(`stack: ${err.message}`);
       return 1;
