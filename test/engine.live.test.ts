@@ -215,7 +215,7 @@ describe("the dev stack through the Pulumi engine", () => {
       const only = [...fromProvider.keys()].filter((k) => !fromRender.has(k)).sort();
       expect(only).toEqual([`ConfigMap/${devConfig.grafanaNamespace}/fluo-queue-nats-dashboard`, `PrometheusRule/${devConfig.namespace}/nats`].sort());
       const rule = fromProvider.get(`PrometheusRule/${devConfig.namespace}/nats`) as { spec: { groups: unknown } };
-      const rulesFile = parseAllDocuments(readFileSync(join(outDir, "out", "alerts", "fluo-queue-nats.rules.yaml"), "utf8"))[0].toJS() as { groups: unknown };
+      const rulesFile = parseAllDocuments(readFileSync(join(outDir, "out", "monitoring", "fluo-queue-nats.rules.yaml"), "utf8"))[0].toJS() as { groups: unknown };
       expect(rule.spec.groups).toEqual(rulesFile.groups);
       const dashboard = fromProvider.get(`ConfigMap/${devConfig.grafanaNamespace}/fluo-queue-nats-dashboard`) as { data: Record<string, string> };
       const dashboardFile = readFileSync(join(outDir, "out", "dashboards", "fluo-queue-nats.json"), "utf8");
