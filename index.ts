@@ -8,6 +8,7 @@ import { NatsCluster } from "./infra/natsCluster";
 import { secretConfig, stackConfigFromPulumi } from "./infra/pulumiStackConfig";
 import { managedStreamCatalog } from "./streams/provider/catalogComponent";
 import { Monitoring } from "./alerts/monitoring";
+import { ADMIN_USERS, APP_USERS, pickPasswords } from "./infra/users";
 
 // Config, catalog and stream policy errors stop preview/up here, before any resource is registered.
 const model = deploymentModel(stackConfigFromPulumi());
@@ -32,5 +33,8 @@ const streams = managedStreamCatalog("streams", {
 
 export const namespace = cluster.namespace;
 export const clientUrl = cluster.clientUrl;
-export const passwords = pulumi.secret(cluster.passwords);
+// Application credentials apart from administrative ones, so a service deployment that reads `passwords` can never
+// hand the provisioner's (which can read any stream through a consumer of its own) to an application pod.
+export const passwords = pulumi.secret(pickPasswords(cluster.passwords, APP_USERS, cluster.nextPasswords));
+export const adminPasswords = pulumi.secret(pickPasswords(cluster.passwords, ADMIN_USERS, cluster.nextPasswords));
 export const managedStreams = streams ? Object.keys(streams.streams) : [];

@@ -5,6 +5,7 @@
 import type { StackConfig } from "./infra/stackConfig";
 import { passwordHashes } from "./infra/passwordHash";
 import { renderCluster } from "./infra/renderCluster";
+import { renderCertManagerObjects } from "./infra/kubernetesObjects";
 import { userGrants, type UserGrant } from "./infra/userGrants";
 import { stringify } from "yaml";
 import { createHash } from "node:crypto";
@@ -77,7 +78,7 @@ export function renderFiles(model: DeploymentModel, options: RenderOptions = {})
   return [
     { path: "nats.conf", content: cluster.natsConf },
     { path: "streams.json", content: renderStreamsJson(catalog) },
-    ...objects.map((object, i) => ({
+    ...[...objects, ...renderCertManagerObjects(config)].map((object, i) => ({
       path: `kubernetes/${String(i + 1).padStart(2, "0")}-${object.kind.toLowerCase()}-${object.metadata?.name}.yaml`,
       content: KUBERNETES_FILE_HEADER + toYaml(object),
     })),

@@ -90,11 +90,11 @@ describe("3-node cluster from the rendered config", () => {
     expect(await denied).toBe("publish jobs.trace_analysis");
   });
 
-  it("the system user sees every server through $SYS; application users cannot", async () => {
-    const system = await as("fluo-system");
-    const inbox = system.subscribe("_INBOX_FLUO_SYSTEM.ping");
+  it("the monitoring user sees every server through $SYS; application users cannot", async () => {
+    const system = await as("fluo-monitor");
+    const inbox = system.subscribe("_INBOX_FLUO_MONITOR.ping");
     const names = new Set<string>();
-    system.publish("$SYS.REQ.SERVER.PING", new Uint8Array(), { reply: "_INBOX_FLUO_SYSTEM.ping" });
+    system.publish("$SYS.REQ.SERVER.PING", new Uint8Array(), { reply: "_INBOX_FLUO_MONITOR.ping" });
     for await (const msg of inbox) {
       names.add((msg.json() as { server: { name: string } }).server.name);
       if (names.size === 3) break;

@@ -13,6 +13,11 @@ export const NAMES = {
   serviceAccount: "nats",
   podDisruptionBudget: "nats",
   networkPolicy: "nats",
+  /** cert-manager objects (tls: cert-manager): a self-signed root, the cluster's CA and its Issuer. */
+  selfSignedIssuer: "nats-selfsigned",
+  caCertificate: "nats-ca",
+  caIssuer: "nats-ca",
+  serverCertificate: "nats-server",
 } as const;
 
 export const PATHS = {
@@ -21,6 +26,14 @@ export const PATHS = {
   dataDir: "/data",
   pidDir: "/var/run/nats",
   pidFile: "/var/run/nats/nats.pid",
+  tlsDir: "/etc/nats-tls",
+} as const;
+
+/** Where the servers read their certificate, key and CA (the TLS Secret's keys, mounted at PATHS.tlsDir). */
+export const TLS_FILES = {
+  certFile: `${PATHS.tlsDir}/tls.crt`,
+  keyFile: `${PATHS.tlsDir}/tls.key`,
+  caFile: `${PATHS.tlsDir}/ca.crt`,
 } as const;
 
 /** Time a stopping server waits in lame duck before it starts moving clients away. */
@@ -41,9 +54,29 @@ export function kubernetesRoutes(config: StackConfig): string[] {
   );
 }
 
-/** In-cluster client URL of the cluster (through the client Service). */
+/** In-cluster client URL of the cluster (through the client Service); `tls://` when TLS is on. */
 export function clientUrl(config: StackConfig): string {
-  return `nats://${NAMES.clientService}.${config.namespace}.svc.cluster.local:${PORTS.client}`;
+  const scheme = config.tls === "off" ? "nats" : "tls";
+  return `${scheme}://${NAMES.clientService}.${config.namespace}.svc.cluster.local:${PORTS.client}`;
+}
+
+/** Every name a client or peer may use for a server: the certificate's DNS names. */
+export function serverDnsNames(config: StackConfig): string[] {
+  const ns = config.namespace;
+  const svc = NAMES.clientService;
+  const headless = NAMES.headlessService;
+  return [
+    svc,
+    `${svc}.${ns}`,
+    `${svc}.${ns}.svc`,
+    `${svc}.${ns}.svc.cluster.local`,
+    `*.${headless}`,
+    `*.${headless}.${ns}`,
+    `*.${headless}.${ns}.svc`,
+    `*.${headless}.${ns}.svc.cluster.local`,
+    // `kubectl port-forward` (pulumi up, drift, runbooks) connects to localhost.
+    "localhost",
+  ];
 }
 
 /** The topology of one pod: one config serves all pods, server_name comes from the pod name at start. */

@@ -62,7 +62,7 @@ describe("Kubernetes objects", () => {
   it("nats container: healthz probes, lame duck, memory consistent with JetStream, restricted security", () => {
     const pod = objectsOf().statefulSet.spec.template.spec!;
     const nats = pod.containers.find((c) => c.name === "nats")!;
-    expect(nats.startupProbe?.httpGet?.path).toBe("/healthz");
+    expect(nats.startupProbe?.httpGet?.path).toBe("/healthz?js-meta-only=true");
     expect(nats.startupProbe?.failureThreshold).toBe(90);
     expect(nats.readinessProbe?.httpGet?.path).toBe("/healthz?js-server-only=true");
     expect(nats.livenessProbe?.httpGet?.path).toBe("/healthz?js-enabled-only=true");
@@ -85,6 +85,22 @@ describe("Kubernetes objects", () => {
       expect(c.image).not.toMatch(/:latest$/);
     }
     expect(nats.volumeMounts?.find((m) => m.name === "data")?.mountPath).toBe("/data");
+  });
+
+  it("abuse path 8: the exporter cannot read nats.conf through the shared process namespace", () => {
+    const pod = objectsOf().statefulSet.spec.template.spec!;
+    const byName = (name: string) => pod.containers.find((c) => c.name === name)!;
+    const nats = byName("nats").securityContext!;
+    const exporter = byName("exporter").securityContext!;
+    // Another uid AND gid: /proc/<nats pid>/root and /environ fail the kernel's ptrace access check.
+    expect(exporter.runAsUser).not.toBe(nats.runAsUser);
+    expect(exporter.runAsGroup).not.toBe(nats.runAsGroup);
+    expect(exporter.capabilities?.drop).toEqual(["ALL"]);
+    expect(byName("exporter").volumeMounts ?? []).toEqual([]);
+    // The reloader must signal nats-server, so it keeps its uid; it mounts the config anyway.
+    expect(byName("reloader").securityContext!.runAsUser).toBe(nats.runAsUser);
+    const config = pod.volumes!.find((v) => v.name === "config")!;
+    expect(config.secret?.defaultMode).toBe(0o440);
   });
 
   it("sidecars: config reloader and exporter with every flag before the URL", () => {

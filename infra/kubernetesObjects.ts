@@ -11,7 +11,7 @@ import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/Netw
 import type { IIoK8sApiCoreV1Container as Container } from "kubernetes-models/v1/Container";
 import type { IIoK8sApiCoreV1SecurityContext as SecurityContext } from "kubernetes-models/v1/SecurityContext";
 import type { IIoK8sApiCoreV1TopologySpreadConstraint as TopologySpread } from "kubernetes-models/v1/TopologySpreadConstraint";
-import { LAME_DUCK_GRACE_PERIOD, NAMES, PATHS, PORTS, SELECTOR_LABELS } from "./clusterLayout";
+import { LAME_DUCK_GRACE_PERIOD, NAMES, PATHS, PORTS, SELECTOR_LABELS, serverDnsNames, TLS_FILES } from "./clusterLayout";
 import { parseDuration } from "../lib/units";
 import type { StackConfig } from "./stackConfig";
 
@@ -47,6 +47,14 @@ function commonLabels(config: StackConfig): Record<string, string> {
 }
 
 const NON_ROOT_UID = 1000;
+/**
+ * The exporter's own uid and gid. With shareProcessNamespace (the reloader signals nats-server by pid) every
+ * container sees the server's process, and a process of the same uid and gid may read /proc/<pid>/root/... and
+ * /proc/<pid>/environ: the exporter could read nats.conf (bcrypt hashes, route credentials). Another uid and gid
+ * fail the kernel's ptrace access check (no CAP_SYS_PTRACE: all capabilities dropped). The reloader keeps the
+ * server's uid: sending SIGHUP needs it, and it mounts the config anyway.
+ */
+export const EXPORTER_UID = 1001;
 
 // Restricted pod-security profile: non-root, read-only root, no capabilities, no privilege escalation.
 const containerSecurity: SecurityContext = {
@@ -78,10 +86,27 @@ export function goMemLimit(memoryLimitBytes: number): string {
   return `${Math.floor((memoryLimitBytes * 0.9) / 2 ** 20)}MiB`;
 }
 
+/**
+ * The /healthz variant each probe asks for (nats-server monitor.go):
+ * - startup: JetStream enabled and current with the meta leader, no stream or consumer checked. The full /healthz
+ *   also requires every local stream and consumer replica to be current; one that never catches up (its other
+ *   replicas down, an idle consumer on older servers) would fail the 15-minute budget and restart the pod, again
+ *   and again. Meta-only cannot loop on an asset (infra/probes.live.test.ts proves it on the pinned server);
+ *   asset health is watched by the exporter's -healthz and the NatsServerUnhealthy alert instead.
+ * - readiness: the server accepts connections (JetStream-level checks left out, so one bad stream never takes
+ *   every pod out of the client Service).
+ * - liveness: JetStream is enabled.
+ */
+export const PROBE_PATHS = {
+  startup: "/healthz?js-meta-only=true",
+  readiness: "/healthz?js-server-only=true",
+  liveness: "/healthz?js-enabled-only=true",
+} as const;
+
 function natsContainer(input: ClusterRenderInput): Container {
   const { config } = input;
-  const healthz = (query: string) => ({
-    httpGet: { path: `/healthz${query}`, port: "monitor" },
+  const healthz = (path: string) => ({
+    httpGet: { path, port: "monitor" },
   });
   return {
     name: "nats",
@@ -101,10 +126,10 @@ function natsContainer(input: ClusterRenderInput): Container {
       requests: { cpu: config.cpuRequest, memory: config.memoryRequest },
       limits: { memory: config.memoryLimit, ...(config.cpuLimit ? { cpu: config.cpuLimit } : {}) },
     },
-    // A restarted node may need minutes to catch up on stream data before it is healthy.
-    startupProbe: { ...healthz(""), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 90 },
-    readinessProbe: { ...healthz("?js-server-only=true"), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
-    livenessProbe: { ...healthz("?js-enabled-only=true"), periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3 },
+    // A restarted node may need minutes to rejoin the meta group (replaying its log) before it is started.
+    startupProbe: { ...healthz(PROBE_PATHS.startup), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 90 },
+    readinessProbe: { ...healthz(PROBE_PATHS.readiness), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+    livenessProbe: { ...healthz(PROBE_PATHS.liveness), periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3 },
     lifecycle: {
       // Lame duck: clients move to the other servers before this one stops.
       preStop: { exec: { command: ["nats-server", `--signal=ldm=${PATHS.pidFile}`] } },
@@ -114,8 +139,16 @@ function natsContainer(input: ClusterRenderInput): Container {
       { name: "config", mountPath: PATHS.configDir, readOnly: true },
       { name: "data", mountPath: PATHS.dataDir },
       { name: "pid", mountPath: PATHS.pidDir },
+      ...tlsMounts(config),
     ],
   };
+}
+
+const tlsMounts = (config: StackConfig) => (config.tls === "off" ? [] : [{ name: "tls", mountPath: PATHS.tlsDir, readOnly: true }]);
+
+/** The files whose change must reach nats-server as a reload. */
+export function reloaderWatchedFiles(config: StackConfig): string[] {
+  return [PATHS.configFile, ...(config.tls === "off" ? [] : [TLS_FILES.certFile, TLS_FILES.keyFile, TLS_FILES.caFile])];
 }
 
 function reloaderContainer(config: StackConfig): Container {
@@ -123,13 +156,15 @@ function reloaderContainer(config: StackConfig): Container {
     name: "reloader",
     image: config.reloaderImage,
     imagePullPolicy: "IfNotPresent",
-    // Sends SIGHUP to nats-server when the mounted Secret changes: users and permissions apply without restart.
-    args: ["-pid", PATHS.pidFile, "-config", PATHS.configFile],
+    // Sends SIGHUP to nats-server when a watched file changes: users and permissions apply without restart, and
+    // so do renewed certificates (cert-manager rewrites the TLS Secret; the server re-reads the files on reload).
+    args: ["-pid", PATHS.pidFile, ...reloaderWatchedFiles(config).flatMap((f) => ["-config", f])],
     resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "64Mi" } },
     securityContext: containerSecurity,
     volumeMounts: [
       { name: "config", mountPath: PATHS.configDir, readOnly: true },
       { name: "pid", mountPath: PATHS.pidDir },
+      ...tlsMounts(config),
     ],
   };
 }
@@ -156,7 +191,7 @@ function exporterContainer(config: StackConfig): Container {
     args: [...EXPORTER_ARGS],
     ports: [{ name: "metrics", containerPort: PORTS.metrics }],
     resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
-    securityContext: containerSecurity,
+    securityContext: { ...containerSecurity, runAsUser: EXPORTER_UID, runAsGroup: EXPORTER_UID },
   };
 }
 
@@ -214,7 +249,9 @@ function statefulSet(input: ClusterRenderInput): KubernetesObjects["statefulSet"
           topologySpreadConstraints: topologySpread(config),
           containers: [natsContainer(input), reloaderContainer(config), exporterContainer(config)],
           volumes: [
-            { name: "config", secret: { secretName: NAMES.configSecret } },
+            // Owner root, group fsGroup (the server's gid), no world bit: only the server's uid/gid can read it.
+            { name: "config", secret: { secretName: NAMES.configSecret, defaultMode: 0o440 } },
+            ...(config.tls === "off" ? [] : [{ name: "tls", secret: { secretName: config.tlsSecretName, defaultMode: 0o440 } }]),
             { name: "pid", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
           ],
         },
@@ -329,4 +366,58 @@ export function renderKubernetesObjects(input: ClusterRenderInput): KubernetesOb
     },
     networkPolicy: networkPolicy(config),
   };
+}
+
+/** A cert-manager object (cert-manager.io/v1), as plain data. */
+export interface CertManagerObject {
+  readonly apiVersion: "cert-manager.io/v1";
+  readonly kind: "Issuer" | "Certificate";
+  readonly metadata: { readonly name: string; readonly namespace: string; readonly labels: Record<string, string> };
+  readonly spec: Record<string, unknown>;
+}
+
+/**
+ * The cluster's own CA and the servers' certificate, issued by cert-manager (tls: cert-manager): a self-signed
+ * Issuer signs the CA Certificate, a CA Issuer signs the server Certificate into the TLS Secret (tls.crt, tls.key
+ * and ca.crt), which the pods mount. One certificate serves clients (the Service names) and routes (the headless
+ * names); "client auth" because a server presents it when it opens a route. Empty for the other modes.
+ */
+export function renderCertManagerObjects(config: StackConfig): CertManagerObject[] {
+  if (config.tls !== "cert-manager") return [];
+  const meta = (name: string) => metadata(config, name);
+  const issuerRef = (name: string) => ({ name, kind: "Issuer", group: "cert-manager.io" });
+  const ecdsa = { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" };
+  return [
+    { apiVersion: "cert-manager.io/v1", kind: "Issuer", metadata: meta(NAMES.selfSignedIssuer), spec: { selfSigned: {} } },
+    {
+      apiVersion: "cert-manager.io/v1",
+      kind: "Certificate",
+      metadata: meta(NAMES.caCertificate),
+      spec: {
+        isCA: true,
+        commonName: `${config.clusterName} NATS CA`,
+        secretName: NAMES.caCertificate,
+        duration: "43800h",
+        renewBefore: "8760h",
+        privateKey: ecdsa,
+        issuerRef: issuerRef(NAMES.selfSignedIssuer),
+      },
+    },
+    { apiVersion: "cert-manager.io/v1", kind: "Issuer", metadata: meta(NAMES.caIssuer), spec: { ca: { secretName: NAMES.caCertificate } } },
+    {
+      apiVersion: "cert-manager.io/v1",
+      kind: "Certificate",
+      metadata: meta(NAMES.serverCertificate),
+      spec: {
+        secretName: config.tlsSecretName,
+        duration: "2160h",
+        renewBefore: "720h",
+        dnsNames: serverDnsNames(config),
+        ipAddresses: ["127.0.0.1"],
+        usages: ["server auth", "client auth", "digital signature", "key encipherment"],
+        privateKey: ecdsa,
+        issuerRef: issuerRef(NAMES.caIssuer),
+      },
+    },
+  ];
 }

@@ -5,8 +5,10 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { natsConfInput, renderCluster } from "./renderCluster";
 import { userGrants } from "./userGrants";
-import { kubernetesTopology } from "./clusterLayout";
-import { derivedSalt, hashPassword, passwordHashes, verifyPassword } from "./passwordHash";
+import { kubernetesTopology, TLS_FILES } from "./clusterLayout";
+import { generateCertificates } from "../local/certificates";
+import { createHmac } from "node:crypto";
+import { bcryptSalt, hashPassword, keyedSalt, passwordHashes, verifyPassword } from "./passwordHash";
 import { renderNatsConf, restartChecksum } from "./natsConfig";
 import { parseStackConfig } from "./stackConfig";
 import { readStackConfig } from "./stackFile";
@@ -19,9 +21,11 @@ const PASSWORDS = {
   "fluo-workers": "workers-secret",
   "fluo-provisioner": "provisioner-secret",
   "fluo-backup": "backup-secret",
-  "fluo-system": "system-secret",
+  "fluo-monitor": "monitor-secret",
+  "fluo-operator": "operator-secret",
 };
-const hashes = passwordHashes(PASSWORDS);
+const SALT_KEY = "test-salt-key";
+const hashes = passwordHashes(PASSWORDS, SALT_KEY);
 
 // The same binary every live test runs: the pinned build of the image's version (or of the previous minor line).
 const NATS_SERVER = natsServerBinary();
@@ -30,7 +34,12 @@ const NATS_SERVER = natsServerBinary();
 function natsServerConfigTest(conf: string): { status: number | null; output: string } {
   const dir = mkdtempSync(join(tmpdir(), "fluo-natsconf-"));
   const file = join(dir, "nats.conf");
-  writeFileSync(file, conf);
+  // The server loads TLS files at -t: give it real ones where the pod would mount the Secret.
+  const certs = generateCertificates(join(dir, "tls"));
+  writeFileSync(
+    file,
+    conf.replaceAll(TLS_FILES.certFile, certs.certFile).replaceAll(TLS_FILES.keyFile, certs.keyFile).replaceAll(TLS_FILES.caFile, certs.caFile),
+  );
   const run = spawnSync(NATS_SERVER, ["-t", "-c", file], {
     encoding: "utf8",
     env: { ...process.env, SERVER_NAME: "nats-0" },
@@ -63,7 +72,7 @@ describe("nats.conf", () => {
   it("routes every replica through the headless service, JetStream limits in plain bytes, data on the volume", () => {
     const { natsConf } = renderCluster(parseStackConfig("t", { replicas: 5 }), userGrants(), hashes);
     for (let i = 0; i < 5; i++) {
-      expect(natsConf).toContain(`"nats://nats-${i}.nats-headless.fluo-queue.svc.cluster.local:6222"`);
+      expect(natsConf).toContain(`@nats-${i}.nats-headless.fluo-queue.svc.cluster.local:6222"`);
     }
     expect(natsConf).toContain("server_name: $SERVER_NAME");
     expect(natsConf).toContain('store_dir: "/data"');
@@ -82,30 +91,68 @@ describe("nats.conf", () => {
     const { natsConf } = renderCluster(parseStackConfig("t", {}), userGrants(), hashes);
     for (const password of Object.values(PASSWORDS)) expect(natsConf).not.toContain(password);
     const quoted = [...natsConf.matchAll(/password: "(\$2a\$11\$[./A-Za-z0-9]{53})"/g)].map((m) => m[1]);
-    expect(quoted).toHaveLength(6);
+    expect(quoted).toHaveLength(Object.keys(PASSWORDS).length);
     expect(verifyPassword("bff-secret", hashes["fluo-bff"])).toBe(true);
     expect(verifyPassword("wrong", hashes["fluo-bff"])).toBe(false);
   });
 
   it("renders byte-identical output for identical input, and a stable hash per password", () => {
     const config = parseStackConfig("t", {});
-    const once = renderCluster(config, userGrants(), passwordHashes(PASSWORDS));
-    const twice = renderCluster(config, userGrants(), passwordHashes(PASSWORDS));
+    const once = renderCluster(config, userGrants(), passwordHashes(PASSWORDS, SALT_KEY));
+    const twice = renderCluster(config, userGrants(), passwordHashes(PASSWORDS, SALT_KEY));
     expect(twice.natsConf).toBe(once.natsConf);
-    expect(hashPassword("fluo-bff", "pw")).toBe(hashPassword("fluo-bff", "pw"));
+    expect(hashPassword("fluo-bff", "pw", SALT_KEY)).toBe(hashPassword("fluo-bff", "pw", SALT_KEY));
     // Same password, different user: unrelated salts, so equal passwords are not visible as equal hashes.
-    expect(derivedSalt("fluo-bff", "pw")).not.toBe(derivedSalt("fluo-workers", "pw"));
-    expect(hashPassword("fluo-bff", "pw2")).not.toBe(hashPassword("fluo-bff", "pw"));
+    expect(keyedSalt(SALT_KEY, "fluo-bff", "pw")).not.toBe(keyedSalt(SALT_KEY, "fluo-workers", "pw"));
+    expect(hashPassword("fluo-bff", "pw2", SALT_KEY)).not.toBe(hashPassword("fluo-bff", "pw", SALT_KEY));
+  });
+
+  it("the salt in a hash is no password oracle: not computable from user and password without the stack's salt key", () => {
+    // The audit's oracle: the salt was HMAC-SHA256(password, user), visible in the hash, so one HMAC per guess
+    // (13 us) replaced one bcrypt run (360 ms). Recompute it for the real password and compare with the hash.
+    const oracle = (user: string, password: string): string =>
+      bcryptSalt(createHmac("sha256", password).update(`fluo-queue/nats-user/${user}`).digest());
+    for (const rendered of [hashes, passwordHashes(PASSWORDS)]) {
+      for (const [user, password] of Object.entries(PASSWORDS)) {
+        const hash = rendered[user as keyof typeof PASSWORDS];
+        expect(verifyPassword(password, hash)).toBe(true);
+        expect(hash.slice(0, 29), user).not.toBe(oracle(user, password));
+      }
+    }
+    // Another key, other salts: the key, not the password, decides them.
+    expect(keyedSalt("other-key", "fluo-bff", "bff-secret")).not.toBe(keyedSalt(SALT_KEY, "fluo-bff", "bff-secret"));
+    // Without a key (local mode, renders) each call draws a fresh random key.
+    expect(passwordHashes(PASSWORDS)["fluo-bff"]).not.toBe(passwordHashes(PASSWORDS)["fluo-bff"]);
   });
 
   it("restarts pods for restart-only settings, not for users and passwords (they hot-reload)", () => {
     const config = parseStackConfig("t", {});
     const input = (c = config, h = hashes) => natsConfInput(c, kubernetesTopology(c), userGrants(), h);
     const base = restartChecksum(input());
-    const rotated = { ...hashes, "fluo-bff": hashPassword("fluo-bff", "rotated") };
+    const rotated = { ...hashes, "fluo-bff": hashPassword("fluo-bff", "rotated", SALT_KEY) };
     expect(renderNatsConf(input(config, rotated))).not.toBe(renderNatsConf(input()));
     expect(restartChecksum(input(config, rotated))).toBe(base);
     expect(restartChecksum(input(parseStackConfig("t", { maxFileStore: "5GiB" })))).not.toBe(base);
     expect(restartChecksum(input(parseStackConfig("t", { replicas: 5 })))).not.toBe(base);
+  });
+
+  it("route credentials: in the routes and the cluster authorization, hot-reloaded, never fingerprinted", () => {
+    const config = parseStackConfig("t", {});
+    const withPassword = (pw: string) => renderCluster(config, userGrants(), hashes, pw);
+    const a = withPassword("first-route-secret");
+    expect(a.natsConf).toContain('"nats://fluo-route:first-route-secret@nats-1.nats-headless.fluo-queue.svc.cluster.local:6222"');
+    expect(a.natsConf).toMatch(/authorization \{\n {4}user: "fluo-route"\n {4}password: "first-route-secret"/);
+    // A new route password reloads (no pod restart), and the checksum annotation reveals nothing about it.
+    expect(withPassword("second-route-secret").restartChecksum).toBe(a.restartChecksum);
+    // A single server has no routes and no route authorization.
+    expect(renderCluster(parseStackConfig("t", { replicas: 1 }), userGrants(), hashes, "x").natsConf).not.toContain("authorization");
+  });
+
+  it("TLS: client and route blocks with the mounted Secret's files, only when the stack enables it; prod requires it", () => {
+    const off = renderCluster(parseStackConfig("t", {}), userGrants(), hashes).natsConf;
+    expect(off).not.toContain("tls {");
+    const on = renderCluster(parseStackConfig("t", { tls: "cert-manager" }), userGrants(), hashes).natsConf;
+    expect(on.match(/tls \{\n\s+cert_file: "\/etc\/nats-tls\/tls.crt"\n\s+key_file: "\/etc\/nats-tls\/tls.key"\n\s+ca_file: "\/etc\/nats-tls\/ca.crt"/g)).toHaveLength(2);
+    expect(() => parseStackConfig("p", { environment: "prod", protect: true, tls: "off" })).toThrow(/fluo-queue:tls = "off": prod must encrypt/);
   });
 });

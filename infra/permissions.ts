@@ -9,14 +9,14 @@ export interface SubjectRules {
 export interface Permissions {
   readonly publish: SubjectRules;
   readonly subscribe: SubjectRules;
-  /** Lets a responder publish to the reply subject of a request it received, and nowhere else. */
-  readonly allowResponses: boolean;
+  // No `allow_responses`, by design: with it the REQUESTER picks where the responder's answer goes, so an answer
+  // can be aimed at any subject the requester may not publish itself ($JS.API.STREAM.DELETE.*), and deny lists
+  // do not stop it. Responders get publish on their requesters' inboxes instead (infra/users.ts rpcGrants).
 }
 
 export const NO_PERMISSIONS: Permissions = {
   publish: { allow: [], deny: [] },
   subscribe: { allow: [], deny: [] },
-  allowResponses: false,
 };
 
 export function grant(partial: {
@@ -24,12 +24,10 @@ export function grant(partial: {
   subscribe?: readonly string[];
   denyPublish?: readonly string[];
   denySubscribe?: readonly string[];
-  allowResponses?: boolean;
 }): Permissions {
   return {
     publish: { allow: partial.publish ?? [], deny: partial.denyPublish ?? [] },
     subscribe: { allow: partial.subscribe ?? [], deny: partial.denySubscribe ?? [] },
-    allowResponses: partial.allowResponses ?? false,
   };
 }
 
@@ -40,7 +38,6 @@ export function mergePermissions(a: Permissions, b: Permissions): Permissions {
   return {
     publish: { allow: union(a.publish.allow, b.publish.allow), deny: union(a.publish.deny, b.publish.deny) },
     subscribe: { allow: union(a.subscribe.allow, b.subscribe.allow), deny: union(a.subscribe.deny, b.subscribe.deny) },
-    allowResponses: a.allowResponses || b.allowResponses,
   };
 }
 

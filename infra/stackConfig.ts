@@ -4,6 +4,7 @@
 
 import { z } from "zod";
 import { parseSize, SIZE_HELP } from "../lib/units";
+import { USER_NAMES } from "./users";
 
 export const PROJECT = "fluo-queue";
 
@@ -15,7 +16,9 @@ export const SECRET_KEYS = [
   "workersPassword",
   "provisionerPassword",
   "backupPassword",
-  "systemPassword",
+  "monitorPassword",
+  "operatorPassword",
+  "routePassword",
 ] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
 
@@ -78,9 +81,16 @@ export const stackConfigSchema = z
     podMonitorLabels: z.array(labelPair).default(["release=kube-prometheus-stack"]),
     // Alerts link to `<runbookBaseUrl>#runbook-<alert>`: the README's runbook sections.
     runbookBaseUrl: z.string().regex(/^[^\s#]+$/, { message: "must be a URL without spaces or '#'" }).default("README.md"),
+    // TLS for clients and routes: certificates from cert-manager (Issuer/Certificate objects), or a
+    // kubernetes.io/tls Secret with ca.crt that the operator provides (clusters without cert-manager).
+    tls: z.enum(["off", "cert-manager", "secret"]).default("off"),
+    tlsSecretName: k8sName.default("nats-tls"),
     natsUrl: z.string().regex(/^(nats|tls):\/\/[^\s]+$/, { message: 'must be a NATS URL such as "nats://127.0.0.1:4222"' }).optional(),
     streamOverrides: z.record(z.string(), z.unknown()).default({}),
     allowDestroy: z.array(z.string()).default([]),
+    // Users in the middle of a password rotation: each gets a second login `<user>-next` (a generated password,
+    // same permissions and inbox) beside its own, so services switch without a gap (README "Password rotation").
+    rotatingUsers: z.array(z.enum(USER_NAMES)).default([]),
     // Read by the stream provider in configure() (streams/provider/settings.ts): the time budget of one operation.
     natsTimeout: z.string().regex(/^\d+(ms|s|m)$/, { message: 'must be a duration such as "20s" or "2m"' }).default("20s"),
   })
@@ -202,6 +212,9 @@ function crossFieldProblems(c: ParsedKeys, b: StackConfig["bytes"]): string[] {
   if (b.maxFileStore <= 0) problems.push(`${PROJECT}:maxFileStore: must be above zero`);
   if (c.environment === "prod" && c.replicas !== 3 && c.replicas !== 5) {
     problems.push(`${PROJECT}:replicas = ${c.replicas}: prod needs 3 or 5 servers so a stream survives a node loss`);
+  }
+  if (c.environment === "prod" && c.tls === "off") {
+    problems.push(`${PROJECT}:tls = "off": prod must encrypt client and route connections; set it to "cert-manager" or "secret"`);
   }
   if (c.environment === "prod" && !c.protect) {
     problems.push(`${PROJECT}:protect = false: prod must protect the StatefulSet and streams; set it to true`);

@@ -7,7 +7,28 @@ import type { SecretKey } from "./stackConfig";
 
 /** Application users hold data-plane rights only; they never get CONSUMER.CREATE or the system account. */
 export type AppUser = "fluo-bff" | "fluo-backend" | "fluo-workers";
-export type UserName = AppUser | "fluo-provisioner" | "fluo-backup" | "fluo-system";
+export type UserName = AppUser | "fluo-provisioner" | "fluo-backup" | "fluo-monitor" | "fluo-operator";
+
+/** Every identity, in the order nats.conf lists them. */
+export const USER_NAMES = ["fluo-bff", "fluo-backend", "fluo-workers", "fluo-provisioner", "fluo-backup", "fluo-monitor", "fluo-operator"] as const satisfies readonly UserName[];
+
+/** The login name of an identity's second credential while it rotates (same permissions and inbox). */
+export const nextLoginOf = (user: UserName): string => `${user}-next`;
+
+/** The identities that run inside application pods, and the administrative ones that never may. */
+export const APP_USERS: readonly AppUser[] = ["fluo-bff", "fluo-backend", "fluo-workers"];
+export const ADMIN_USERS: readonly UserName[] = ["fluo-provisioner", "fluo-backup", "fluo-monitor", "fluo-operator"];
+
+/** The passwords of `users` by login name: their own, plus `<user>-next` for those rotating. */
+export function pickPasswords<T>(
+  passwords: Readonly<Record<UserName, T>>,
+  users: readonly UserName[],
+  next: Readonly<Partial<Record<UserName, T>>> = {},
+): Record<string, T> {
+  return Object.fromEntries(
+    users.flatMap((u) => [[u, passwords[u]] as const, ...(next[u] !== undefined ? [[nextLoginOf(u), next[u] as T] as const] : [])]),
+  );
+}
 
 export const APP_ACCOUNT = "FLUO";
 export const SYSTEM_ACCOUNT = "SYS";
@@ -27,11 +48,35 @@ export interface UserSpec {
   readonly base: Permissions;
 }
 
-const inbox = (user: string): string => `_INBOX_${user.replace(/-/g, "_").toUpperCase()}`;
+export const inboxPrefixOf = (user: UserName): string => `_INBOX_${user.replace(/-/g, "_").toUpperCase()}`;
 
-// Request-reply between BFF and backend (ADR-007 "Request-Reply"): requests on rpc.backend.>, answered through
-// allow_responses so the backend can only answer requests it actually received.
+// Request-reply between BFF and backend (ADR-007 "Request-Reply"): requests on rpc.backend.>.
 export const BACKEND_RPC_SUBJECTS = ["rpc.backend.>"];
+
+/** A request-reply service: who serves which subjects, and who may call it. */
+export interface RpcService {
+  readonly subjects: readonly string[];
+  readonly responder: UserName;
+  readonly requesters: readonly UserName[];
+}
+
+export const RPC_SERVICES: readonly RpcService[] = [
+  { subjects: BACKEND_RPC_SUBJECTS, responder: "fluo-backend", requesters: ["fluo-bff"] },
+];
+
+/**
+ * The grants of a service: requesters publish its subjects, the responder subscribes to them and may publish into
+ * the requesters' own inboxes and nowhere else. Never `allow_responses`: the REQUESTER picks the reply subject, so
+ * a BFF request with reply `$JS.API.STREAM.DELETE.EVENTS` made the backend's empty answer delete EVENTS (audit,
+ * issue 12), and a deny list does not help (responses are allowed after deny is checked).
+ */
+export function rpcGrants(service: RpcService): Map<UserName, Permissions> {
+  const grants = new Map<UserName, Permissions>();
+  for (const requester of service.requesters) grants.set(requester, grant({ publish: service.subjects }));
+  const answers = service.requesters.map((r) => `${inboxPrefixOf(r)}.>`);
+  grants.set(service.responder, mergePermissions(grants.get(service.responder) ?? grant({}), grant({ subscribe: service.subjects, publish: answers })));
+  return grants;
+}
 
 // What a stream/consumer provisioning identity needs and nothing more (NOTES.md): stream and consumer
 // management, no publish to data subjects, no message reads.
@@ -49,7 +94,39 @@ export const PROVISIONING_SUBJECTS = [
   "$JS.API.CONSUMER.DELETE.>",
   "$JS.API.CONSUMER.NAMES.>",
   "$JS.API.CONSUMER.LIST.>",
+  // The runbooks' stream administration (README "NatsServerUnhealthy", "NatsFileStoreUsageCritical", "Scaling
+  // replicas"): re-sync a replica, free space, move a leader. No more destructive than STREAM.DELETE above.
+  "$JS.API.STREAM.PEER.REMOVE.*",
+  "$JS.API.STREAM.PURGE.*",
+  "$JS.API.STREAM.LEADER.STEPDOWN.*",
 ];
+
+// The read-only server reports of the system account (nats-server events.go: each is answered on
+// $SYS.REQ.SERVER.PING.<name> by every server and on $SYS.REQ.SERVER.<id>.<name> by one), as `nats server ls`,
+// `nats server report` and `nats server check` request them. Left out on purpose: PROFILEZ (a CPU profile on
+// demand), and the per-server control requests on the same prefix (KICK, LDM = lame duck, RELOAD).
+const SERVER_REPORTS = ["IDZ", "STATSZ", "VARZ", "SUBSZ", "CONNZ", "ROUTEZ", "GATEWAYZ", "LEAFZ", "ACCOUNTZ", "JSZ", "HEALTHZ", "RAFTZ"];
+
+/**
+ * Monitoring in the system account: read-only reports and nothing else. Never `$JS.API.>` of the system account:
+ * `$JS.API.ACCOUNT.PURGE.FLUO` deletes every stream of the application account, `$JS.API.META.LEADER.STEPDOWN`
+ * forces a meta election (audit, issue 12). The exporter needs no NATS user at all (it reads the HTTP monitor port).
+ */
+export const MONITOR_SUBJECTS = [
+  // `nats server ls` (natscli server_list_command.go) still sends the legacy STATSZ ping.
+  "$SYS.REQ.SERVER.PING",
+  ...SERVER_REPORTS.map((r) => `$SYS.REQ.SERVER.*.${r}`),
+  // Per-account reports: $SYS.REQ.ACCOUNT.<account>.{CONNZ,SUBSZ,LEAFZ,JSZ,INFO,STATZ,CONNS} (5 tokens; the
+  // claims updates of operator mode have 6).
+  "$SYS.REQ.ACCOUNT.*.*",
+];
+
+/**
+ * Cluster operations of the runbooks in the system account: the monitor's reports plus removing a dead server from
+ * the meta group (`nats server raft peer-remove`, $JS.API.SERVER.REMOVE). No account purge, no meta step-down, no
+ * lame duck or reload of a server.
+ */
+export const OPERATOR_SUBJECTS = [...MONITOR_SUBJECTS, "$JS.API.SERVER.REMOVE"];
 
 // What a stream backup/restore identity needs and nothing more (nats-server 2.9 jetstream_api.go, checked on a
 // live cluster by streams/backup.live.test.ts). It reads message data only through snapshots, which is its job;
@@ -78,14 +155,14 @@ export function userSpecs(): readonly UserSpec[] {
       account: APP_ACCOUNT,
       description: "BFF: submits jobs, sends requests to the backend, follows signal status",
       passwordKey: "bffPassword",
-      base: grant({ publish: BACKEND_RPC_SUBJECTS }),
+      base: grant({}),
     },
     {
       name: "fluo-backend",
       account: APP_ACCOUNT,
-      description: "Backend: answers BFF requests, consumes signals",
+      description: "Backend: answers BFF requests (into the BFF's inbox only), consumes signals",
       passwordKey: "backendPassword",
-      base: grant({ subscribe: BACKEND_RPC_SUBJECTS, allowResponses: true }),
+      base: grant({}),
     },
     {
       name: "fluo-workers",
@@ -109,16 +186,26 @@ export function userSpecs(): readonly UserSpec[] {
       base: grant({ publish: BACKUP_SUBJECTS }),
     },
     {
-      name: "fluo-system",
+      name: "fluo-monitor",
       account: SYSTEM_ACCOUNT,
-      description: "System account (server reports, `nats server ls`); no application data",
-      passwordKey: "systemPassword",
-      base: grant({ publish: [">"], subscribe: [">"] }),
+      description: "Monitoring (system account): read-only server and account reports; no application data",
+      passwordKey: "monitorPassword",
+      base: grant({ publish: MONITOR_SUBJECTS }),
+    },
+    {
+      name: "fluo-operator",
+      account: SYSTEM_ACCOUNT,
+      description: "Cluster operator (system account): server reports and removing a dead server from the meta group",
+      passwordKey: "operatorPassword",
+      base: grant({ publish: OPERATOR_SUBJECTS }),
     },
   ];
+  const rpc = RPC_SERVICES.flatMap((service) => [...rpcGrants(service)]);
   // Every user may read its own inbox and no other.
   return users.map((u) => {
-    const inboxPrefix = inbox(u.name);
-    return { ...u, inboxPrefix, base: mergePermissions(u.base, grant({ subscribe: [`${inboxPrefix}.>`] })) };
+    const inboxPrefix = inboxPrefixOf(u.name);
+    const services = rpc.filter(([user]) => user === u.name).map(([, p]) => p);
+    const base = [...services, grant({ subscribe: [`${inboxPrefix}.>`] })].reduce(mergePermissions, u.base);
+    return { ...u, inboxPrefix, base };
   });
 }

@@ -6,10 +6,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { natsConfInput } from "../infra/renderCluster";
+import { randomBytes } from "node:crypto";
+import { natsConfInput, ROUTE_USER, type ConnectionSecurity, type ExtraLogins } from "../infra/renderCluster";
 import type { PasswordHashes } from "../infra/passwordHash";
 import type { UserGrant } from "../infra/userGrants";
-import { renderNatsConf, type NatsTopology } from "../infra/natsConfig";
+import { renderNatsConf, type NatsTopology, type RouteAuth, type TlsFiles } from "../infra/natsConfig";
 import type { StackConfig } from "../infra/stackConfig";
 import { natsServer, requireBinary } from "../tools/resolve";
 
@@ -36,6 +37,12 @@ export interface LocalClusterOptions {
   readonly stateDir: string;
   /** One entry per server; default: free ports chosen by the OS, one server per config.replicas. */
   readonly ports?: readonly NodePorts[];
+  /** Logins beside each user's password (a rotation's second credential, NKEYs). */
+  readonly extraLogins?: ExtraLogins;
+  /** TLS for clients and routes (local/certificates.ts makes a set); absent = plaintext. */
+  readonly tls?: TlsFiles;
+  /** Route credentials; default: a fresh random password per start, so only these servers can join. */
+  readonly routeAuth?: RouteAuth;
   /** JetStream limits per server, when the stack's are too large for a laptop. */
   readonly limits?: { readonly maxMemoryStore: number; readonly maxFileStore: number };
   readonly onProgress?: (message: string) => void;
@@ -138,11 +145,31 @@ export interface ClusterHealth {
 export class LocalCluster {
   private readonly processes: ChildProcess[] = [];
   private readonly exits: Array<Promise<void>> = [];
+  /** Servers stopped on purpose by stopNode(): their exit is not a failure. */
+  private readonly stopped = new Set<number>();
 
   private constructor(
     readonly nodes: readonly LocalNode[],
     private readonly onProgress: (message: string) => void,
+    private readonly render: (index: number, auth: Pick<LocalClusterOptions, "hashes" | "extraLogins">) => string,
   ) {}
+
+  /**
+   * New users' credentials, applied as the config reloader does in a pod: rewrite each nats.conf, SIGHUP each
+   * server. Resolves once every server reports a newer config load time (the reload is in effect).
+   */
+  async reloadAuth(auth: Pick<LocalClusterOptions, "hashes" | "extraLogins">): Promise<void> {
+    const loaded = async (node: LocalNode) => ((await getJson(`${node.monitorUrl}/varz`)) as { config_load_time?: string }).config_load_time ?? "";
+    const before = await Promise.all(this.nodes.map(loaded));
+    this.nodes.forEach((node, i) => {
+      writeFileSync(node.confPath, this.render(i, auth), { mode: 0o600 });
+      this.processes[i].kill("SIGHUP");
+    });
+    await this.waitUntil("every server to reload its config", 20_000, async () => {
+      const after = await Promise.all(this.nodes.map(loaded));
+      return after.every((t, i) => t !== before[i]);
+    });
+  }
 
   /** Client URLs, comma-separated, as nats clients take them. */
   get servers(): string[] {
@@ -170,25 +197,28 @@ export class LocalCluster {
     const config = options.limits
       ? { ...options.config, bytes: { ...options.config.bytes, ...options.limits } }
       : options.config;
+    const security: ConnectionSecurity = {
+      ...(options.tls ? { tls: options.tls } : {}),
+      ...(ports.length > 1 ? { routeAuth: options.routeAuth ?? { user: ROUTE_USER, password: randomBytes(18).toString("base64url") } } : {}),
+    };
+    const scheme = options.tls ? "tls" : "nats";
+    const render = (i: number, auth: Pick<LocalClusterOptions, "hashes" | "extraLogins">): string =>
+      renderNatsConf(natsConfInput(config, localTopology(ports, i, options.stateDir), options.grants, auth.hashes, security, auth.extraLogins));
     const nodes: LocalNode[] = ports.map((p, i) => {
       const dir = join(options.stateDir, `nats-${i}`);
       mkdirSync(join(dir, "data"), { recursive: true });
       const confPath = join(dir, "nats.conf");
-      writeFileSync(
-        confPath,
-        renderNatsConf(natsConfInput(config, localTopology(ports, i, options.stateDir), options.grants, options.hashes)),
-        { mode: 0o600 },
-      );
+      writeFileSync(confPath, render(i, options), { mode: 0o600 });
       return {
         name: `nats-${i}`,
         ports: p,
-        url: `nats://127.0.0.1:${p.client}`,
+        url: `${scheme}://127.0.0.1:${p.client}`,
         monitorUrl: `http://127.0.0.1:${p.monitor}`,
         confPath,
         logPath: join(dir, "nats.log"),
       };
     });
-    const cluster = new LocalCluster(nodes, progress);
+    const cluster = new LocalCluster(nodes, progress, render);
     try {
       for (const node of nodes) cluster.spawnNode(binary, node);
       await cluster.waitUntil("all servers listening", 20_000, async () => {
@@ -202,21 +232,47 @@ export class LocalCluster {
     return cluster;
   }
 
-  private spawnNode(binary: string, node: LocalNode): void {
+  private spawnNode(binary: string, node: LocalNode, index = this.processes.length): void {
     const log = openSync(node.logPath, "a");
     const child = spawn(binary, ["-c", node.confPath], { stdio: ["ignore", log, log] });
     closeSync(log);
     running.add(child);
-    this.processes.push(child);
-    this.exits.push(
-      new Promise((resolve) =>
-        child.once("exit", () => {
-          running.delete(child);
-          resolve();
-        }),
-      ),
+    this.stopped.delete(index);
+    this.processes[index] = child;
+    this.exits[index] = new Promise((resolve) =>
+      child.once("exit", () => {
+        running.delete(child);
+        resolve();
+      }),
     );
     this.onProgress(`started ${node.name} (pid ${child.pid}) on ${node.url}, monitor ${node.monitorUrl}`);
+  }
+
+  /**
+   * Stops server `index` (SIGTERM, then SIGKILL after the timeout) and starts it again on the same ports, config
+   * and store: a pod restart. Resolves once it listens again.
+   */
+  async restartNode(index: number, timeoutMs = 10_000): Promise<void> {
+    await this.stopNode(index, timeoutMs);
+    const node = this.nodes[index];
+    this.spawnNode(natsServerBinary(), node, index);
+    await this.waitUntil(`${node.name} listening again`, 20_000, async () => {
+      await getJson(`${node.monitorUrl}/varz`);
+      return true;
+    });
+  }
+
+  /** Stops server `index` only (SIGTERM, then SIGKILL after the timeout); its store stays. */
+  async stopNode(index: number, timeoutMs = 10_000): Promise<void> {
+    const child = this.processes[index];
+    if (!child) throw new Error(`no local server ${index} (0-${this.nodes.length - 1})`);
+    this.stopped.add(index);
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = this.exits[index];
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    await exited;
+    clearTimeout(timer);
   }
 
   /** Process ids of the servers still running. */
@@ -258,7 +314,7 @@ export class LocalCluster {
     const deadline = Date.now() + timeoutMs;
     let last: unknown;
     while (Date.now() < deadline) {
-      if (this.pids.length < this.nodes.length) {
+      if (this.pids.length < this.nodes.length - this.stopped.size) {
         const logs = this.nodes.map((n) => n.logPath);
         const message = `a nats-server exited while waiting for ${what}; see ${logs.join(", ")}`;
         throw logs.some((l) => /address already in use/.test(readLog(l))) ? new PortInUseError(message) : new Error(message);

@@ -33,7 +33,8 @@ describe("catalogGrants", () => {
       expect(p.subscribe.allow).toEqual([]);
     }
     expect(grants.has("fluo-provisioner")).toBe(false);
-    expect(grants.has("fluo-system")).toBe(false);
+    expect(grants.has("fluo-monitor")).toBe(false);
+    expect(grants.has("fluo-operator")).toBe(false);
   });
 
   it("narrows publishers to their declared publications inside the stream, not the stream's subject space", () => {

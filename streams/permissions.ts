@@ -33,6 +33,19 @@ export function publishSubjects(stream: StreamSpec, user: UserName, publications
   return [...new Set(captured.map((p) => p.subject))].sort();
 }
 
+/**
+ * The other publishers' subjects that `user`'s own wildcards would also match, to deny: `signals.status.*`
+ * (workers) covers `signals.status.resolved` (the backend's), and without the deny the workers could resolve
+ * signals in the backend's name (audit, issue 12). A subject the user declares itself is never denied.
+ * nats-server applies publish deny after allow, for ordinary publishes (no user has allow_responses).
+ */
+export function publishDenials(user: UserName, publications: readonly Publication[] = PUBLICATIONS): string[] {
+  const own = publications.filter((p) => p.publisher === user).map((p) => p.subject);
+  const theirs = publications.filter((p) => p.publisher !== user && !own.includes(p.subject));
+  const denied = theirs.filter((p) => own.some((pattern) => subjectMatches(pattern, p.subject))).map((p) => p.subject);
+  return [...new Set(denied)].sort();
+}
+
 const MAX_DELIVERIES_PREFIX = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.";
 
 /**
@@ -59,6 +72,14 @@ export function catalogGrants(catalog: Catalog, publications: readonly Publicati
   };
   for (const stream of catalog.streams) {
     for (const user of stream.publishers) add(user, publishSubjects(stream, user, publications));
+  }
+  for (const user of new Set(catalog.streams.flatMap((s) => s.publishers))) {
+    const denyPublish = publishDenials(user, publications);
+    if (denyPublish.length > 0) {
+      const current = grants.get(user);
+      const more = grant({ denyPublish });
+      grants.set(user, current ? mergePermissions(current, more) : more);
+    }
   }
   // Backups: snapshot and restore of the declared streams only (infra/users.ts BACKUP_SUBJECTS has the rest).
   for (const stream of catalog.streams) {

@@ -11,7 +11,8 @@ export const TEST_PASSWORDS: Readonly<Record<UserName, string>> = {
   "fluo-workers": "workers-test-password",
   "fluo-provisioner": "provisioner-test-password",
   "fluo-backup": "backup-test-password",
-  "fluo-system": "system-test-password",
+  "fluo-monitor": "monitor-test-password",
+  "fluo-operator": "operator-test-password",
 };
 
 /**

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { runProgram, type ProgramRun } from "./pulumiProgram.testkit";
+import { userSpecs } from "../infra/users";
 
 let run: ProgramRun;
 beforeAll(async () => {
@@ -25,7 +26,7 @@ describe("pulumi program, dev stack (SDK mocks)", () => {
     expect(text).toContain('"kubernetes.io/metadata.name":"fluo"');
   });
 
-  it("generates all six passwords when none is in stack config", () => {
-    expect(run.byType("random:index/randomPassword:RandomPassword")).toHaveLength(6);
+  it("generates every user's password and the route password when none is in stack config", () => {
+    expect(run.byType("random:index/randomPassword:RandomPassword")).toHaveLength(userSpecs().length + 1);
   });
 });

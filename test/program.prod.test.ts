@@ -24,8 +24,13 @@ describe("pulumi program, prod stack (SDK mocks)", () => {
       ]),
     );
     const clusterObjects = run.resources.filter((x) => x.type.startsWith("kubernetes:") && x.parentName !== "monitoring");
-    expect(clusterObjects).toHaveLength(8);
+    // The 8 objects of the cluster plus cert-manager's 2 Issuers and 2 Certificates (prod runs tls: cert-manager).
+    expect(clusterObjects).toHaveLength(12);
     for (const r of clusterObjects) expect(r.parentName).toBe("nats");
+    const certificates = run.byType("kubernetes:cert-manager.io/v1:Certificate").map((r) => r.name).sort();
+    expect(certificates).toEqual(["certificate-nats-ca", "certificate-nats-server"]);
+    expect(run.byType("kubernetes:cert-manager.io/v1:Issuer").map((r) => r.name).sort()).toEqual(["issuer-nats-ca", "issuer-nats-selfsigned"]);
+    expect(run.one("kubernetes:apps/v1:StatefulSet", "statefulset").dependsOn).toEqual(expect.arrayContaining(certificates));
   });
 
   it("protects the StatefulSet in prod and names it explicitly (never autonamed, so never replaced with new PVCs)", () => {
@@ -47,16 +52,27 @@ describe("pulumi program, prod stack (SDK mocks)", () => {
     const conf = wrapped.value["nats.conf"];
     expect(conf).toContain("jetstream {");
     expect(conf).not.toContain("from-stack-config");
-    expect(conf).not.toContain("generated-");
-    expect(conf.match(/password: "\$2a\$11\$/g)).toHaveLength(6);
+    // User passwords never; the route password must be there in plain text (each server presents it on its routes).
+    expect(conf).not.toContain("generated-fluo-");
+    expect(conf).toContain("nats://fluo-route:generated-route-password@nats-0.nats-headless.fluo-queue.svc.cluster.local:6222");
+    expect(conf).toContain('ca_file: "/etc/nats-tls/ca.crt"');
+    expect(conf.match(/password: "\$2a\$11\$/g)).toHaveLength(7);
   });
 
   it("uses the password from stack config when set and generates the others once", () => {
     const generated = run.byType("random:index/randomPassword:RandomPassword").map((r) => r.name).sort();
-    expect(generated).toEqual(["fluo-backend-password", "fluo-backup-password", "fluo-provisioner-password", "fluo-system-password", "fluo-workers-password"]);
+    expect(generated).toEqual(["fluo-backend-password", "fluo-backup-password", "fluo-monitor-password", "fluo-operator-password", "fluo-provisioner-password", "fluo-workers-password", "route-password"]);
     const passwords = run.outputs.passwords as Record<string, string>;
     expect(passwords["fluo-bff"]).toBe("from-stack-config");
     expect(passwords["fluo-workers"]).toBe("generated-fluo-workers-password");
+  });
+
+  it("keeps the administrative credentials out of the passwords that services read (abuse path 5)", () => {
+    const app = run.outputs.passwords as Record<string, string>;
+    const admin = run.outputs.adminPasswords as Record<string, string>;
+    expect(Object.keys(app).sort()).toEqual(["fluo-backend", "fluo-bff", "fluo-workers"]);
+    expect(Object.keys(admin).sort()).toEqual(["fluo-backup", "fluo-monitor", "fluo-operator", "fluo-provisioner"]);
+    expect(admin["fluo-provisioner"]).toBe("generated-fluo-provisioner-password");
   });
 
   it("monitors what the catalog declares: alert rules for its consumers, dashboard in the Grafana namespace", () => {
@@ -66,6 +82,6 @@ describe("pulumi program, prod stack (SDK mocks)", () => {
   });
 
   it("exports the in-cluster client URL", () => {
-    expect(run.outputs.clientUrl).toBe("nats://nats.fluo-queue.svc.cluster.local:4222");
+    expect(run.outputs.clientUrl).toBe("tls://nats.fluo-queue.svc.cluster.local:4222");
   });
 });

@@ -14,7 +14,7 @@ require(path.join(sdk, "vendor", "ts-node@7.0.1")).register({ compiler: "typescr
 const pulumi = require("@pulumi/pulumi");
 const types = [];
 pulumi.runtime.setMocks({
-  newResource: (a) => { types.push(a.type); return { id: a.name, state: { ...a.inputs, result: "pw-" + a.name } }; },
+  newResource: (a) => { types.push(a.type); return { id: a.name, state: { ...a.inputs, result: "pw-" + a.name, base64: "Ynl0ZXM=" } }; },
   call: (a) => a.inputs,
 }, "fluo-queue", "dev", false);
 pulumi.runtime.setAllConfig({ "fluo-queue:replicas": "3" });

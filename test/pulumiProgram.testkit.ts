@@ -47,7 +47,12 @@ export async function runProgram(stack: string, overrides: Record<string, unknow
     {
       newResource: (args) => {
         states.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
-        const computed = args.type === "random:index/randomPassword:RandomPassword" ? { result: `generated-${args.name}` } : {};
+        const computed =
+          args.type === "random:index/randomPassword:RandomPassword"
+            ? { result: `generated-${args.name}` }
+            : args.type === "random:index/randomBytes:RandomBytes"
+              ? { base64: Buffer.from(`bytes-of-${args.name}`).toString("base64") }
+              : {};
         return { id: `${args.name}-id`, state: { ...args.inputs, ...computed } };
       },
       call: (args) => args.inputs,

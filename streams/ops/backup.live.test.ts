@@ -213,7 +213,7 @@ describe("fluo-backup: nothing beyond backup and restore", () => {
     const perStream = catalog.streams.flatMap((st) => [`$JS.API.STREAM.SNAPSHOT.${st.name}`, `$JS.API.STREAM.RESTORE.${st.name}`]);
     expect(grant.permissions.publish.allow).toEqual([...BACKUP_SUBJECTS, ...perStream].sort());
     expect(grant.permissions.subscribe.allow).toEqual([`${BACKUP_INBOX}.>`]);
-    expect(grant.permissions.allowResponses).toBe(false);
+    expect(grant.permissions.publish.deny).toEqual([]);
   });
 
   it("cannot publish to data subjects", async () => {
