@@ -7,7 +7,7 @@ import { deploymentModel } from "./model";
 import { NatsCluster } from "./infra/natsCluster";
 import { secretConfig, stackConfigFromPulumi } from "./infra/pulumiStackConfig";
 import { managedStreamCatalog } from "./streams/provider/catalogComponent";
-import { Monitoring } from "./alerts/monitoring";
+import { Monitoring } from "./monitoring/monitoring";
 import { ADMIN_USERS, APP_USERS, pickPasswords } from "./infra/users";
 
 // Config, catalog and stream policy errors stop preview/up here, before any resource is registered.

@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { connect, nkeyAuthenticator, nkeys, type ConnectionOptions } from "nats";
-import { parseFlags } from "../cli/stackFile";
+import { parseCommandLine, positiveInteger, type CommandSpec } from "../cli/args";
+import { exitWhenFlushed, runCli } from "../cli/errors";
 import { passwordHashes } from "../infra/passwordHash";
 import { parseStackConfig } from "../infra/stackConfig";
 import { userGrants } from "../infra/userGrants";
@@ -31,9 +32,15 @@ async function timeConnects(options: ConnectionOptions, count: number): Promise<
 const summary = (label: string, t: number[]): string =>
   `${label.padEnd(22)} median ${t[Math.floor(t.length / 2)].toFixed(1)} ms  p90 ${t[Math.floor(t.length * 0.9)].toFixed(1)} ms  (n=${t.length})`;
 
-async function main(argv: readonly string[]): Promise<void> {
-  const { values } = parseFlags(argv, { values: ["connects"], switches: [] });
-  const count = Number(values.connects ?? "20");
+export const BENCH_AUTH: CommandSpec<"connects"> = {
+  command: "npm run bench:auth --",
+  summary: "times connects as fluo-bff with a bcrypt password and with an NKEY on a local single server",
+  options: { connects: { value: "<n>", help: "connects per login kind, one after the other (default 20)" } },
+};
+
+async function main(argv: readonly string[]): Promise<number> {
+  const { values } = parseCommandLine(BENCH_AUTH, argv);
+  const count = positiveInteger("connects", values.connects, 20);
   const passwords = Object.fromEntries(userSpecs().map((u) => [u.name, `bench-${u.name}`]));
   const key = nkeys.createUser();
   const stateDir = mkdtempSync(join(tmpdir(), "fluo-bench-auth-"));
@@ -51,13 +58,11 @@ async function main(argv: readonly string[]): Promise<void> {
     const nkey = await timeConnects({ ...base, authenticator: nkeyAuthenticator(key.getSeed()) }, count);
     console.log(summary("bcrypt password (11)", bcrypt));
     console.log(summary("nkey", nkey));
+    return 0;
   } finally {
     await cluster.stop();
     rmSync(stateDir, { recursive: true, force: true });
   }
 }
 
-void main(process.argv.slice(2)).catch((err: unknown) => {
-  console.error(`bench:auth: ${(err as Error).message}`);
-  process.exit(1);
-});
+void runCli("bench:auth", () => main(process.argv.slice(2))).then(exitWhenFlushed);

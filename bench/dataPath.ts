@@ -1,4 +1,4 @@
-// npm run bench [-- --state-dir <dir>] [--url nats://host:4222 --credentials <dir>] [--stack dev]
+// npm run bench [-- --state-dir <dir>] [--credentials <dir> | --context <file>] [--url nats://host:4222] [--stack dev]
 //                [--rate 500] [--seconds 10] [--messages 10000] [--in-flight 256]
 // The data path of ADR-007, measured with the production users against a running cluster (by default the one
 // `npm run local` runs):
@@ -7,19 +7,23 @@
 //   - core NATS on the same cluster: BFF -> backend request/reply (rpc.backend.bench), same two modes;
 //     latency = the round trip; and one-way publish -> subscriber at full speed (latency from a timestamp).
 //   - pull consumption by fluo-workers from the trace-analysis consumer with 1 worker, then 4 workers;
-//     every acked job id must be consumed exactly once.
+//     every job this run published and got acked must be consumed exactly once.
+// Each run tags its jobs with its own id and counts only those: jobs an earlier (crashed) run left on the
+// consumer are drained first and reported, never counted, and a run that fails drains its own.
 // Everything is bounded by message counts and durations, so it ends by itself (about a minute with defaults).
 // It publishes real jobs and acks whatever the consumer holds: never point it at production.
 
 import { randomUUID } from "node:crypto";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { connect, type Consumer, type JetStreamClient, type NatsConnection } from "nats";
 import type { UserName } from "../infra/users";
 import { clientOptions, readContextFile, type ClientOptions } from "../local/credentials";
 import { readRecord, stateLayout } from "../local/stateDir";
 import { smokeFlow } from "../cli/smoke";
-import { parseFlags, UsageError } from "../cli/stackFile";
+import { parseCommandLine, positiveInteger, UsageError, type CommandSpec } from "../cli/args";
+import { connectFailure } from "../cli/connection";
+import { exitWhenFlushed, runCli } from "../cli/errors";
 import { projectRoot, readStackConfig } from "../infra/stackFile";
 import { catalogForStack } from "../streams/catalog";
 import { resultTable, type PhaseResult } from "./stats";
@@ -36,25 +40,48 @@ interface BenchSettings {
   readonly inFlight: number;
 }
 
-const positive = (flag: string, value: string | undefined, fallback: number): number => {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${flag} "${value}": must be a positive integer`);
-  return n;
+export const BENCH: CommandSpec<"state-dir" | "credentials" | "context" | "url" | "stack" | "rate" | "seconds" | "messages" | "in-flight"> = {
+  command: "npm run bench --",
+  summary: "measures JetStream publish, core request/reply and pull consumption with the production users",
+  options: {
+    "state-dir": { value: "<dir>", help: "the local cluster to measure (default .local, as `npm run local` runs it)" },
+    credentials: { value: "<dir>", help: "another cluster: a directory of nats CLI context files <user>.json (fluo-bff, fluo-backend, fluo-workers, fluo-provisioner)" },
+    context: { value: "<file>", help: "one user's nats CLI context file (e.g. .local/credentials/fluo-bff.json): the other users' are read beside it" },
+    url: { value: "<nats-url>", help: "with --credentials or --context: server URL(s) instead of the files' url" },
+    stack: { value: "<name>", help: "the stack whose catalog names the jobs stream and consumer (default: the local cluster's, else dev)" },
+    rate: { value: "<n>", help: "messages per second of the fixed-rate phases (default 500)" },
+    seconds: { value: "<n>", help: "duration of the fixed-rate phases (default 10)" },
+    messages: { value: "<n>", help: "messages of the full-speed phases (default 10000)" },
+    "in-flight": { value: "<n>", help: "operations in flight at full speed (default 256)" },
+  },
+  notes: ["never point it at production: it publishes jobs and acks whatever the consumer holds"],
 };
 
+function readCredentialsDir(dir: string, url: string | undefined): Record<string, ClientOptions> {
+  return Object.fromEntries(
+    USERS.map((u) => {
+      const file = join(dir, `${u}.json`);
+      let options: ClientOptions;
+      try {
+        options = clientOptions(readContextFile(file));
+      } catch (err) {
+        throw new UsageError(`--credentials ${dir}: ${u}.json: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
+      }
+      return [u, url ? { ...options, servers: url.split(",") } : options];
+    }),
+  );
+}
+
 function parseSettings(argv: readonly string[]): BenchSettings {
-  const { values } = parseFlags(argv, {
-    values: ["state-dir", "url", "credentials", "stack", "rate", "seconds", "messages", "in-flight"],
-    switches: [],
-  });
+  const { values } = parseCommandLine(BENCH, argv);
   let stack = values.stack;
   let credentials: Record<string, ClientOptions>;
-  if (values.url || values.credentials) {
-    if (!values.url || !values.credentials) throw new UsageError("--url and --credentials <dir of <user>.json context files> go together");
-    credentials = Object.fromEntries(
-      USERS.map((u) => [u, { ...clientOptions(readContextFile(join(values.credentials!, `${u}.json`))), servers: values.url!.split(",") }]),
-    );
+  if (values.credentials && values.context) throw new UsageError("--credentials and --context name the same thing: give one");
+  // The benchmark runs as four users: a context file stands for the directory of all of them, as local mode writes it.
+  const credentialsDir = values.credentials ?? (values.context ? dirname(values.context) : undefined);
+  if (values.url && !credentialsDir) throw new UsageError("--url needs --credentials <dir of <user>.json context files> or --context <file>");
+  if (credentialsDir) {
+    credentials = readCredentialsDir(credentialsDir, values.url);
   } else {
     const record = readRecord(stateLayout(values["state-dir"] ?? join(projectRoot(), ".local")));
     stack ??= record.stack;
@@ -63,10 +90,10 @@ function parseSettings(argv: readonly string[]): BenchSettings {
   const settings = {
     stack: stack ?? "dev",
     credentials: credentials as Record<UserName, ClientOptions>,
-    rate: positive("rate", values.rate, 500),
-    seconds: positive("seconds", values.seconds, 10),
-    messages: positive("messages", values.messages, 10_000),
-    inFlight: positive("in-flight", values["in-flight"], 256),
+    rate: positiveInteger("rate", values.rate, 500),
+    seconds: positiveInteger("seconds", values.seconds, 10),
+    messages: positiveInteger("messages", values.messages, 10_000),
+    inFlight: positiveInteger("in-flight", values["in-flight"], 256),
   };
   if (settings.rate * settings.seconds > 100_000) throw new UsageError("--rate x --seconds: at most 100000 messages");
   if (settings.messages > 100_000) throw new UsageError("--messages: at most 100000");
@@ -110,11 +137,13 @@ async function atFullSpeed(count: number, inFlight: number, op: (i: number) => P
 }
 
 /**
- * `workers` pull loops on one consumer until `target` bench messages were consumed (or the consumer ran dry).
- * Counts every delivery per job id so duplicates show; acks everything it receives.
+ * `workers` pull loops on one consumer until `target` of this run's jobs were consumed (or the consumer ran dry).
+ * Counts every delivery per job id so duplicates show; acks everything it receives, counting what is not this
+ * run's (an earlier run's leftovers, other jobs) apart.
  */
 async function consume(
   consumers: readonly Consumer[],
+  runPrefix: string,
   target: number,
   deliveries: Map<string, number>,
 ): Promise<{ consumed: number; foreign: number; seconds: number }> {
@@ -130,8 +159,8 @@ async function consume(
       let got = 0;
       for await (const m of batch) {
         got++;
-        const id = (m.json<{ id?: unknown }>()).id;
-        if (typeof id === "string" && id.startsWith("bench-")) {
+        const id = jobId(m.string());
+        if (id?.startsWith(runPrefix)) {
           deliveries.set(id, (deliveries.get(id) ?? 0) + 1);
           consumed++;
           last = performance.now();
@@ -148,43 +177,96 @@ async function consume(
   return { consumed, foreign, seconds: (last - start) / 1000 };
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
-  let settings: BenchSettings;
+function jobId(payload: string): string | undefined {
   try {
-    settings = parseSettings(argv);
-  } catch (err) {
-    console.error(`bench: ${(err as Error).message}`);
-    return 1;
+    const id = (JSON.parse(payload) as { id?: unknown }).id;
+    return typeof id === "string" ? id : undefined;
+  } catch {
+    return undefined;
   }
+}
+
+/** Acks everything the consumer holds (until it runs dry or `limitMs` passes); returns how many. */
+async function drain(consumer: Consumer, limitMs: number): Promise<number> {
+  const deadline = Date.now() + limitMs;
+  let drained = 0;
+  while (Date.now() < deadline) {
+    const batch = await consumer.fetch({ max_messages: 1_000, expires: 1_000 });
+    let got = 0;
+    for await (const m of batch) {
+      got++;
+      m.ack();
+    }
+    drained += got;
+    if (got === 0) break;
+  }
+  return drained;
+}
+
+const isNoResponders = (err: unknown): boolean => (err as { code?: unknown }).code === "503";
+
+/**
+ * Waits until a request reaches the responder. The responder's subscription reaches the other servers of the
+ * cluster a moment after its own server has it (route propagation): a request sent before that gets 503.
+ */
+async function untilResponding(request: () => Promise<void>, limitMs: number): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    try {
+      await request();
+      return;
+    } catch (err) {
+      if (!isNoResponders(err) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+async function bench(settings: BenchSettings): Promise<number> {
   const flow = smokeFlow(catalogForStack(readStackConfig(settings.stack)));
   const { stream, consumer: jobConsumer, subject } = flow.jobs;
   const open: NatsConnection[] = [];
   const as = async (user: UserName, name: string): Promise<NatsConnection> => {
-    const nc = await connect({ ...settings.credentials[user], name, timeout: 5_000 });
+    const options = settings.credentials[user];
+    const nc = await connect({ ...options, name, timeout: 5_000 }).catch((err: unknown) => {
+      throw connectFailure(options.servers, user, err);
+    });
     open.push(nc);
     return nc;
   };
   const results: PhaseResult[] = [];
   const run = randomUUID().slice(0, 8);
+  const runPrefix = `bench-${run}-`;
+  const started = performance.now();
+  const elapsed = (): string => `${((performance.now() - started) / 1000).toFixed(1)} s`;
+  const phase = (line: string): void => console.log(`.. [${elapsed()}] ${line}`);
+  let cleanUp: (() => Promise<number>) | undefined;
+  let passed = false;
   try {
     console.log(
       `Benchmark ${run}: ${stream.name} (${stream.retention}, ${stream.storage}, R${stream.replicas}) via ${subject}, ` +
         `consumer ${jobConsumer.name}; core request/reply on ${RPC_SUBJECT}; servers ${settings.credentials["fluo-bff"].servers.join(",")}`,
     );
+    const jobs = await (await as("fluo-workers", "bench-drain")).jetstream().consumers.get(jobConsumer.stream, jobConsumer.name);
+    cleanUp = () => drain(jobs, 30_000);
+    phase(`draining ${jobConsumer.stream}/${jobConsumer.name} (jobs left by earlier runs)`);
+    const leftovers = await drain(jobs, 30_000);
+    phase(`drained ${leftovers} leftover job(s)`);
+
     const bff = await as("fluo-bff", "bench-bff");
     const js: JetStreamClient = bff.jetstream();
     const acked: string[] = [];
     const publishJob = (prefix: string) => async (i: number): Promise<void> => {
-      const id = `bench-${run}-${prefix}-${i}`;
+      const id = `${runPrefix}${prefix}-${i}`;
       await js.publish(subject, JSON.stringify({ id, type: "bench", timestamp: Date.now() }), { msgID: id });
       acked.push(id);
     };
 
     const fixed = settings.rate * settings.seconds;
-    console.log(`.. JetStream publish: ${fixed} at ${settings.rate}/s`);
+    phase(`JetStream publish: ${fixed} at ${settings.rate}/s`);
     let r = await atFixedRate(fixed, settings.rate, publishJob("rate"));
     results.push({ phase: `JetStream publish+ack ${settings.rate}/s`, messages: fixed, seconds: r.seconds, latenciesMs: r.latencies });
-    console.log(`.. JetStream publish: ${settings.messages} at full speed, ${settings.inFlight} in flight`);
+    phase(`JetStream publish: ${settings.messages} at full speed, ${settings.inFlight} in flight`);
     r = await atFullSpeed(settings.messages, settings.inFlight, publishJob("full"));
     results.push({ phase: `JetStream publish+ack full speed (${settings.inFlight} in flight)`, messages: settings.messages, seconds: r.seconds, latenciesMs: r.latencies });
 
@@ -197,10 +279,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     const request = async (): Promise<void> => {
       await bff.request(RPC_SUBJECT, "ping", { timeout: 5_000 });
     };
-    console.log(`.. core NATS request/reply: ${fixed} at ${settings.rate}/s`);
+    await untilResponding(request, 5_000);
+    phase(`core NATS request/reply: ${fixed} at ${settings.rate}/s`);
     r = await atFixedRate(fixed, settings.rate, request);
     results.push({ phase: `core request/reply ${settings.rate}/s`, messages: fixed, seconds: r.seconds, latenciesMs: r.latencies });
-    console.log(`.. core NATS request/reply: ${settings.messages} at full speed, ${settings.inFlight} in flight`);
+    phase(`core NATS request/reply: ${settings.messages} at full speed, ${settings.inFlight} in flight`);
     r = await atFullSpeed(settings.messages, settings.inFlight, request);
     results.push({ phase: `core request/reply full speed (${settings.inFlight} in flight)`, messages: settings.messages, seconds: r.seconds, latenciesMs: r.latencies });
     responder.unsubscribe();
@@ -208,7 +291,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     // One-way core publish to a subscriber on another connection; latency from a timestamp in the payload
     // (same process, same clock). Published in chunks with a flush so the client buffer stays bounded.
     const oneWay = settings.messages * 5;
-    console.log(`.. core NATS publish -> subscriber: ${oneWay} at full speed`);
+    phase(`core NATS publish -> subscriber: ${oneWay} at full speed`);
     const received: number[] = [];
     const sub = backend.subscribe(RPC_SUBJECT, { max: oneWay });
     const done = (async () => {
@@ -231,39 +314,48 @@ export async function main(argv: readonly string[]): Promise<number> {
         Array.from({ length: n }, async (_, i) => (await as("fluo-workers", `bench-worker-${i}`)).jetstream().consumers.get(jobConsumer.stream, jobConsumer.name)),
       );
     const half = Math.floor(acked.length / 2);
-    console.log(`.. pull consume: 1 worker, ${half} jobs`);
-    const one = await consume(await workerConsumers(1), half, deliveries);
+    phase(`pull consume: 1 worker, ${half} jobs`);
+    const one = await consume(await workerConsumers(1), runPrefix, half, deliveries);
     results.push({ phase: "pull+ack 1 worker", messages: one.consumed, seconds: one.seconds, latenciesMs: [] });
-    console.log(`.. pull consume: 4 workers, the remaining ${acked.length - one.consumed} jobs`);
-    const four = await consume(await workerConsumers(4), acked.length - one.consumed, deliveries);
+    phase(`pull consume: 4 workers, the remaining ${acked.length - one.consumed} jobs`);
+    const four = await consume(await workerConsumers(4), runPrefix, acked.length - one.consumed, deliveries);
     results.push({ phase: "pull+ack 4 workers", messages: four.consumed, seconds: four.seconds, latenciesMs: [] });
     for (const nc of open) await nc.flush();
+    phase("done");
 
     const ackedIds = new Set(acked);
     const missing = acked.filter((id) => !deliveries.has(id)).length;
     const duplicated = [...deliveries.values()].filter((n) => n > 1).length;
-    const unknown = [...deliveries.keys()].filter((id) => id.startsWith(`bench-${run}-`) && !ackedIds.has(id)).length;
+    const unknown = [...deliveries.keys()].filter((id) => !ackedIds.has(id)).length;
     const provisioner = await as("fluo-provisioner", "bench-check");
     const info = await (await provisioner.jetstreamManager()).consumers.info(jobConsumer.stream, jobConsumer.name);
 
     console.log("");
     console.log(resultTable(results));
     console.log("");
+    const others = one.foreign + four.foreign;
     console.log(
       `Exactly once: ${acked.length} jobs acked by ${stream.name}, ${deliveries.size} distinct consumed, ` +
         `${missing} missing, ${duplicated} delivered more than once, ${unknown} unexpected` +
-        `${one.foreign + four.foreign > 0 ? `, ${one.foreign + four.foreign} non-bench messages also acked` : ""}; ` +
+        `${others > 0 ? `, ${others} messages of other runs also acked (not counted)` : ""}; ` +
         `consumer now ${info.num_pending} pending, ${info.num_ack_pending} unacked`,
     );
-    const passed = missing === 0 && duplicated === 0 && unknown === 0;
+    passed = missing === 0 && duplicated === 0 && unknown === 0;
     console.log(passed ? "PASS: every acked job consumed exactly once" : "FAIL: exactly-once check");
     return passed ? 0 : 1;
-  } catch (err) {
-    console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
-    return 1;
   } finally {
+    // A run that stopped half-way leaves its jobs on the consumer: take them off so the next bench or smoke
+    // check starts clean.
+    if (!passed && cleanUp) {
+      const left = await cleanUp().catch(() => undefined);
+      if (left) console.error(`bench: drained the ${left} job(s) this run left on ${jobConsumer.stream}/${jobConsumer.name}`);
+    }
     for (const nc of open) await nc.close().catch(() => undefined);
   }
 }
 
-if (require.main === module) void main(process.argv.slice(2)).then((code) => process.exit(code));
+export async function main(argv: readonly string[]): Promise<number> {
+  return runCli("bench", () => bench(parseSettings(argv)));
+}
+
+if (require.main === module) void main(process.argv.slice(2)).then(exitWhenFlushed);

@@ -7,7 +7,8 @@
 // A benchmark, not a test: it asserts nothing about time, only that the no-op phases found no change.
 
 import { availableParallelism, cpus } from "node:os";
-import { parseFlags, UsageError } from "../cli/stackFile";
+import { parseCommandLine, UsageError, type CommandSpec } from "../cli/args";
+import { exitWhenFlushed, runCli } from "../cli/errors";
 import { compareCatalog, readLiveState } from "../streams/ops/drift";
 import { closeConnections, DEFAULT_RETRY, jetStreamManager } from "../streams/provider/client";
 import { consumerInputs, consumerOps } from "../streams/provider/consumer";
@@ -155,29 +156,32 @@ function table(rows: readonly Phase[]): string {
   return [line(cells[0]), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...cells.slice(1).map(line)].join("\n");
 }
 
-async function main(argv: readonly string[]): Promise<number> {
-  try {
-    const { values } = parseFlags(argv, { values: ["sizes", "replicas", "parallel"], switches: [] });
-    const sizes = (values.sizes ?? "10,100,300").split(",").map(Number);
-    if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError(`--sizes "${values.sizes}": comma-separated positive integers`);
-    const replicas = Number(values.replicas ?? "3");
-    if (replicas !== 1 && replicas !== 3) throw new UsageError(`--replicas "${values.replicas}": 1 or 3`);
-    const parallel = Number(values.parallel ?? "10");
-    if (!Number.isInteger(parallel) || parallel < 1) throw new UsageError(`--parallel "${values.parallel}": a positive integer`);
-    console.log(`bench:provider on ${availableParallelism()} cores (${cpus()[0]?.model ?? "?"}), node ${process.version}, nats-server 3 nodes on 127.0.0.1, ${parallel} operations in flight`);
-    const rows: Phase[] = [];
-    for (const size of sizes) {
-      console.log(`N=${size}: ${size} streams x ${CONSUMERS_PER_STREAM} consumers ...`);
-      rows.push(...(await benchOne(size, replicas, parallel)));
-    }
-    console.log(table(rows));
-    return 0;
-  } catch (err) {
-    console.error(`bench:provider: ${err instanceof Error ? err.message : String(err)}`);
-    return 1;
+export const BENCH_PROVIDER: CommandSpec<"sizes" | "replicas" | "parallel"> = {
+  command: "npm run bench:provider --",
+  summary: "the stream provider's create, no-op refresh and drift of N synthetic streams x 5 consumers on a local 3-node cluster",
+  options: {
+    sizes: { value: "<n,n,...>", help: "stream counts to measure, comma-separated (default 10,100,300)" },
+    replicas: { value: "<1|3>", help: "replicas of the synthetic streams (default 3)" },
+    parallel: { value: "<n>", help: "provider operations in flight, as the engine runs them (default 10)" },
+  },
+};
+
+async function benchProvider(argv: readonly string[]): Promise<number> {
+  const { values } = parseCommandLine(BENCH_PROVIDER, argv);
+  const sizes = (values.sizes ?? "10,100,300").split(",").map(Number);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError(`--sizes "${values.sizes}": comma-separated positive integers`);
+  const replicas = Number(values.replicas ?? "3");
+  if (replicas !== 1 && replicas !== 3) throw new UsageError(`--replicas "${values.replicas}": 1 or 3`);
+  const parallel = Number(values.parallel ?? "10");
+  if (!Number.isInteger(parallel) || parallel < 1) throw new UsageError(`--parallel "${values.parallel}": a positive integer`);
+  console.log(`bench:provider on ${availableParallelism()} cores (${cpus()[0]?.model ?? "?"}), node ${process.version}, nats-server 3 nodes on 127.0.0.1, ${parallel} operations in flight`);
+  const rows: Phase[] = [];
+  for (const size of sizes) {
+    console.log(`N=${size}: ${size} streams x ${CONSUMERS_PER_STREAM} consumers ...`);
+    rows.push(...(await benchOne(size, replicas, parallel)));
   }
+  console.log(table(rows));
+  return 0;
 }
 
-void main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-});
+void runCli("bench:provider", () => benchProvider(process.argv.slice(2))).then(exitWhenFlushed);

@@ -47,7 +47,7 @@ describe("npm run drift", () => {
     const nc = await connect({ servers: [...s.servers], user: s.user, pass: s.password, inboxPrefix: s.inboxPrefix });
     const jsm = await nc.jetstreamManager();
     const jobs = await jsm.streams.info("JOBS");
-    await jsm.streams.update("JOBS", { ...jobs.config, max_age: 3_600_000_000_000 });
+    await jsm.streams.update("JOBS", { ...jobs.config, max_age: 3_600_000_000_000, max_bytes: 256 * 2 ** 20 });
     await jsm.consumers.delete("JOBS", "data-export");
     await jsm.streams.add({ name: "STRAY", subjects: ["stray.>"], num_replicas: 1, max_bytes: 1024 * 1024 });
     await nc.close();
@@ -55,9 +55,11 @@ describe("npm run drift", () => {
     const io = capture({ [PASSWORD_ENV]: s.password });
     expect(await main(["--stack", "dev", "--url", url], io)).toBe(2);
     const text = io.stdout.join("\n");
-    expect(text).toMatch(/Drift between stack dev and .* \(3 difference\(s\)\)/);
+    // JOBS differs in two fields: three resources, four rows.
+    expect(text).toMatch(/^Drift between stack dev and .*: 3 resources differ \(4 rows below\):$/m);
     expect(text).toMatch(/KIND\s+NAME\s+STATUS\s+FIELD\s+DECLARED\s+LIVE/);
     expect(text).toMatch(/stream\s+JOBS\s+changed\s+maxAge\s+1d\s+1h/);
+    expect(text).toMatch(/stream\s+JOBS\s+changed\s+maxBytes\s+512MiB\s+256MiB/);
     expect(text).toMatch(/consumer\s+JOBS\/data-export\s+missing/);
     expect(text).toMatch(/stream\s+STRAY\s+extra/);
 
@@ -66,7 +68,12 @@ describe("npm run drift", () => {
     const report = JSON.parse(json.stdout[0]) as { drift: boolean; differences: Array<{ id: string; status: string; fields: unknown[] }> };
     expect(report.drift).toBe(true);
     expect(report.differences).toEqual([
-      { kind: "stream", id: "JOBS", status: "changed", fields: [{ field: "maxAge", declared: "1d", live: "1h" }] },
+      {
+        kind: "stream",
+        id: "JOBS",
+        status: "changed",
+        fields: expect.arrayContaining([{ field: "maxAge", declared: "1d", live: "1h" }, { field: "maxBytes", declared: "512MiB", live: "256MiB" }]),
+      },
       { kind: "consumer", id: "JOBS/data-export", status: "missing", fields: [] },
       { kind: "stream", id: "STRAY", status: "extra", fields: [] },
     ]);
@@ -87,7 +94,7 @@ describe("npm run drift", () => {
     expect(bad.stderr.join("\n")).toMatch(/unknown argument "--bogus"/);
     const nopw = capture();
     expect(await main(["--stack", "dev", "--url", url], nopw)).toBe(1);
-    expect(nopw.stderr.join("\n")).toMatch(/no password: pass --password or set FLUO_QUEUE_PROVISIONER_PASSWORD/);
+    expect(nopw.stderr.join("\n")).toMatch(/no credentials for fluo-provisioner: .* is not the local cluster of .*; pass --context <nats CLI context file>, or --url with --password or FLUO_QUEUE_PROVISIONER_PASSWORD/);
     const nostack = capture({ [PASSWORD_ENV]: "x" });
     expect(await main(["--stack", "nosuch", "--url", url], nostack)).toBe(1);
     expect(nostack.stderr.join("\n")).toMatch(/Pulumi\.nosuch\.yaml/);

@@ -9,26 +9,36 @@ import { freemem } from "node:os";
 import { join, relative } from "node:path";
 import { deploymentModel, type DeploymentModel } from "../model";
 import { passwordHashes } from "../infra/passwordHash";
-import { isUserError } from "./errors";
+import { exitWhenFlushed, isUserError, runCli } from "./errors";
 import { imageTagVersion, type StackConfig } from "../infra/stackConfig";
 import { parseSize } from "../lib/units";
 import { userSpecs, type UserName } from "../infra/users";
 import { loadOrCreatePasswords, writeContextFiles, type LocalPasswords } from "../local/credentials";
 import { localLimits, reservationProblems } from "../local/limits";
-import { LocalCluster } from "../local/localCluster";
+import { canListen, LocalCluster, LocalClusterError } from "../local/localCluster";
 import { DEFAULT_BASE_PORT, portsFromBase } from "../local/ports";
-import { prepareStateDir, resetStateDir, stateLayout, writeRecord, type StateLayout } from "../local/stateDir";
+import { lastRecord, prepareStateDir, resetStateDir, runningServers, stateLayout, writeRecord, type StateLayout } from "../local/stateDir";
 import { applyCatalog } from "../streams/ops/apply";
 import { closeConnections, jetStreamManager } from "../streams/provider/client";
 import type { Catalog } from "../streams/spec";
 import { runSmoke } from "./smoke";
-import { parseFlags, UsageError } from "./stackFile";
+import { parseCommandLine, UsageError, type CommandSpec } from "./args";
 import { projectRoot, readStackConfig } from "../infra/stackFile";
 import { ensureBinary } from "../tools/install";
 import { natsServer, natsServerVersion, ToolNotFoundError, type ResolvedBinary } from "../tools/resolve";
 
-const USAGE =
-  "usage: npm run local -- [--stack dev] [--state-dir <dir>] [--reset] [--base-port 4222] [--smoke]";
+export const LOCAL: CommandSpec<"stack" | "state-dir" | "reset" | "base-port" | "smoke"> = {
+  command: "npm run local --",
+  summary: "runs the stack's cluster on this machine (nats-server processes on 127.0.0.1, catalog applied) until Ctrl-C",
+  options: {
+    stack: { value: "<name>", help: "the stack whose config runs: Pulumi.<name>.yaml (default dev)" },
+    "state-dir": { value: "<dir>", help: "data, configs, logs and credentials (default .local); kept between runs" },
+    reset: { help: "empty the state directory first (data and credentials)" },
+    "base-port": { value: "<port>", help: "client ports base+i, routes base+2000+i, monitoring base+4000+i (default 4222)" },
+    smoke: { help: "run the smoke check once Ready, then stop (exit 0 if it passed)" },
+  },
+  notes: ['prints a line starting with "Ready:" once usable; credentials are nats CLI context files in <state-dir>/credentials'],
+};
 
 const log = (line: string): void => console.log(line);
 const progress = (line: string): void => console.log(`  .. ${line}`);
@@ -131,11 +141,11 @@ interface LocalArgs {
 }
 
 function parseArgs(argv: readonly string[]): LocalArgs {
-  const { values, switches } = parseFlags(argv, { values: ["stack", "state-dir", "base-port"], switches: ["reset", "smoke"] });
+  const { values, switches } = parseCommandLine(LOCAL, argv);
   const basePort = values["base-port"] === undefined ? DEFAULT_BASE_PORT : Number(values["base-port"]);
-  if (!Number.isInteger(basePort)) throw new UsageError(`--base-port "${values["base-port"]}": must be a port number\n${USAGE}`);
+  if (!/^\d+$/.test(values["base-port"] ?? "0") || !Number.isInteger(basePort)) throw new UsageError(`--base-port "${values["base-port"]}": must be a port number`);
   return {
-    config: readStackConfig(values.stack ?? "dev"),
+    config: readStackConfig(values.stack ?? "dev", undefined, (line) => console.error(`warning: ${line}`)),
     layout: stateLayout(values["state-dir"] ?? join(projectRoot(), ".local")),
     reset: switches.has("reset"),
     basePort,
@@ -143,18 +153,32 @@ function parseArgs(argv: readonly string[]): LocalArgs {
   };
 }
 
+/** A second start on a running cluster's state directory: refused, naming what runs where. */
+function alreadyRunning(layout: StateLayout): string | undefined {
+  const running = runningServers(layout);
+  if (running.length === 0) return undefined;
+  const record = lastRecord(layout);
+  const pids = running.map((r) => r.pid);
+  return (
+    `already running: ${running.map((r) => `${r.name} pid ${r.pid}`).join(", ")}` +
+    `${record.servers ? `, clients ${record.servers.join(",")}` : ""}${record.monitors ? `, monitoring ${record.monitors.join(",")}` : ""}` +
+    `; state dir ${shown(layout.root)}. Use it as it is (npm run smoke), stop it (Ctrl-C in its terminal, or kill ${pids.join(" ")}), ` +
+    "or start another with its own --state-dir and --base-port"
+  );
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
-  const stopped = stopSignal();
-  let args: LocalArgs;
-  try {
+  let args: LocalArgs | undefined;
+  const parsed = await runCli("local", () => {
     args = parseArgs(argv);
-  } catch (err) {
-    if (isUserError(err) || err instanceof RangeError) {
-      console.error(`local: ${err.message}`);
-      return 1;
-    }
-    throw err;
-  }
+    return 0;
+  });
+  if (parsed !== 0 || !args) return parsed;
+  return start(args);
+}
+
+async function start(args: LocalArgs): Promise<number> {
+  const stopped = stopSignal();
   const { config, layout } = args;
   let ports;
   try {
@@ -164,6 +188,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
 
+  const running = alreadyRunning(layout);
+  if (running) {
+    console.error(`local: ${running}`);
+    return 1;
+  }
   log(`fluo-queue local: stack ${config.stack}, ${config.replicas} servers, state in ${shown(layout.root)}`);
   let server: ResolvedBinary;
   try {
@@ -203,10 +232,22 @@ export async function main(argv: readonly string[]): Promise<number> {
     for (const p of problems) console.error(`local: ${p}`);
     return 1;
   }
+  // Fixed ports (from --base-port): one taken by another cluster or program is named now, before servers
+  // start, rather than as "a nats-server exited" after they have overwritten their pid files.
+  for (const [i, p] of ports.entries()) {
+    for (const [role, port] of [["client", p.client], ["route", p.cluster], ["monitoring", p.monitor]] as const) {
+      if (!(await canListen(port))) {
+        console.error(`local: port ${port} (${role} port of nats-${i}) is in use on 127.0.0.1: another \`npm run local\` or server runs there; pick another --base-port or stop it`);
+        return 1;
+      }
+    }
+  }
   progress("hashing passwords (bcrypt)");
   const hashes = passwordHashes(passwords);
 
-  const cluster = await LocalCluster.start({
+  let cluster: LocalCluster;
+  try {
+    cluster = await LocalCluster.start({
     config,
     grants,
     hashes,
@@ -216,21 +257,38 @@ export async function main(argv: readonly string[]): Promise<number> {
     limits: { maxMemoryStore: limits.maxMemoryStore, maxFileStore: limits.maxFileStore },
     onProgress: progress,
   });
+  } catch (err) {
+    // A server that exits at start (bad port, unusable store) is the machine's problem, and its log says why.
+    if (!(err instanceof LocalClusterError)) throw err;
+    console.error(`local: ${err.message}`);
+    return 1;
+  }
   try {
     const ready = (async () => {
       await cluster.waitForMetaLeader();
+      await cluster.waitForStreamLeaders();
       const contexts = writeContextFiles(layout, cluster.servers, passwords);
       progress(`applying the stream catalog (${catalog.streams.length} streams, ${catalog.consumers.length} consumers) as fluo-provisioner`);
       const provisioner = userSpecs().find((s) => s.name === "fluo-provisioner")!;
+      const applyStart = Date.now();
       const report = await applyCatalog(
         { servers: cluster.servers, user: provisioner.name, password: passwords[provisioner.name], inboxPrefix: provisioner.inboxPrefix },
         catalog,
-        { allowDestroy: config.allowDestroy },
+        {
+          allowDestroy: config.allowDestroy,
+          onAction: (a, done, total) => progress(`  [${done}/${total}] ${a.kind} ${a.id}: ${a.action} (${((Date.now() - applyStart) / 1000).toFixed(1)} s)`),
+        },
       );
       const c = report.counts;
       progress(`catalog applied: ${c.create} created, ${c.update} updated, ${c.replace} replaced, ${c.unchanged} unchanged`);
       for (const a of report.actions.filter((x) => x.action !== "unchanged")) {
         progress(`  ${a.action} ${a.kind} ${a.id}${a.fields.length > 0 ? ` (${a.fields.join(", ")})` : ""}`);
+      }
+      if (report.extras.length > 0) {
+        progress(
+          `not in the catalog, left as they are (${report.extras.length}): ${report.extras.map((e) => `${e.kind} ${e.id}`).join(", ")}; ` +
+            "delete them with `nats stream rm` / `nats consumer rm` or declare them, or start afresh with --reset",
+        );
       }
       writeRecord(layout, {
         stack: config.stack,
@@ -269,11 +327,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
+  main(process.argv.slice(2)).then(exitWhenFlushed, (err: unknown) => {
+    console.error(err);
+    exitWhenFlushed(1);
+  });
 }

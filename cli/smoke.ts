@@ -14,7 +14,8 @@ import { readRecord, stateLayout, type ClusterRecord } from "../local/stateDir";
 import { catalogForStack } from "../streams/catalog";
 import { publishSubjects } from "../streams/permissions";
 import type { Catalog, ConsumerSpec, StreamSpec } from "../streams/spec";
-import { parseFlags } from "./stackFile";
+import { parseCommandLine, type CommandSpec } from "./args";
+import { exitWhenFlushed, runCli } from "./errors";
 import { projectRoot, readStackConfig } from "../infra/stackFile";
 
 // How long one step may wait for its message before it fails.
@@ -187,18 +188,19 @@ export async function runSmoke(stateDir: string, log: (line: string) => void): P
   }
 }
 
+export const SMOKE: CommandSpec<"state-dir"> = {
+  command: "npm run smoke --",
+  summary: "ADR-007's message flow end to end against the running local cluster (npm run local), as the least-privileged users",
+  options: { "state-dir": { value: "<dir>", help: "local mode's state directory (default .local)" } },
+  notes: ["exit: 0 every step passed, 1 a step failed or no local cluster runs"],
+};
+
 export async function main(argv: readonly string[]): Promise<number> {
-  try {
-    const { values } = parseFlags(argv, { values: ["state-dir"], switches: [] });
+  return runCli("smoke", async () => {
+    const { values } = parseCommandLine(SMOKE, argv);
     const stateDir = values["state-dir"] ?? join(projectRoot(), ".local");
     return (await runSmoke(stateDir, (line) => console.log(line))) ? 0 : 1;
-  } catch (err) {
-    if (err instanceof Error) {
-      console.error(`smoke: ${err.message}`);
-      return 1;
-    }
-    throw err;
-  }
+  });
 }
 
-if (require.main === module) void main(process.argv.slice(2)).then((code) => process.exit(code));
+if (require.main === module) void main(process.argv.slice(2)).then(exitWhenFlushed);

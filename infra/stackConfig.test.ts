@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { PersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolumeClaim";
+import { isKubernetesByteQuantity, kubernetesQuantitySpelling } from "../lib/units";
 import { ConfigError, parseStackConfig } from "./stackConfig";
-import { readStackConfig } from "./stackFile";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { readStackConfig, StackFileError } from "./stackFile";
 
 function problemsOf(raw: Record<string, unknown>, stack = "test"): string {
   try {
@@ -70,5 +75,85 @@ describe("stack config", () => {
 
   it("ignores secret keys (read by the program as Pulumi secrets), not rejecting them as unknown", () => {
     expect(parseStackConfig("test", { bffPassword: "x", kubeconfig: "y" }).replicas).toBe(3);
+  });
+
+  // Kubernetes rejects the StatefulSet that carries any of these, after render and preview looked fine.
+  const notQuantities: Array<[string, string, string | undefined]> = [
+    ["storageSize", "3GiB", "3Gi"],
+    ["storageSize", "3 Gi", "3Gi"],
+    ["memoryLimit", "1100MB", "1100M"],
+    ["memoryRequest", "512mb", "512M"],
+    ["memoryLimit", "2K", "2k"],
+    ["storageSize", "lots", undefined],
+  ];
+  it.each(notQuantities)("%s = %s is refused as Kubernetes refuses it, with the right spelling", (key, value, spelling) => {
+    const message = problemsOf({ [key]: value, ...(key === "memoryLimit" ? { memoryRequest: "1k" } : {}) });
+    expect(message).toContain(`fluo-queue:${key} = "${value}": not a Kubernetes quantity`);
+    if (spelling) expect(message).toContain(`write "${spelling}"`);
+    else expect(message).not.toContain("write");
+  });
+
+  it("agrees with the Kubernetes schema: what it accepts and every spelling it suggests validate in a PVC", () => {
+    const pvcAccepts = (storage: string): boolean => {
+      try {
+        new PersistentVolumeClaim({ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage } } } }).validate();
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const candidates = ["3Gi", "3GiB", "3 Gi", "1100MB", "1100M", "2K", "2k", "12.5Gi", ".5Gi", "4096", "1Ti", "1Pi", "3gi", "10GB", "1e3", "-1Gi", "Gi", ""];
+    for (const value of candidates) {
+      if (isKubernetesByteQuantity(value)) expect(pvcAccepts(value), value).toBe(true);
+      const spelling = kubernetesQuantitySpelling(value);
+      if (!isKubernetesByteQuantity(value) && spelling !== undefined) expect(pvcAccepts(spelling), `${value} -> ${spelling}`).toBe(true);
+    }
+    // The values of the issue: rendered fine before, rejected by Kubernetes.
+    for (const value of ["3GiB", "3 Gi", "1100MB"]) expect(pvcAccepts(value), value).toBe(false);
+  });
+
+  it("accepts what Kubernetes accepts for bytes", () => {
+    const c = parseStackConfig("test", { storageSize: "12.5Gi", memoryRequest: "1500M", memoryLimit: "3Gi", maxFileStore: "10GiB" });
+    expect(c.bytes.storageSize).toBe(12.5 * 2 ** 30);
+    expect(c.bytes.memoryRequest).toBe(1.5e9);
+  });
+});
+
+describe("stack files", () => {
+  const root = mkdtempSync(join(tmpdir(), "stack-files-"));
+  const write = (stack: string, content: string): void => writeFileSync(join(root, `Pulumi.${stack}.yaml`), content);
+  const errorOf = (stack: string): string => {
+    try {
+      readStackConfig(stack, root, () => undefined);
+    } catch (err) {
+      expect(err).toBeInstanceOf(StackFileError);
+      return (err as Error).message;
+    }
+    throw new Error(`${stack} was accepted`);
+  };
+
+  it("an empty file, a list, and config: given as a list are errors naming the file", () => {
+    write("empty", "");
+    expect(errorOf("empty")).toMatch(/Pulumi\.empty\.yaml: empty/);
+    write("list", "- a\n- b\n");
+    expect(errorOf("list")).toMatch(/Pulumi\.list\.yaml: must be a map with a `config:` key, not a list/);
+    write("configlist", "config:\n  - fluo-queue:replicas: 3\n");
+    expect(errorOf("configlist")).toMatch(/Pulumi\.configlist\.yaml: `config:` must be a map/);
+  });
+
+  it("bad YAML is one line naming the file", () => {
+    write("bad", "config:\n  fluo-queue:replicas: [3\n");
+    const message = errorOf("bad");
+    expect(message).toMatch(/Pulumi\.bad\.yaml: not valid YAML: /);
+    expect(message).not.toContain("\n");
+  });
+
+  it("warns about a password in plain text, with the command that encrypts it", () => {
+    write("plain", "config:\n  fluo-queue:workersPassword: s3cret\n  fluo-queue:bffPassword:\n    secure: AAABAA==\n");
+    const warnings: string[] = [];
+    readStackConfig("plain", root, (line) => warnings.push(line));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain("fluo-queue:workersPassword");
+    expect(warnings[0]).toContain("`pulumi config set --secret fluo-queue:workersPassword <value> --stack plain`");
   });
 });

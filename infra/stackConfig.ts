@@ -3,7 +3,7 @@
 // config. A bad value fails here, before any resource is registered, with the key, the value and the fix.
 
 import { z } from "zod";
-import { parseSize, SIZE_HELP } from "../lib/units";
+import { isKubernetesByteQuantity, kubernetesQuantitySpelling, parseSize, QUANTITY_HELP, SIZE_HELP } from "../lib/units";
 import { USER_NAMES } from "./users";
 
 export const PROJECT = "fluo-queue";
@@ -27,6 +27,17 @@ export const UNTYPED_KEYS = ["streamOverrides"] as const;
 
 const size = (what: string) =>
   z.string().refine((v) => parseSize(v) !== undefined, { message: `${what} must be ${SIZE_HELP}` });
+
+// Values that land in a Kubernetes object (PVC size, container memory) must be spelled as Kubernetes spells
+// quantities: the loose size syntax would render and then have the StatefulSet rejected by the API server.
+const quantity = z.string().superRefine((v, ctx) => {
+  if (isKubernetesByteQuantity(v)) return;
+  const spelling = kubernetesQuantitySpelling(v);
+  ctx.addIssue({
+    code: "custom",
+    message: `not a Kubernetes quantity (the API server would reject the StatefulSet)${spelling ? `; write "${spelling}"` : ""}. Allowed: ${QUANTITY_HELP}`,
+  });
+});
 
 // Image references must name a version: a floating tag makes two `pulumi up` runs deploy different servers.
 const image = z
@@ -61,15 +72,15 @@ export const stackConfigSchema = z
     }).default(3),
     natsImage: image.default("nats:2.15.3-alpine"),
     reloaderImage: image.default("natsio/nats-server-config-reloader:0.16.1"),
-    exporterImage: image.default("natsio/prometheus-nats-exporter:0.20.0"),
+    exporterImage: image.default("natsio/prometheus-nats-exporter:0.20.1"),
     maxMemoryStore: size("maxMemoryStore").default("1GiB"),
     maxFileStore: size("maxFileStore").default("10GiB"),
-    storageSize: size("storageSize").default("12Gi"),
+    storageSize: quantity.default("12Gi"),
     storageClass: z.string().min(1).optional(),
     cpuRequest: z.string().regex(/^\d+(\.\d+)?m?$/, { message: 'must be a CPU quantity such as "100m" or "1"' }).default("100m"),
     cpuLimit: z.string().regex(/^\d+(\.\d+)?m?$/, { message: 'must be a CPU quantity such as "500m" or "2"' }).optional(),
-    memoryRequest: size("memoryRequest").default("2Gi"),
-    memoryLimit: size("memoryLimit").default("2Gi"),
+    memoryRequest: quantity.default("2Gi"),
+    memoryLimit: quantity.default("2Gi"),
     clientNamespaces: z.array(k8sName).default([]),
     monitoringNamespace: k8sName.default("monitoring"),
     requireHostSpread: z.boolean().default(true),
@@ -119,7 +130,8 @@ export const SERVER_MEMORY_OVERHEAD = 512 * 2 ** 20;
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
-    super(`Invalid stack config:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    // One problem is one line; several are one line each under a header.
+    super(problems.length === 1 ? `invalid stack config: ${problems[0]}` : `invalid stack config:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     this.name = "ConfigError";
   }
 }

@@ -19,11 +19,13 @@ const SIZE_UNITS: Readonly<Record<string, number>> = {
   Mi: 2 ** 20,
   Gi: 2 ** 30,
   Ti: 2 ** 40,
+  Pi: 2 ** 50,
   K: 1e3,
   k: 1e3,
   M: 1e6,
   G: 1e9,
   T: 1e12,
+  P: 1e15,
 };
 
 export const SIZE_HELP = 'a size such as "512MiB", "10GiB", "1GB" or "12Gi" (binary: KiB/MiB/GiB or Ki/Mi/Gi; decimal: KB/MB/GB)';
@@ -96,4 +98,34 @@ export function formatDuration(nanos: number | bigint): string {
     }
   }
   return out;
+}
+
+// Kubernetes quantities (apimachinery resource.Quantity) for byte amounts: a plain number with an optional
+// binary (Ki, Mi, Gi, Ti, Pi) or decimal (k, M, G, T, P) suffix, no space, no "B". "3GiB", "3 Gi" and
+// "1100MB" pass a loose size parser but Kubernetes rejects the StatefulSet that carries them. Sub-unit suffixes
+// (m, u, n), exponents and exa (beyond 2^53 bytes) are valid Kubernetes but meaningless here, so refused.
+const KUBERNETES_BYTES = /^(\d+(\.\d+)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/;
+
+export const QUANTITY_HELP =
+  'a Kubernetes quantity such as "512Mi", "3Gi" or "1G" (binary Ki/Mi/Gi/Ti, decimal k/M/G/T; no "B", no space)';
+
+// What people write for a byte unit, and the Kubernetes suffix it means.
+const QUANTITY_SPELLINGS: Readonly<Record<string, string>> = {
+  b: "", kib: "Ki", mib: "Mi", gib: "Gi", tib: "Ti", pib: "Pi",
+  ki: "Ki", mi: "Mi", gi: "Gi", ti: "Ti", pi: "Pi",
+  k: "k", kb: "k", m: "M", mb: "M", g: "G", gb: "G", t: "T", tb: "T", p: "P", pb: "P",
+};
+
+export function isKubernetesByteQuantity(text: string): boolean {
+  return KUBERNETES_BYTES.test(text);
+}
+
+/** The Kubernetes spelling of a size written another way ("3GiB" -> "3Gi", "1100MB" -> "1100M"), if there is one. */
+export function kubernetesQuantitySpelling(text: string): string | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$/.exec(text);
+  if (!match) return undefined;
+  const suffix = QUANTITY_SPELLINGS[match[2].toLowerCase()];
+  if (suffix === undefined) return undefined;
+  const spelled = `${match[1]}${suffix}`;
+  return isKubernetesByteQuantity(spelled) ? spelled : undefined;
 }

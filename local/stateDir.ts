@@ -10,6 +10,14 @@ import { join, resolve } from "node:path";
 
 export const RECORD_FILE = "fluo-local.json";
 
+/** A state directory the user pointed at that local mode cannot use (or that holds no cluster): one line. */
+export class StateDirError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StateDirError";
+  }
+}
+
 export interface StateLayout {
   readonly root: string;
   readonly record: string;
@@ -46,7 +54,7 @@ function assertOwnedOrEmpty(layout: StateLayout, flag: string): void {
   if (!existsSync(layout.root)) return;
   const entries = readdirSync(layout.root);
   if (entries.length > 0 && !entries.includes(RECORD_FILE)) {
-    throw new Error(`${flag}: ${layout.root} is not a local-mode state directory (no ${RECORD_FILE}); choose an empty or new directory`);
+    throw new StateDirError(`${flag}: ${layout.root} is not a local-mode state directory (no ${RECORD_FILE}); choose an empty or new directory`);
   }
 }
 
@@ -75,11 +83,64 @@ export function writeRecord(layout: StateLayout, record: ClusterRecord): void {
 
 export function readRecord(layout: StateLayout): ClusterRecord {
   if (!existsSync(layout.record)) {
-    throw new Error(`no local cluster in ${layout.root}: start one with \`npm run local -- --state-dir ${layout.root}\``);
+    throw new StateDirError(`no local cluster in ${layout.root}: start one with \`npm run local -- --state-dir ${layout.root}\``);
   }
   const record = JSON.parse(readFileSync(layout.record, "utf8")) as Partial<ClusterRecord>;
   if (!Array.isArray(record.servers) || record.servers.length === 0 || typeof record.contexts !== "object") {
-    throw new Error(`${layout.record}: the local cluster has not finished starting`);
+    throw new StateDirError(`${layout.record}: the local cluster has not finished starting`);
   }
   return record as ClusterRecord;
+}
+
+/** A nats-server of this state directory that is still running (its pid file names a live process). */
+export interface RunningServer {
+  readonly name: string;
+  readonly pid: number;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: alive, but another user's.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Whether `pid` runs the config file `conf`; where /proc is missing (macOS), any live pid counts. */
+function runsConfig(pid: number, conf: string): boolean {
+  const cmdline = `/proc/${pid}/cmdline`;
+  if (!existsSync("/proc/self/cmdline")) return true;
+  try {
+    return readFileSync(cmdline, "utf8").split("\0").includes(conf);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Servers a running `npm run local` started from this directory, found by the pid files nats-server writes
+ * (nats-<i>/nats.pid): a second start would overwrite their configs and pid files and then fail on the ports.
+ * A pid file left by a crash whose pid now belongs to another program does not count.
+ */
+export function runningServers(layout: StateLayout): RunningServer[] {
+  if (!existsSync(layout.root)) return [];
+  const running: RunningServer[] = [];
+  for (const name of readdirSync(layout.root).filter((e) => /^nats-\d+$/.test(e)).sort()) {
+    const pidFile = join(layout.root, name, "nats.pid");
+    if (!existsSync(pidFile)) continue;
+    const pid = Number(readFileSync(pidFile, "utf8").trim());
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && runsConfig(pid, join(layout.root, name, "nats.conf"))) running.push({ name, pid });
+  }
+  return running;
+}
+
+/** The record of the last start, if it got that far (for messages; readRecord is strict). */
+export function lastRecord(layout: StateLayout): Partial<ClusterRecord> {
+  try {
+    return JSON.parse(readFileSync(layout.record, "utf8")) as Partial<ClusterRecord>;
+  } catch {
+    return {};
+  }
 }

@@ -71,8 +71,8 @@ describe("fluo-queue:streamOverrides", () => {
   });
 
   it("names the key of a bad value", () => {
-    expect(errorOf(() => parseStreamOverrides({ JOBS: { maxBytes: "huge" } }))).toContain("fluo-queue:streamOverrides.JOBS.maxBytes: must be a size");
-    expect(errorOf(() => parseStreamOverrides({ JOBS: { maxAge: "forever" } }))).toContain("fluo-queue:streamOverrides.JOBS.maxAge");
+    expect(errorOf(() => parseStreamOverrides({ JOBS: { maxBytes: "huge" } }))).toContain('fluo-queue:streamOverrides.JOBS.maxBytes = "huge": must be a size');
+    expect(errorOf(() => parseStreamOverrides({ JOBS: { maxAge: "forever" } }))).toContain('fluo-queue:streamOverrides.JOBS.maxAge = "forever"');
   });
 
   it("refuses unknown streams and fields that are not limits", () => {

@@ -201,7 +201,8 @@ export type StreamOverride = z.output<typeof streamOverrideSchema>;
 /** Thrown for a bad `fluo-queue:streamOverrides` value; the message names the key. */
 export class StreamOverrideError extends Error {
   constructor(readonly problems: readonly string[]) {
-    super(`Invalid stack config:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    // One problem is one line; several are one line each under a header.
+    super(problems.length === 1 ? `invalid stack config: ${problems[0]}` : `invalid stack config:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     this.name = "StreamOverrideError";
   }
 }
@@ -234,7 +235,14 @@ export function parseStreamOverrides(raw: unknown, catalog: Catalog = BASE_CATAL
     }
     const parsed = streamOverrideSchema.safeParse(override);
     if (parsed.success) out[stream] = parsed.data;
-    else for (const i of parsed.error.issues) problems.push(`${KEY}.${stream}${i.path.length ? "." : ""}${issuePath(override, i.path)}: ${i.message}`);
+    else {
+      for (const i of parsed.error.issues) {
+        // The value as written, so the line says what to change ("huge"), not only where.
+        const value = i.path.reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined), override);
+        const shown = i.path.length > 0 && value !== undefined ? ` = ${JSON.stringify(value)}` : "";
+        problems.push(`${KEY}.${stream}${i.path.length ? "." : ""}${issuePath(override, i.path)}${shown}: ${i.message}`);
+      }
+    }
   }
   if (problems.length > 0) throw new StreamOverrideError(problems);
   return out;

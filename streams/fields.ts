@@ -92,7 +92,7 @@ export const STREAM_FIELDS: readonly Field<StreamFields>[] = [
     fromApi: (v: unknown) => (Array.isArray(v) ? v.map(String) : []),
     doc: "Subjects captured; order matters to the server (create with another order fails 10058).",
   },
-  { key: "retention", api: "retention", change: "replace", toApi: same, fromApi: str, doc: "limits | interest | workqueue; fixed at create on 2.9." },
+  { key: "retention", api: "retention", change: "replace", toApi: same, fromApi: str, doc: "limits | interest | workqueue; to or from workqueue is a replace; limits <-> interest an update from 2.10 (streams/provider/serverRules.ts)." },
   { key: "storage", api: "storage", change: "replace", toApi: same, fromApi: str, doc: "file | memory; fixed at create." },
   { key: "replicas", api: "num_replicas", change: "update", toApi: same, fromApi: num, doc: "Raft replicas, 1-5, at most the cluster size." },
   {

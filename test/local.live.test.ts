@@ -153,6 +153,8 @@ describe("npm run local", () => {
     const second = await startLocal(basePort);
     expect(readFileSync(join(stateDir, "credentials", "passwords.json"), "utf8")).toBe(passwords);
     expect(second.output()).toContain("0 created");
+    // A restart waits for the streams' and consumers' Raft leaders before reading them (no 10 s request timeouts).
+    expect(second.output()).toMatch(/streams and consumers current on every server \(\d+\.\d s\)\n.*applying the stream catalog.*\n.*\[1\/11\] stream JOBS: unchanged/);
     expect(second.output()).toMatch(new RegExp(`EVENTS .*\\| ${events} msgs`));
     expect(await eventsMessages()).toBe(events);
     second.child.kill("SIGTERM");

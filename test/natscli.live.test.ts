@@ -215,7 +215,7 @@ describe("backups between natscli and this project's CLI, as fluo-backup", () =>
     await deleteEvents();
     const restored = await projectCli(["restore", "--dir", dir]);
     expect(restored.code, restored.out).toBe(0);
-    expect(restored.out).toMatch(new RegExp(`^Restored stream EVENTS from ${dir}: ${before.state.messages} messages`));
+    expect(restored.out).toMatch(new RegExp(`^Restored stream EVENTS from ${dir}: ${before.state.messages} messages`, "m"));
     await expectRestored(before);
   });
 });

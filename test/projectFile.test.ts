@@ -11,6 +11,7 @@ const root = join(__dirname, "..");
 const project = parse(readFileSync(join(root, "Pulumi.yaml"), "utf8")) as {
   name: string;
   main: string;
+  options?: { refresh?: string };
   config: Record<string, { type?: string; default?: unknown; secret?: boolean; description?: string; value?: unknown }>;
 };
 const declared = Object.entries(project.config).filter(([key]) => !key.includes(":"));
@@ -21,6 +22,10 @@ describe("Pulumi.yaml", () => {
     expect(project.name).toBe(PROJECT);
     expect(project.main).toBe("index.ts");
     expect(project.config["pulumi:disable-default-providers"].value).toEqual(["kubernetes"]);
+  });
+
+  it("refreshes before every preview, up and destroy, so out-of-band changes count", () => {
+    expect(project.options?.refresh).toBe("always");
   });
 
   it("declares every key of the schema (object-valued ones excepted) and every secret key", () => {

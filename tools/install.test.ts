@@ -101,7 +101,7 @@ describe("npm run tools", () => {
     const cache = freshDir("cache");
     const unknown = tools(["nats-sever"], { FLUO_TOOLS_DIR: cache, FLUO_GO: "/nonexistent/go" });
     expect(unknown.status).toBe(1);
-    expect(unknown.stderr).toBe('tools/install: unknown tool "nats-sever" (tools/versions.json has: nats-server, nats-server-previous, natscli, prometheus)\n');
+    expect(unknown.stderr).toBe('tools/install: unknown tool "nats-sever" (tools/versions.json has: nats-server, nats-server-previous, natscli, prometheus, prometheus-nats-exporter)\n');
     const flag = tools(["--fast"], { FLUO_TOOLS_DIR: cache });
     expect(flag.status).toBe(1);
     expect(flag.stderr).toMatch(/^tools\/install: unknown flag --fast\n/);

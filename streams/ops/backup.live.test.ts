@@ -273,7 +273,7 @@ describe("npm run backup / npm run restore", () => {
     const dir = join(stateDir, "cli-EVENTS");
     const url = cluster.servers.join(",");
     const saved = await run(["backup", "--url", url, "--stream", "EVENTS", "--out", dir]);
-    expect(saved.err).toBe("");
+    expect(saved.err).toBe(`backup: connecting to ${url} as fluo-backup (credentials from ${PASSWORD_ENV}; gives up after 5 s)`);
     expect(saved.code).toBe(0);
     expect(saved.out).toMatch(new RegExp(`^Backed up stream EVENTS \\(${EVENT_COUNT} messages, seq 1\\.\\.${EVENT_COUNT}, 1 consumers\\)`));
     expect(readBackupDir(dir).meta.config).toEqual(storedConfig(before.config));
@@ -281,7 +281,7 @@ describe("npm run backup / npm run restore", () => {
     const jsm = await provisioner.jetstreamManager();
     expect(await jsm.streams.delete("EVENTS")).toBe(true);
     const restored = await run(["restore", "--url", url, "--dir", dir]);
-    expect(restored.err).toBe("");
+    expect(restored.err).toBe(`restore: connecting to ${url} as fluo-backup (credentials from ${PASSWORD_ENV}; gives up after 5 s)`);
     expect(restored.code).toBe(0);
     expect(restored.out).toBe(`Restored stream EVENTS from ${dir}: ${EVENT_COUNT} messages, seq 1..${EVENT_COUNT}.`);
     const after = await jsm.streams.info("EVENTS");
@@ -291,14 +291,15 @@ describe("npm run backup / npm run restore", () => {
 
   it("exits 1 naming the problem: no password, a wrong one, a stream that exists", async () => {
     const url = cluster.servers.join(",");
-    const noPassword = await run(["backup", "--url", url, "--stream", "EVENTS", "--out", join(stateDir, "x")], {});
+    const noPassword = await run(["backup", "--url", url, "--stream", "EVENTS", "--out", join(stateDir, "x"), "--state-dir", join(stateDir, "no-local")], {});
     expect(noPassword.code).toBe(1);
-    expect(noPassword.err).toContain(`no password: pass --password or set ${PASSWORD_ENV}`);
+    expect(noPassword.err).toContain(`no credentials for fluo-backup: ${url} is not the local cluster of`);
+    expect(noPassword.err).toContain(`--url with --password or ${PASSWORD_ENV}`);
     const wrong = await run(["backup", "--url", url, "--stream", "EVENTS", "--out", join(stateDir, "x"), "--password", "nope"], {});
     expect(wrong.code).toBe(1);
     expect(wrong.err).toMatch(/authorization violation/i);
     const exists = await run(["restore", "--url", url, "--dir", join(stateDir, "cli-EVENTS")]);
     expect(exists.code).toBe(1);
-    expect(exists.err).toMatch(/^restore: restore of stream EVENTS: .*already in use/);
+    expect(exists.err).toMatch(/^restore: restore of stream EVENTS: .*already in use/m);
   });
 });

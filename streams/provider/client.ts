@@ -105,21 +105,28 @@ export function isTransient(err: unknown): boolean {
   return code !== undefined && TRANSIENT_CLIENT_CODES.includes(code);
 }
 
-/** A connection failure rephrased for a person: which URL, which user, what to check. */
-function connectError(settings: ConnectionSettings, err: unknown): Error {
+/**
+ * A connection failure rephrased for a person: which URL, which user, what to check. Named NatsConnectError so
+ * the CLIs print it as one line (a class would not survive the provider's serialization).
+ */
+export function connectError(settings: Pick<ConnectionSettings, "servers" | "user">, err: unknown): Error {
   const urls = settings.servers.join(",");
   const code = clientErrorCode(err);
   const reason = err instanceof Error ? err.message : String(err);
-  if (code === "AUTHORIZATION_VIOLATION" || code === "BAD_AUTHENTICATION") {
-    return new Error(
-      `NATS at ${urls} refused user "${settings.user}" (${reason}): check the ${settings.user} password ` +
-        `(fluo-queue:provisionerPassword, or --password / FLUO_QUEUE_PROVISIONER_PASSWORD)`,
-    );
-  }
-  return new Error(
-    `cannot reach NATS at ${urls} (${reason}). Is the URL right and the server reachable from here? ` +
-      `For a cluster in Kubernetes run \`kubectl -n <namespace> port-forward svc/nats 4222:4222\` in another shell and use nats://127.0.0.1:4222.`,
-  );
+  // Every user's stack config key is its name without "fluo-" plus "Password" (infra/users.ts passwordKey).
+  const passwordKey = `fluo-queue:${settings.user.replace(/^fluo-/, "")}Password`;
+  const failure =
+    code === "AUTHORIZATION_VIOLATION" || code === "BAD_AUTHENTICATION"
+      ? new Error(
+          `NATS at ${urls} refused user "${settings.user}" (${reason}): check the ${settings.user} password ` +
+            `(stack config ${passwordKey}, or the password or context file given to this command)`,
+        )
+      : new Error(
+          `cannot reach NATS at ${urls} (${reason}). Is the URL right and the server reachable from here? ` +
+            `For a cluster in Kubernetes run \`kubectl -n <namespace> port-forward svc/nats 4222:4222\` in another shell and use nats://127.0.0.1:4222.`,
+        );
+  failure.name = "NatsConnectError";
+  return failure;
 }
 
 /**
@@ -158,6 +165,17 @@ export async function jetStreamManager(settings: ConnectionSettings): Promise<Je
     connections.set(key, cached);
   }
   return cached.jsm;
+}
+
+/**
+ * The version of the server this process is connected to (from the INFO it sent on connect), e.g. "2.15.3":
+ * the update rules depend on it (serverRules.ts). During a rolling upgrade servers differ; the connected one
+ * answers the API calls that matter here.
+ */
+export async function serverVersion(settings: ConnectionSettings): Promise<string> {
+  await jetStreamManager(settings);
+  const nc = await cache().get(cacheKey(settings))!.connection;
+  return nc.info?.version ?? "0.0.0";
 }
 
 /** Closes every connection this process opened (CLI exit, tests). */

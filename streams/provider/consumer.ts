@@ -13,7 +13,8 @@ import {
   normalizeConsumer,
   type ConsumerFields,
 } from "../fields";
-import { CONSUMER_NOT_FOUND, jetStreamManager, STREAM_NOT_FOUND, unlessNotFound, withRetry } from "./client";
+import { CONSUMER_NOT_FOUND, jetStreamManager, serverVersion, STREAM_NOT_FOUND, unlessNotFound, withRetry } from "./client";
+import { updateRules, type UpdateRules } from "./serverRules";
 import {
   checkWith,
   compact,
@@ -103,6 +104,18 @@ async function retentionProblems(jsm: JetStreamManager, stream: StreamInfo, inpu
   return workqueueProblems([next, ...shapes]).filter((p) => p.includes(`consumer ${next.name}:`) || p.includes(` ${next.name} and `) || p.includes(` and ${next.name}:`));
 }
 
+/** The backoff list against max_deliver under the connected server's rule (serverRules.ts), or undefined. */
+function backoffProblem(rules: UpdateRules, inputs: ConsumerInputs): string | undefined {
+  const backoffs = inputs.backoff?.length ?? 0;
+  const maxDeliver = inputs.maxDeliver ?? -1;
+  if (rules.backoffAllowed(backoffs, maxDeliver)) return undefined;
+  return (
+    `backoff has ${backoffs} entries and maxDeliver is ${maxDeliver}: nats-server ${rules.version} needs ` +
+    (rules.backoffAllowed(1, -1) ? `maxDeliver -1 or at least ${backoffs}` : `maxDeliver greater than ${backoffs}`) +
+    " (JetStream error 10116)"
+  );
+}
+
 /**
  * Every problem of a consumer's inputs, each naming its property (a Consumer declared outside the catalog gets
  * no zod schema or stream policy).
@@ -137,6 +150,11 @@ export const consumerOps = {
 
   async diff(settings: ProviderSettings, _id: string, olds: ConsumerOutputs, news: ConsumerInputs): Promise<Diff> {
     const diff = consumerDiff(olds, news);
+    if (!diff.changes) return diff;
+    if (!hasUnknown(news)) {
+      const backoff = backoffProblem(updateRules(await serverVersion(settings.connection)), consumerInputs(news));
+      if (backoff) throw new Error(`refusing to change consumer ${consumerId(olds)}: ${backoff}`);
+    }
     if (diff.replaces.length === 0) return diff;
     // A replace deletes the consumer first: refuse in preview what would lose messages or fail to re-create.
     const jsm = await jetStreamManager(settings.connection);
@@ -171,7 +189,8 @@ export const consumerOps = {
       return { id: consumerId(declared), outs: { ...declared, created: existing.created } };
     }
     const stream = await streamOf(jsm, declared.stream);
-    const problems = stream ? await retentionProblems(jsm, stream, declared) : [];
+    const backoff = backoffProblem(updateRules(await serverVersion(settings.connection)), declared);
+    const problems = [...(backoff ? [backoff] : []), ...(stream ? await retentionProblems(jsm, stream, declared) : [])];
     if (problems.length > 0) {
       throw new Error(`cannot create consumer ${consumerId(declared)} on ${stream?.config.retention} stream ${declared.stream}:\n  ${problems.join("\n  ")}`);
     }
@@ -197,6 +216,11 @@ export const consumerOps = {
       const pinned = fixedFieldDifferences(CONSUMER_FIXED, live.config as unknown as Record<string, unknown>);
       // Nothing managed differs: send nothing (a no-op update is never free on the server, nats-server 5526).
       if (changed.length === 0 && pinned.length === 0) return { outs: { ...declared, created: live.created } };
+    }
+    if (!live && updateRules(await serverVersion(settings.connection)).consumerActionEnforced) {
+      // Gone out of band: from 2.10 an update of a missing consumer fails (10149), so it is created again.
+      const created = await withRetry(`create consumer ${consumerId(declared)}`, () => jsm.consumers.add(declared.stream, consumerWireConfig(declared)));
+      return { outs: { ...declared, created: created.created } };
     }
     // Every mutable field is sent: consumers.update merges into the current config.
     const config = consumerWireConfig(declared);

@@ -94,6 +94,18 @@ export function updateLosses(info: StreamInfo, next: StreamConfig, nowMs: number
   return losses;
 }
 
+/**
+ * Messages a limits -> interest switch drops at once: those at or below the lowest ack floor of the stream's
+ * consumers (stream.go checkInterestState compacts to it), and every message when it has no consumer (seen on
+ * 2.15.3: 4 of 4 gone; nobody is interested in them).
+ */
+export function interestSwitchLoss(info: StreamInfo, consumers: readonly ConsumerInfo[]): number {
+  if (info.state.messages === 0) return 0;
+  if (consumers.length === 0) return info.state.messages;
+  const floor = Math.min(...consumers.map((c) => c.ack_floor.stream_seq));
+  return Math.max(0, Math.min(info.state.messages, floor - info.state.first_seq + 1));
+}
+
 export function describeLosses(losses: readonly Loss[], held: number): string {
   return losses
     .map((l) => `${l.field} would drop ${l.exact ? "" : "about "}${l.messages} of its ${held} message(s)`)

@@ -2,7 +2,7 @@
 // least-privilege fluo-provisioner, exactly as `pulumi up` would call them.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, type NatsConnection } from "nats";
+import { AckPolicy, connect, type NatsConnection } from "nats";
 import { startProvisioningCluster, type ProvisioningCluster } from "./provisioningCluster.testkit";
 import { closeConnections, DEFAULT_RETRY, jetStreamManager } from "./client";
 import { streamApiConfig } from "../fields";
@@ -239,6 +239,16 @@ describe("applyCatalog", () => {
     expect(second.counts).toEqual({ create: 0, update: 0, replace: 0, unchanged: 2 });
     const third = await applyCatalog(live.provisioner, catalog("2h"), { allowDestroy: [] });
     expect(third.actions[0]).toEqual({ kind: "stream", id: "APPLY", action: "update", fields: ["maxAge"] });
+  });
+
+  it("reports what the server has and the catalog does not declare, deleting none of it", async () => {
+    const jsm = await jetStreamManager(live.provisioner);
+    await jsm.streams.add({ name: "STRAY", subjects: ["test.stray.>"], max_bytes: 1024 * 1024 });
+    await jsm.consumers.add("APPLY", { durable_name: "stray-reader", ack_policy: AckPolicy.Explicit });
+    const report = await applyCatalog(live.provisioner, catalog("2h"), { allowDestroy: [] });
+    expect(report.extras).toEqual(expect.arrayContaining([{ kind: "stream", id: "STRAY" }, { kind: "consumer", id: "APPLY/stray-reader" }]));
+    expect(report.extras.map((e) => e.id)).not.toContain("APPLY");
+    expect((await jsm.streams.info("STRAY")).config.name).toBe("STRAY");
   });
 });
 

@@ -3,6 +3,7 @@
 // added to what the stack renders.
 
 import { mkdtempSync, rmSync } from "node:fs";
+import { connect } from "nats";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { passwordHashes } from "../../infra/passwordHash";
@@ -28,6 +29,31 @@ export const TEST_SUBJECTS = "test.>";
 /** One advisory per JetStream API request of the account (nats-server jetstream_api.go, JSAPIAudit). */
 export const API_ADVISORIES = "$JS.EVENT.ADVISORY.API";
 
+/**
+ * A meta leader is not yet a cluster that places R3 streams: on a loaded machine a peer can still count as
+ * offline ("no suitable peers for placement, peer offline", 10005) for a while. Waits until an R3 stream can be
+ * created, then deletes it, so tests start from a cluster that accepts what they declare.
+ */
+async function waitForPlacement(provisioner: ConnectionSettings, timeoutMs = 30_000): Promise<void> {
+  const nc = await connect({ servers: [...provisioner.servers], user: provisioner.user, pass: provisioner.password, inboxPrefix: provisioner.inboxPrefix });
+  try {
+    const jsm = await nc.jetstreamManager();
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await jsm.streams.add({ name: "TESTKIT_READY", subjects: ["testkit.ready"], num_replicas: 3, max_bytes: 1024 });
+        await jsm.streams.delete("TESTKIT_READY");
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`the test cluster did not place an R3 stream within ${timeoutMs} ms: ${String(err)}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
 export async function startProvisioningCluster(replicas: 1 | 3 = 3): Promise<ProvisioningCluster> {
   const passwords = Object.fromEntries(userSpecs().map((u) => [u.name, `pw-${u.name}-${Math.random().toString(36).slice(2)}`])) as Record<UserName, string>;
   const stateDir = mkdtempSync(join(tmpdir(), "fluo-streams-"));
@@ -42,18 +68,19 @@ export async function startProvisioningCluster(replicas: 1 | 3 = 3): Promise<Pro
     // File store large enough for the real catalog's reservations (max_bytes is reserved up front, not written).
     limits: { maxMemoryStore: 256 * 2 ** 20, maxFileStore: 16 * 2 ** 30 },
   });
-  try {
-    await cluster.waitForMetaLeader();
-  } catch (err) {
-    await cluster.stop();
-    throw err;
-  }
   const settings = (name: UserName): ConnectionSettings => ({
     servers: cluster.servers,
     user: name,
     password: passwords[name],
     inboxPrefix: userSpecs().find((u) => u.name === name)!.inboxPrefix,
   });
+  try {
+    await cluster.waitForMetaLeader();
+    if (replicas === 3) await waitForPlacement(settings("fluo-provisioner"));
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
   return {
     cluster,
     provisioner: settings("fluo-provisioner"),

@@ -28,8 +28,11 @@ import {
   type Diff,
   type ProviderSettings,
 } from "./settings";
+import { serverVersion } from "./client";
+import { updateRules, type UpdateRules } from "./serverRules";
 import {
   changesAllowingUnknowns,
+  interestSwitchLoss,
   consumerShape,
   describeLosses,
   lossAllowed,
@@ -70,6 +73,27 @@ function guardStream(settings: ProviderSettings, info: StreamInfo, action: strin
   const messages = info.state.messages;
   if (messages === 0 || lossAllowed(settings, name)) return;
   throw lossRefusal(settings, name, `${action} stream ${name}: it holds ${messages} message(s) that would be lost`);
+}
+
+/**
+ * The field table's replace decisions adjusted to what the connected server can change in place: from 2.10
+ * retention moves between limits and interest as an update. A pinned field reset the server cannot do in place
+ * (max_consumers before 2.12.5) is refused with what to do instead.
+ */
+function applyServerRules(rules: UpdateRules, info: StreamInfo, diff: Diff, news: StreamInputs, olds: StreamOutputs): Diff {
+  let replaces = diff.replaces;
+  const to = (news as unknown as Record<string, unknown>).retention;
+  if (replaces.includes("retention") && typeof to === "string" && to !== UNKNOWN && rules.retentionChangesInPlace(String(info.config.retention), to)) {
+    replaces = replaces.filter((f) => f !== "retention");
+  }
+  const maxConsumers = (olds.pinnedDrift ?? []).find((d) => d.startsWith("max_consumers:"));
+  if (maxConsumers && !rules.maxConsumersUpdatable) {
+    throw new Error(
+      `stream ${info.config.name}: ${maxConsumers} (changed out of band), and nats-server ${rules.version} cannot change ` +
+        `max_consumers in place (before 2.12.5). Set it back with the nats CLI only by re-creating the stream, or upgrade the servers.`,
+    );
+  }
+  return { ...diff, replaces };
 }
 
 const LOSSY_FIELDS = ["maxBytes", "maxMsgs", "maxAge"] as const;
@@ -118,6 +142,17 @@ async function guardStreamChange(settings: ProviderSettings, jsm: JetStreamManag
     return;
   }
   const losses = updateLosses(info, streamApiConfig(streamInputs(news)));
+  if (String(info.config.retention) === "limits" && news.retention === "interest") {
+    // stream.go (update, retention changed to interest): each consumer re-checks interest and the stream is
+    // compacted up to the lowest ack floor, so what every consumer has acked goes at once.
+    const consumers = await withRetry(`list consumers of ${name}`, async () => {
+      const all: ConsumerInfo[] = [];
+      for await (const c of jsm.consumers.list(name)) all.push(c);
+      return all;
+    });
+    const dropped = interestSwitchLoss(info, consumers);
+    if (dropped > 0) losses.push({ field: "retention", messages: dropped, exact: false });
+  }
   if (losses.length > 0) throw lossRefusal(settings, name, `update stream ${name} in place: ${describeLosses(losses, held)}`);
 }
 
@@ -177,8 +212,11 @@ export const streamOps = {
     // Fail the preview, not halfway through `up`: a replacement deletes the stream first, an update drops at once.
     const jsm = await jetStreamManager(settings.connection);
     const info = await streamInfo(jsm, olds.name);
-    if (info) await guardStreamChange(settings, jsm, info, diff, news);
-    return diff;
+    if (!info) return diff;
+    const rules = updateRules(await serverVersion(settings.connection));
+    const versioned = applyServerRules(rules, info, diff, news, olds);
+    await guardStreamChange(settings, jsm, info, versioned, news);
+    return versioned;
   },
 
   async create(settings: ProviderSettings, inputs: StreamInputs): Promise<{ id: string; outs: StreamOutputs }> {

@@ -1,17 +1,18 @@
-// The real promtool, the exporter reference and a fixture catalog: rules are proven against the tool and the
-// metric names Prometheus really has. A test kit because it reads ../shared, which the product must never do.
+// The real promtool, the exporter's metric names (the committed list written from a live scrape,
+// monitoring/exporter-metrics.tsv) and a fixture catalog: rules are proven against the tool and the metric names
+// Prometheus really has.
 
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { parseStackConfig, type StackConfig, type StackConfigInput } from "../infra/stackConfig";
+import { committedMetricList } from "./exporterMetrics";
 import { DEFAULT_SERVER_THRESHOLDS, type AlertTargets } from "./targets";
 import { PROMTOOL as PROMTOOL_BINARY, requireBinary } from "../tools/resolve";
 
 export const PROMTOOL = requireBinary(PROMTOOL_BINARY).path;
-const SHARED = join(__dirname, "..", "..", "shared", "reference");
 
 export interface PromtoolResult {
   readonly status: number | null;
@@ -29,14 +30,9 @@ export function promtool(args: readonly string[], files: Readonly<Record<string,
   return { status: run.status, output: `${run.stdout}${run.stderr}` };
 }
 
-/** Metric names of prometheus-nats-exporter with the StatefulSet's flags (the reference TSV). */
-export function referenceMetricNames(): Set<string> {
-  const lines = readFileSync(join(SHARED, "nats-exporter-metrics.tsv"), "utf8").split("\n").slice(1);
-  return new Set(lines.map((l) => l.split("\t")[0]).filter((n) => n.length > 0));
-}
-
-export function exporterSample(): string {
-  return readFileSync(join(SHARED, "exporter-sample.prom"), "utf8");
+/** Metric names of prometheus-nats-exporter with the StatefulSet's flags (the committed list). */
+export function exporterMetricNames(): Set<string> {
+  return new Set(committedMetricList().map((f) => f.name));
 }
 
 export function testConfig(overrides: StackConfigInput = {}): StackConfig {

@@ -1,12 +1,13 @@
 // The Prometheus alert rules of the NATS cluster as a plain rule-file object (the `spec` of a PrometheusRule,
-// or a rules file). Every expression selects this stack's series by job and namespace (alerts/scrape.ts).
+// or a rules file). Every expression selects this stack's series by job and namespace (monitoring/scrape.ts).
 //
 // Traps that shape the expressions (shared NOTES.md, verified against the exporter's reference):
 // - every replica reports every stream and consumer and followers' numbers are stale: stream and consumer rules
 //   read only is_stream_leader="true" / is_consumer_leader="true" series, aggregated by stream/consumer so the
 //   alert identity (and its `for` timer) survives a leader move;
 // - a dead nats-server behind a live exporter keeps `up` at 1 and freezes the varz gauges: "unreachable" is read
-//   from the exporter's healthz probe, and varz values of unreachable servers are ignored;
+//   from the exporter's healthz probe (nats_healthz_status_value{value="unreachable"}, seen on a live exporter
+//   whose server was SIGKILLed), and varz values of unreachable servers are ignored;
 // - when no exporter can be scraped, one alert (NatsClusterUnobservable) fires and nothing else: rules that need
 //   data have none, and rules over ranges also require a current sample.
 
@@ -101,7 +102,9 @@ function builder(config: StackConfig, targets: AlertTargets): Builder {
   const base = natsSelector(config);
   const sel = (extra?: string) => `{${base}${extra ? `,${extra}` : ""}}`;
   const rec = (extra?: string) => `{namespace=${quote(config.namespace)}${extra ? `,${extra}` : ""}}`;
-  const unreachable = `(nats_healthz_status${sel()} == 1 and on (${POD_KEY}) nats_healthz_status_value${sel('value="unreachable"')})`;
+  // The exporter writes nats_healthz_status only after a successful healthz request; when the request fails it
+  // writes just nats_healthz_status_value{value="unreachable"} (value 0): its presence is the signal.
+  const unreachable = `nats_healthz_status_value${sel('value="unreachable"')}`;
   return {
     config,
     targets,
@@ -403,8 +406,10 @@ function consumerRules(b: Builder): AlertingRule[] {
       expr: `increase(${dlq}[10m]) > 0\nand on (${STREAM_KEY})\n${dlq}`,
       severity: "warning",
       summary: `Messages arrive in the dead-letter stream ${b.targets.deadLetterStream}.`,
+      // increase() extrapolates to the window's edges (2 new messages read as 2.105 under Prometheus 3's
+      // left-open ranges): the count is rounded, it is "about" anyway.
       description:
-        "About {{ $value | humanize }} messages reached the dead-letter stream {{ $labels.stream_name }} in " +
+        'About {{ $value | printf "%.0f" }} messages reached the dead-letter stream {{ $labels.stream_name }} in ' +
         "{{ $labels.namespace }} in the last 10 minutes: jobs exhausted max_deliver and were given up.",
     }),
   );

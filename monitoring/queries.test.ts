@@ -1,17 +1,20 @@
-// Every metric name in the rules and the dashboard is one the exporter really emits (the reference TSV), and
+// Every metric name in the rules and the dashboard is one the exporter really emits (monitoring/exporter-metrics.tsv,
+// written from a live scrape of the real exporter by `npm run monitoring:metrics`), and
 // every dashboard query parses as PromQL under the real promtool.
 
 import { describe, expect, it } from "vitest";
 import { dashboardQueries, renderDashboard, variableSelectors } from "./dashboard";
 import { isAlertingRule, renderAlertRules } from "./rules";
-import { asRecordingRules, fixtureTargets, metricNames, promtool, referenceMetricNames, testConfig } from "./promtool.testkit";
+import { asRecordingRules, fixtureTargets, metricNames, promtool, exporterMetricNames, testConfig } from "./promtool.testkit";
+import { healthyCluster, targetLabels } from "./clusterSeries.testkit";
+import { committedMetricList } from "./exporterMetrics";
 import { METRICS_JOB } from "./scrape";
 
 const config = testConfig();
 const targets = fixtureTargets(config);
 const rules = renderAlertRules(config, targets);
 const dashboard = renderDashboard(config, targets);
-const reference = referenceMetricNames();
+const reference = exporterMetricNames();
 /** Series Prometheus itself writes: the scrape health and the alert state. */
 const PROMETHEUS_SERIES = new Set(["up", "ALERTS"]);
 const recorded = new Set(rules.groups.flatMap((g) => g.rules.flatMap((r) => ("record" in r ? [r.record] : []))));
@@ -45,7 +48,7 @@ describe("metric names", () => {
     ]);
   });
 
-  it("every metric in the rules is in the exporter reference (or recorded by the rules themselves)", () => {
+  it("every metric in the rules is in the exporter's metric list (or recorded by the rules themselves)", () => {
     const exprs = rules.groups.flatMap((g) => g.rules.map((r) => r.expr));
     expect(exprs.length).toBeGreaterThan(20);
     expect(unknownNames(exprs, recorded)).toEqual([]);
@@ -56,10 +59,25 @@ describe("metric names", () => {
     expect(unknownNames(recordExprs)).toEqual([]);
   });
 
-  it("every metric in the dashboard's queries and variables is in the exporter reference", () => {
+  it("every metric in the dashboard's queries and variables is in the exporter's metric list", () => {
     const queries = [...dashboardQueries(dashboard), ...variableSelectors(dashboard)];
     expect(variableSelectors(dashboard)).toHaveLength(3);
     expect(unknownNames(queries)).toEqual([]);
+  });
+});
+
+describe("promtool scenario series", () => {
+  it("carry only labels the real exporter puts on that metric (plus the scrape's target labels)", () => {
+    const families = new Map(committedMetricList().map((f) => [f.name, new Set(f.labels)]));
+    const target = new Set(Object.keys(targetLabels(config, "nats-0")));
+    const foreign = healthyCluster(config, targets).flatMap((series) =>
+      series.name === "up"
+        ? []
+        : Object.keys(series.labels)
+            .filter((label) => !target.has(label) && !families.get(series.name)?.has(label))
+            .map((label) => `${series.name}{${label}}`),
+    );
+    expect([...new Set(foreign)]).toEqual([]);
   });
 });
 
@@ -111,6 +129,15 @@ describe("dashboard", () => {
       expect(using.length, metric).toBeGreaterThan(0);
       for (const q of using) expect(q).toMatch(new RegExp(`rate\\(${metric}\\{[^}]*\\}\\[\\$__rate_interval\\]\\)`));
     }
+  });
+
+  it("the stream fill panel queries only the limits some stream sets (an unlimited one reports -1: always empty)", () => {
+    const fillQueries = (t: typeof targets) =>
+      (renderDashboard(config, t).panels ?? []).flatMap((p) => (p.title?.startsWith("Stream fill") && "targets" in p ? (p.targets ?? []).map((x) => String(x.expr)) : []));
+    expect(fillQueries(targets).map((e) => /nats_stream_limit_(\w+)/.exec(e)?.[1])).toEqual(["bytes", "messages"]);
+    const bytesOnly = { ...targets, streams: targets.streams.map((s) => ({ ...s, maxMsgs: -1 })) };
+    expect(fillQueries(bytesOnly).map((e) => /nats_stream_limit_(\w+)/.exec(e)?.[1])).toEqual(["bytes"]);
+    expect(fillQueries({ ...bytesOnly, streams: bytesOnly.streams.map((s) => ({ ...s, maxBytes: -1 })) })).toEqual([]);
   });
 
   it("panels sit on a 24-column grid without overlapping", () => {

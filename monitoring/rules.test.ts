@@ -166,7 +166,7 @@ const scenarios: Scenario[] = [
     fires: [
       {
         alertname: "NatsServerUnreachable",
-        labels: { ...varzLabels(config, "nats-2"), severity: "critical" },
+        labels: { ...varzLabels(config, "nats-2"), value: "unreachable", severity: "critical" },
         summary: "NATS server nats-2 does not answer its exporter.",
         description:
           "The exporter in nats-2 (fluo-queue) is up but cannot reach nats-server on the monitoring port: the server " +

@@ -1,4 +1,4 @@
-// Monitoring of the NATS cluster as a Pulumi component: registers what alerts/objects.ts renders, through the
+// Monitoring of the NATS cluster as a Pulumi component: registers what monitoring/objects.ts renders, through the
 // explicit Kubernetes provider, as children of the component. No field is added or changed here.
 
 import * as k8s from "@pulumi/kubernetes";

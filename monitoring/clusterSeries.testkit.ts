@@ -1,6 +1,6 @@
 // Input series for `promtool test rules`: what Prometheus stores for a 3-node cluster scraped through the
-// PodMonitor. Exporter labels follow ../shared/reference/exporter-sample.prom (server_id, server_name, cluster,
-// meta_leader, is_*_leader, account, stream_name, consumer_name, ...); target labels follow alerts/scrape.ts.
+// PodMonitor. Exporter labels follow the recorded scrapes in monitoring/testdata/ (server_id, server_name, cluster,
+// meta_leader, is_*_leader, account, stream_name, consumer_name, ...); target labels follow monitoring/scrape.ts.
 // A healthy cluster is built once; each scenario changes the series it is about.
 
 import type { StackConfig } from "../infra/stackConfig";
@@ -199,12 +199,15 @@ export function scrapeFails(series: Series[], pod: Pod, minute: number): void {
   }
 }
 
-/** The exporter of `pod` answers, but nats-server does not: jsz series end, varz freeze, healthz says unreachable. */
+/**
+ * The exporter of `pod` answers, but nats-server does not (as prometheus-nats-exporter 0.20.1 does, seen live):
+ * `up` stays 1, varz gauges keep their last value, jsz series end, `nats_healthz_status` ends too (it is only
+ * written after a successful healthz request) and `nats_healthz_status_value{value="unreachable"}` appears at 0.
+ */
 export function serverUnreachable(config: StackConfig, series: Series[], pod: Pod, minute: number): void {
   for (const s of series.filter((x) => x.labels.pod === pod)) {
-    if (s.name === "up" || s.name.startsWith("nats_varz_")) continue; // up stays 1, varz gauges keep their last value
-    // The jsz series and the "ok" healthz series vanish; healthz reports the failure.
-    s.values = s.name === "nats_healthz_status" ? from(minute, 0, 1) : endAt(s, minute);
+    if (s.name === "up" || s.name.startsWith("nats_varz_")) continue;
+    s.values = endAt(s, minute);
   }
   series.push({
     name: "nats_healthz_status_value",

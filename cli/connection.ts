@@ -1,0 +1,134 @@
+// Where the operator CLIs (drift, backup, restore, bench) get server URLs and a user's password from, in this
+// order: a nats CLI context file (--context, the files local mode writes), an explicit password (--password or
+// an environment variable, with --url), or, when the URL is the local cluster's (or none is given), the
+// credentials `npm run local` wrote. Nobody has to dig a password out of .local/credentials by hand.
+
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { userSpecs, type UserName, type UserSpec } from "../infra/users";
+import { projectRoot } from "../infra/stackFile";
+import { stateLayout, type ClusterRecord } from "../local/stateDir";
+import { connectError } from "../streams/provider/client";
+import type { OptionSpec } from "./args";
+import { UsageError } from "./args";
+
+export interface ResolvedConnection {
+  readonly servers: string[];
+  readonly user: UserName;
+  readonly password: string;
+  readonly inboxPrefix: string;
+  /** Where the credentials came from, for the "connecting ..." line. */
+  readonly source: string;
+}
+
+export interface ConnectionFlags {
+  readonly url?: string;
+  readonly context?: string;
+  readonly password?: string;
+  readonly "state-dir"?: string;
+}
+
+/** The flags every operator CLI takes for its connection, with the same help text. */
+export const CONNECTION_OPTIONS = {
+  url: { value: "<nats-url>", help: "server URL(s), comma-separated; default: the local cluster of `npm run local`" },
+  context: { value: "<file>", help: "nats CLI context file (url, user, password), e.g. .local/credentials/<user>.json" },
+  password: { value: "<pw>", help: "the user's password (prefer the environment variable or --context: shell history keeps flags)" },
+  "state-dir": { value: "<dir>", help: "local mode's state directory whose credentials to use (default .local)" },
+} as const satisfies Record<string, OptionSpec>;
+
+const NATS_URL = /^(nats|tls):\/\/\S+$/;
+
+function checkUrls(flag: string, text: string): string[] {
+  const urls = text.split(",").map((u) => u.trim()).filter((u) => u !== "");
+  const bad = urls.find((u) => !NATS_URL.test(u));
+  if (urls.length === 0 || bad !== undefined) throw new UsageError(`${flag} "${text}": must be a NATS URL such as nats://127.0.0.1:4222 (comma-separated for several)`);
+  return urls;
+}
+
+// localhost and 127.0.0.1 name the same local cluster.
+const sameServer = (a: string): string => a.replace("://localhost:", "://127.0.0.1:").replace(/\/$/, "");
+
+function readJson(flag: string, file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`${flag} ${file}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : `cannot be read (${code})`}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new UsageError(`${flag} ${file}: not valid JSON; a nats CLI context is a JSON object with url, user and password`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new UsageError(`${flag} ${file}: must be a JSON object with url, user and password (a nats CLI context)`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function fromContext(flag: string, file: string, wanted: UserSpec | undefined, urlFlag: string | undefined): ResolvedConnection {
+  const context = readJson(flag, file);
+  for (const key of ["user", "password"] as const) {
+    if (typeof context[key] !== "string" || context[key] === "") throw new UsageError(`${flag} ${file}: "${key}" is missing; a context for this command needs url, user and password`);
+  }
+  const spec = userSpecs().find((u) => u.name === context.user);
+  if (!spec) throw new UsageError(`${flag} ${file}: user "${String(context.user)}" is not a NATS user of fluo-queue (${userSpecs().map((u) => u.name).join(", ")})`);
+  if (wanted && spec.name !== wanted.name) {
+    throw new UsageError(`${flag} ${file}: is a context of ${spec.name}, this command runs as ${wanted.name} (its file is credentials/${wanted.name}.json)`);
+  }
+  const url = urlFlag ?? (typeof context.url === "string" ? context.url : undefined);
+  if (!url) throw new UsageError(`${flag} ${file}: has no "url"; add one or pass --url`);
+  // A natscli context saved by hand may lack inbox_prefix; the user's permissions allow only its own.
+  const inboxPrefix = typeof context.inbox_prefix === "string" && context.inbox_prefix !== "" ? context.inbox_prefix : spec.inboxPrefix;
+  return { servers: checkUrls(urlFlag ? "--url" : `${flag} ${file}: url`, url), user: spec.name, password: context.password as string, inboxPrefix, source: file };
+}
+
+function localRecord(stateDir: string): ClusterRecord | undefined {
+  const layout = stateLayout(stateDir);
+  if (!existsSync(layout.record)) return undefined;
+  try {
+    const record = JSON.parse(readFileSync(layout.record, "utf8")) as Partial<ClusterRecord>;
+    return Array.isArray(record.servers) && record.servers.length > 0 && typeof record.contexts === "object" ? (record as ClusterRecord) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The connection for `user`. `passwordEnv` is the variable this command reads; `wantedUser` pins the user a
+ * --context must belong to (backup and restore run only as fluo-backup).
+ */
+export function resolveConnection(
+  flags: ConnectionFlags,
+  user: UserSpec,
+  options: { readonly passwordEnv: string; readonly env: Readonly<Record<string, string | undefined>>; readonly pinUser: boolean },
+): ResolvedConnection {
+  if (flags.context) return fromContext("--context", flags.context, options.pinUser ? user : undefined, flags.url);
+  const password = flags.password ?? options.env[options.passwordEnv];
+  if (password) {
+    if (!flags.url) throw new UsageError(`a password without --url: which server? pass --url <nats-url>`);
+    return { servers: checkUrls("--url", flags.url), user: user.name, password, inboxPrefix: user.inboxPrefix, source: flags.password ? "--password" : options.passwordEnv };
+  }
+  const stateDir = flags["state-dir"] ?? join(projectRoot(), ".local");
+  const record = localRecord(stateDir);
+  const urls = flags.url ? checkUrls("--url", flags.url) : undefined;
+  const local = record && (!urls || urls.every((u) => record.servers.map(sameServer).includes(sameServer(u))));
+  if (record && local && record.contexts[user.name]) {
+    const resolved = fromContext(`local mode's credentials`, record.contexts[user.name], user, flags.url);
+    return { ...resolved, servers: urls ?? resolved.servers };
+  }
+  const where = urls ? `${urls.join(",")} is not the local cluster of ${stateDir}` : `no local cluster in ${stateDir} (start one with \`npm run local\`)`;
+  throw new UsageError(
+    `no credentials for ${user.name}: ${where}; pass --context <nats CLI context file>, or --url with --password or ${options.passwordEnv}`,
+  );
+}
+
+/**
+ * A failed connect of nats.js (its NatsError says only "TIMEOUT" or "CONNECTION_REFUSED") rephrased as the
+ * provider's client does it: which URL, which user, what to check; printed as one line.
+ */
+export function connectFailure(servers: readonly string[], user: string, err: unknown): Error {
+  return connectError({ servers, user }, err);
+}
