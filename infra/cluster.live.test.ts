@@ -10,7 +10,7 @@ import { passwordHashes } from "./passwordHash";
 import { userGrants } from "./userGrants";
 import { LocalCluster } from "../local/localCluster";
 import { parseStackConfig } from "./stackConfig";
-import { connectAs, nextPermissionError, subscriptionDenied, TEST_PASSWORDS } from "../test/natsProbe.testkit";
+import { connectAs, nextPermissionError, requestAnswered, subscriptionDenied, TEST_PASSWORDS } from "../test/natsProbe.testkit";
 
 let cluster: LocalCluster;
 let stateDir: string;
@@ -60,7 +60,7 @@ describe("3-node cluster from the rendered config", () => {
     const sub = backend.subscribe("rpc.backend.>", { callback: (_err, msg) => msg.respond(new TextEncoder().encode("pong")) });
     await backend.flush();
     const bff = await as("fluo-bff");
-    const reply = await bff.request("rpc.backend.ping", new Uint8Array(), { timeout: 2000 });
+    const reply = await requestAnswered(bff, "rpc.backend.ping", new Uint8Array());
     expect(new TextDecoder().decode(reply.data)).toBe("pong");
 
     const workers = await as("fluo-workers");

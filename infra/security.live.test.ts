@@ -16,6 +16,7 @@ import { readStackConfig } from "./stackFile";
 import { userSpecs, type UserName } from "./users";
 import { LocalCluster } from "../local/localCluster";
 import { consumerApiConfig, streamApiConfig } from "../streams/fields";
+import { requestAnswered } from "../test/natsProbe.testkit";
 
 const sc = StringCodec();
 const config = readStackConfig("dev");
@@ -127,7 +128,7 @@ describe("abuse path 1: the backend's answers reach the requester's own inbox an
     const answering = backend.nc.subscribe("rpc.backend.>", { callback: (_err, msg) => msg.respond(sc.encode("pong")) });
     await backend.nc.flush();
     try {
-      const reply = await (await session("fluo-bff")).nc.request("rpc.backend.ping", sc.encode(""), { timeout: 5_000 });
+      const reply = await requestAnswered((await session("fluo-bff")).nc, "rpc.backend.ping", sc.encode(""));
       expect(sc.decode(reply.data)).toBe("pong");
     } finally {
       answering.unsubscribe();

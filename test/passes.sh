@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 
 PREVIOUS_PASS_FILES=(
   infra/cluster.live.test.ts
+  infra/security.live.test.ts
   streams/permissions.live.test.ts
+  streams/provider/guards.live.test.ts
   streams/provider/provider.live.test.ts
   streams/provider/providerHost.live.test.ts
   test/serverVersion.live.test.ts
