@@ -313,6 +313,16 @@ export class LocalCluster {
       // A single server has no meta group; JetStream being enabled is all there is to wait for.
       leader = h.metaLeader ?? this.nodes[0].name;
       for (const node of this.nodes) await getJson(`${node.monitorUrl}/healthz?js-enabled-only=true`);
+      // An elected leader is not yet a group that commits assignments: until the leader sees every peer current,
+      // a stream create can go unanswered (nats.js TIMEOUT) or fail placement (10005, peer offline). The leader's
+      // /jsz lists its view of the other peers (nats-server MetaClusterInfo.Replicas, PeerInfo.Current/Offline).
+      if (this.nodes.length > 1) {
+        const node = this.nodes.find((n) => n.name === leader);
+        if (!node) return false;
+        const jsz = (await getJson(`${node.monitorUrl}/jsz`)) as { meta_cluster?: { replicas?: Array<{ current?: boolean; offline?: boolean }> } };
+        const replicas = jsz.meta_cluster?.replicas ?? [];
+        if (replicas.length < peers || replicas.some((r) => !r.current || r.offline)) return false;
+      }
       return true;
     });
     this.onProgress(`JetStream meta leader: ${leader}`);
