@@ -20,6 +20,7 @@ PREVIOUS_PASS_FILES=(
 
 current() {
   rm -f out/vitest-report.json
+  echo "== first pass: every test on $(npx tsx tools/versionsInUse.ts | paste -sd ';' - | sed 's/;/; /g')"
   npx vitest run
 }
 
@@ -29,7 +30,7 @@ previous() {
     # A renamed file must not silently drop out of the pass.
     [ -f "$f" ] || { echo "test/passes.sh: $f (in PREVIOUS_PASS_FILES) does not exist" >&2; return 1; }
   done
-  echo "== second pass: ${#PREVIOUS_PASS_FILES[@]} live files on the previous nats-server minor (FLUO_NATS_SERVER=previous)"
+  echo "== second pass: ${#PREVIOUS_PASS_FILES[@]} live files on the previous nats-server minor (FLUO_NATS_SERVER=previous): $(FLUO_NATS_SERVER=previous npx tsx tools/versionsInUse.ts | sed -n 1p)"
   FLUO_NATS_SERVER=previous npx vitest run --outputFile.json=out/vitest-report-previous.json "${PREVIOUS_PASS_FILES[@]}"
 }
 
