@@ -8,7 +8,8 @@ import { NatsCluster } from "./infra/natsCluster";
 import { secretConfig, stackConfigFromPulumi } from "./infra/pulumiStackConfig";
 import { managedStreamCatalog } from "./streams/provider/catalogComponent";
 import { Monitoring } from "./monitoring/monitoring";
-import { ADMIN_USERS, APP_USERS, pickPasswords } from "./infra/users";
+import { ADMIN_USERS, APP_USERS, pickCredentials, type UserName } from "./infra/users";
+import { usesNkeys, usesPasswords } from "./infra/stackConfig";
 
 // Config, catalog and stream policy errors stop preview/up here, before any resource is registered.
 const model = deploymentModel(stackConfigFromPulumi());
@@ -31,13 +32,20 @@ const streams = managedStreamCatalog("streams", {
   config,
   catalog,
   cluster: cluster.statefulSet,
-  provisionerPasswordSet: secretConfig("provisionerPassword") !== undefined,
+  // The provider logs in with a seed under authentication nkey, with a password otherwise (streams/provider/settings.ts).
+  provisionerCredentialSet: secretConfig(config.authentication === "nkey" ? "provisionerSeed" : "provisionerPassword") !== undefined,
 });
 
 export const namespace = cluster.namespace;
 export const clientUrl = cluster.clientUrl;
 // Application credentials apart from administrative ones, so a service deployment that reads `passwords` can never
 // hand the provisioner's (which can read any stream through a consumer of its own) to an application pod.
-export const passwords = pulumi.secret(pickPasswords(cluster.passwords, APP_USERS, cluster.nextPasswords));
-export const adminPasswords = pulumi.secret(pickPasswords(cluster.passwords, ADMIN_USERS, cluster.nextPasswords));
+// Only the kinds of credential the authentication mode uses: `passwords` without NKEYs, `seeds` with them, both
+// with password+nkey (undefined outputs are not exported).
+const passwordsOf = (users: readonly UserName[]) => pulumi.secret(pickCredentials(cluster.passwords, users, cluster.nextPasswords));
+const seedsOf = (users: readonly UserName[]) => pulumi.secret(pickCredentials(cluster.seeds, users, cluster.nextSeeds));
+export const passwords = usesPasswords(config.authentication) ? passwordsOf(APP_USERS) : undefined;
+export const adminPasswords = usesPasswords(config.authentication) ? passwordsOf(ADMIN_USERS) : undefined;
+export const seeds = usesNkeys(config.authentication) ? seedsOf(APP_USERS) : undefined;
+export const adminSeeds = usesNkeys(config.authentication) ? seedsOf(ADMIN_USERS) : undefined;
 export const managedStreams = streams ? Object.keys(streams.streams) : [];

@@ -4,7 +4,9 @@
 
 import type { StackConfig } from "./infra/stackConfig";
 import { passwordHashes } from "./infra/passwordHash";
-import { renderCluster } from "./infra/renderCluster";
+import { clusterLogins, REDACTED_PUBLIC_KEYS, renderCluster } from "./infra/renderCluster";
+import { userNkeyFromSeed } from "./infra/nkeys";
+import type { UserName } from "./infra/users";
 import { renderCertManagerObjects } from "./infra/kubernetesObjects";
 import { userGrants, type UserGrant } from "./infra/userGrants";
 import { stringify } from "yaml";
@@ -20,6 +22,8 @@ import type { Catalog } from "./streams/spec";
 export interface RenderOptions {
   /** Real passwords by user (e.g. local mode's): nats.conf then carries their bcrypt hashes. */
   readonly passwords?: Readonly<Record<string, string>>;
+  /** NKEY seeds by user (authentication nkey or password+nkey): nats.conf then carries their public keys. */
+  readonly seeds?: Readonly<Record<string, string>>;
   /** Write Secret contents as they are; otherwise each value is replaced by its size and digest. */
   readonly showSecrets?: boolean;
 }
@@ -64,8 +68,22 @@ export function deploymentModel(config: StackConfig): DeploymentModel {
   };
 }
 
+/** Public keys of the given seeds; a user without one gets the placeholder (a server accepts no login with it). */
+function publicKeys(seeds: Readonly<Record<string, string>>): Record<UserName, string> {
+  for (const user of Object.keys(seeds)) {
+    if (!(user in REDACTED_PUBLIC_KEYS)) throw new Error(`seed given for unknown user "${user}" (${Object.keys(REDACTED_PUBLIC_KEYS).join(", ")})`);
+  }
+  return Object.fromEntries(
+    Object.entries(REDACTED_PUBLIC_KEYS).map(([user, placeholder]) => [user, seeds[user] ? userNkeyFromSeed(seeds[user], `the seed of ${user}`).publicKey : placeholder]),
+  ) as Record<UserName, string>;
+}
+
 function clusterObjects(model: DeploymentModel, options: RenderOptions): { natsConf: string; objects: Array<{ kind: string; metadata?: { name?: string } }> } {
-  const cluster = renderCluster(model.config, model.grants, passwordHashes(options.passwords));
+  const logins = clusterLogins(model.config.authentication, {
+    hashes: passwordHashes(options.passwords),
+    publicKeys: publicKeys(options.seeds ?? {}),
+  });
+  const cluster = renderCluster(model.config, model.grants, logins.hashes, undefined, logins.extraLogins);
   const secret = cluster.objects.configSecret;
   const objects = Object.values({
     ...cluster.objects,

@@ -22,7 +22,7 @@ const catalog = new StreamCatalog("streams", {
   config: stackConfigFromPulumi(),
   catalog: syntheticCatalog(streams, replicas),
   cluster: new Placeholder(),
-  provisionerPasswordSet: true,
+  provisionerCredentialSet: true,
 });
 
 export const managedStreams = Object.keys(catalog.streams).length;

@@ -1,17 +1,18 @@
 // The NATS cluster as a Pulumi component: registers the objects that infra/kubernetesObjects.ts renders, with
-// the real nats.conf (bcrypt hashes of secret passwords) only inside the Secret.
+// the real nats.conf (bcrypt hashes of secret passwords, or public NKEYs) only inside the Secret.
 
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
-import { renderCluster, type ExtraLogins } from "./renderCluster";
+import { clusterLogins, renderCluster } from "./renderCluster";
 import { hashPassword, REDACTED_HASHES, SALT_KEY_BYTES, type PasswordHashes } from "./passwordHash";
 import { renderCertManagerObjects } from "./kubernetesObjects";
 import type { UserGrant } from "./userGrants";
 import { clientUrl } from "./clusterLayout";
 import { secretConfig } from "./pulumiStackConfig";
 import { nextLoginOf, type UserName } from "./users";
-import type { StackConfig } from "./stackConfig";
+import { PROJECT, usesNkeys, usesPasswords, type StackConfig } from "./stackConfig";
+import { NKEY_SEED_BYTES, userNkeyFromBytes, userNkeyFromSeed } from "./nkeys";
 
 /**
  * The renderers type objects with kubernetes-models (whose schemas the tests validate against); its TypeScript
@@ -32,57 +33,84 @@ export class NatsCluster extends pulumi.ComponentResource {
   public readonly statefulSet: k8s.apps.v1.StatefulSet;
   public readonly namespace: pulumi.Output<string>;
   public readonly clientUrl: string;
-  /** Every user's password (secret): from stack config, or generated once and kept in state. */
-  public readonly passwords: Record<UserName, pulumi.Output<string>>;
+  /** Every user's password (secret): from stack config, or generated once and kept in state. None with nkey. */
+  public readonly passwords: Partial<Record<UserName, pulumi.Output<string>>>;
   /** The `<user>-next` logins' passwords of the users in `rotatingUsers` (secret). */
   public readonly nextPasswords: Partial<Record<UserName, pulumi.Output<string>>>;
+  /** Every user's NKEY seed (secret) with authentication nkey or password+nkey: from stack config, or from 32 random bytes kept in state. */
+  public readonly seeds: Partial<Record<UserName, pulumi.Output<string>>>;
+  /** The `<user>-next` logins' NKEY seeds of the users in `rotatingUsers` (secret). */
+  public readonly nextSeeds: Partial<Record<UserName, pulumi.Output<string>>>;
 
   constructor(name: string, args: NatsClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fluo-queue:infra:NatsCluster", name, {}, opts);
     const { config, grants, provider } = args;
     const child = { parent: this, provider };
+    const mode = config.authentication;
+    const byUser = <T>(users: readonly UserName[], make: (user: UserName) => T): Partial<Record<UserName, T>> =>
+      Object.fromEntries(users.map((user) => [user, make(user)])) as Partial<Record<UserName, T>>;
+    const users = grants.map((g) => g.spec.name);
+    const specOf = (user: UserName) => grants.find((g) => g.spec.name === user)!.spec;
 
-    const passwords = {} as Record<UserName, pulumi.Output<string>>;
-    for (const { spec } of grants) {
-      passwords[spec.name] =
-        secretConfig(spec.passwordKey) ??
-        new random.RandomPassword(`${spec.name}-password`, { length: 32, special: false }, { parent: this }).result;
-    }
-    // The second credential of each rotating user (README "Password rotation"), generated and kept in state.
-    const nextPasswords = Object.fromEntries(
-      config.rotatingUsers.map((user) => [
-        user,
-        new random.RandomPassword(`${nextLoginOf(user)}-password`, { length: 32, special: false }, { parent: this }).result,
-      ]),
-    ) as Partial<Record<UserName, pulumi.Output<string>>>;
+    const passwords = usesPasswords(mode)
+      ? byUser(users, (user) =>
+          secretConfig(specOf(user).passwordKey) ??
+          new random.RandomPassword(`${user}-password`, { length: 32, special: false }, { parent: this }).result,
+        )
+      : {};
+    // The second credential of each rotating user (README "Credential rotation"), generated and kept in state.
+    const nextPasswords = usesPasswords(mode)
+      ? byUser(config.rotatingUsers, (user) =>
+          new random.RandomPassword(`${nextLoginOf(user)}-password`, { length: 32, special: false }, { parent: this }).result,
+        )
+      : {};
+    // NKEY seeds: 32 random bytes in state (RandomBytes keeps its output secret), encoded as the NATS seed, or a
+    // seed from config, which the stream provider can read (it cannot read state) and the engine tests set.
+    const generatedSeed = (login: string): pulumi.Output<string> =>
+      new random.RandomBytes(`${login}-nkey-seed`, { length: NKEY_SEED_BYTES }, { parent: this }).base64.apply(
+        (bytes) => userNkeyFromBytes(Buffer.from(bytes, "base64")).seed,
+      );
+    const seeds = usesNkeys(mode)
+      ? byUser(users, (user) => {
+          const key = specOf(user).seedKey;
+          const configured = secretConfig(key)?.apply((seed) => userNkeyFromSeed(seed, `${PROJECT}:${key}`).seed);
+          return pulumi.secret(configured ?? generatedSeed(user));
+        })
+      : {};
+    const nextSeeds = usesNkeys(mode) ? byUser(config.rotatingUsers, (user) => pulumi.secret(generatedSeed(nextLoginOf(user)))) : {};
     this.passwords = passwords;
     this.nextPasswords = nextPasswords;
+    this.seeds = seeds;
+    this.nextSeeds = nextSeeds;
 
     // What every server presents on its routes (cluster authorization): only the cluster's own servers may join.
+    // Routes have no NKEY login in nats-server, so this password stays with every authentication mode.
     const routePassword =
       secretConfig("routePassword") ?? new random.RandomPassword("route-password", { length: 32, special: false }, { parent: this }).result;
 
     // The bcrypt salts' secret key (infra/passwordHash.ts): kept in state so unchanged passwords keep their hashes.
     // Set in config (base64 of SALT_KEY_BYTES random bytes), it replaces the generated one, as a password in config
     // replaces its RandomPassword: a stack can then run without the random provider (the engine tests do).
-    const saltKey =
-      secretConfig("bcryptSaltKey") ?? new random.RandomBytes("bcrypt-salt-key", { length: SALT_KEY_BYTES }, { parent: this }).base64;
+    const saltKey = usesPasswords(mode)
+      ? (secretConfig("bcryptSaltKey") ?? new random.RandomBytes("bcrypt-salt-key", { length: SALT_KEY_BYTES }, { parent: this }).base64)
+      : pulumi.output("");
 
     // Objects are rendered with placeholder hashes: auth is not part of any of them except the Secret, so the
     // StatefulSet stays a plain, fully known value and `pulumi preview` shows its exact diff.
-    const objects = renderCluster(config, grants, REDACTED_HASHES).objects;
+    const placeholders = clusterLogins(mode, { hashes: REDACTED_HASHES });
+    const objects = renderCluster(config, grants, placeholders.hashes, undefined, placeholders.extraLogins).objects;
+    const publicKeysOf = (all: Record<string, string>) =>
+      Object.fromEntries(Object.entries(all).map(([user, seed]) => [user, userNkeyFromSeed(seed).publicKey])) as Record<UserName, string>;
     const natsConf = pulumi.secret(
-      pulumi.all([passwords, saltKey, routePassword, nextPasswords]).apply(([pw, key, route, next]) => {
-        const hashes = Object.fromEntries(
-          Object.entries(pw).map(([user, password]) => [user, hashPassword(user, password, key)]),
-        ) as PasswordHashes;
-        const extraLogins: ExtraLogins = Object.fromEntries(
-          Object.entries(next).map(([user, password]) => {
-            const login = nextLoginOf(user as UserName);
-            return [user, [{ user: login, passwordHash: hashPassword(login, password as string, key) }]];
-          }),
-        );
-        return renderCluster(config, grants, hashes, route, extraLogins).natsConf;
+      pulumi.all([passwords, saltKey, routePassword, nextPasswords, seeds, nextSeeds]).apply(([pw, key, route, next, seed, nextSeed]) => {
+        const hash = (login: string, password: string) => hashPassword(login, password, key);
+        const logins = clusterLogins(mode, {
+          hashes: Object.fromEntries(Object.entries(pw).map(([user, password]) => [user, hash(user, password)])) as PasswordHashes,
+          nextHashes: Object.fromEntries(Object.entries(next).map(([user, password]) => [user, hash(nextLoginOf(user as UserName), password)])),
+          publicKeys: publicKeysOf(seed),
+          nextPublicKeys: publicKeysOf(nextSeed),
+        });
+        return renderCluster(config, grants, logins.hashes, route, logins.extraLogins).natsConf;
       }),
     );
 

@@ -1,11 +1,11 @@
 // nats.conf and the Kubernetes objects of one cluster from config, grants and password hashes. One function
 // for both topologies (Kubernetes pods, local processes), so local mode runs the nats.conf that deploys.
 
-import { APP_ACCOUNT, SYSTEM_ACCOUNT, type UserName } from "./users";
+import { APP_ACCOUNT, nextLoginOf, SYSTEM_ACCOUNT, userSpecs, type UserName } from "./users";
 import { renderNatsConf, restartChecksum, type NatsConfInput, type NatsLogin, type NatsTopology, type RouteAuth, type TlsFiles } from "./natsConfig";
 import { kubernetesTopology, LAME_DUCK_GRACE_PERIOD, TLS_FILES } from "./clusterLayout";
 import { renderKubernetesObjects, type KubernetesObjects } from "./kubernetesObjects";
-import type { StackConfig } from "./stackConfig";
+import { usesNkeys, usesPasswords, type Authentication, type StackConfig } from "./stackConfig";
 import type { PasswordHashes } from "./passwordHash";
 import type { UserGrant } from "./userGrants";
 
@@ -28,6 +28,55 @@ export const REDACTED_ROUTE_PASSWORD = "<redacted: route password>";
 
 /** A hash of NO_PASSWORD means the identity has no password login (NKEYs only: nats.conf holds no secret of it). */
 export const NO_PASSWORD = "";
+
+/** The password hashes and further logins nats.conf lists, as natsConfInput and renderCluster take them. */
+export interface ClusterLogins {
+  readonly hashes: PasswordHashes;
+  readonly extraLogins: ExtraLogins;
+}
+
+/** What the logins of one deployment are made of; only the parts the authentication mode uses are read. */
+export interface Credentials {
+  /** bcrypt hashes of every identity's own password. */
+  readonly hashes: PasswordHashes;
+  /** bcrypt hashes of the `<user>-next` passwords of the users rotating. */
+  readonly nextHashes?: Readonly<Partial<Record<UserName, string>>>;
+  /** Public NKEYs ("U...") of every identity. */
+  readonly publicKeys?: Readonly<Record<UserName, string>>;
+  /** Public NKEYs of the `<user>-next` logins of the users rotating. */
+  readonly nextPublicKeys?: Readonly<Partial<Record<UserName, string>>>;
+}
+
+/** Stand-ins for public NKEYs where the seeds are not known (objects other than the Secret, renders without seeds). */
+export const REDACTED_PUBLIC_KEYS: Readonly<Record<UserName, string>> = Object.fromEntries(
+  userSpecs().map((s) => [s.name, `<public NKEY of ${s.name}: derived from its seed>`]),
+) as Record<UserName, string>;
+
+const noPasswords = (): PasswordHashes => Object.fromEntries(userSpecs().map((s) => [s.name, NO_PASSWORD])) as PasswordHashes;
+
+/**
+ * Every identity's logins under an authentication mode: with "nkey" nats.conf holds public keys and no password
+ * hash at all; with "password+nkey" both, so running services can move to their seeds one at a time. A rotating
+ * user's `<user>-next` login has a credential of each kind the mode uses, never the first login's key.
+ */
+export function clusterLogins(mode: Authentication, credentials: Credentials): ClusterLogins {
+  const passwords = usesPasswords(mode);
+  const nkeys = usesNkeys(mode);
+  const publicKeys = credentials.publicKeys ?? REDACTED_PUBLIC_KEYS;
+  const extraLogins: Partial<Record<UserName, NatsLogin[]>> = {};
+  for (const { name } of userSpecs()) {
+    const nextHash = credentials.nextHashes?.[name];
+    const nextKey = credentials.nextPublicKeys?.[name];
+    // The `-next` key equals the identity's own once step 3 of a rotation set the own seed to it: list it once.
+    const keys = nkeys ? [...new Set([publicKeys[name], ...(nextKey !== undefined ? [nextKey] : [])])] : [];
+    const logins: NatsLogin[] = [
+      ...(passwords && nextHash !== undefined ? [{ user: nextLoginOf(name), passwordHash: nextHash }] : []),
+      ...keys.map((nkey) => ({ nkey })),
+    ];
+    if (logins.length > 0) extraLogins[name] = logins;
+  }
+  return { hashes: passwords ? credentials.hashes : noPasswords(), extraLogins };
+}
 
 function passwordLogin(user: UserName, hash: string): NatsLogin[] {
   return hash === NO_PASSWORD ? [] : [{ user, passwordHash: hash }];

@@ -4,6 +4,7 @@
 
 import { z } from "zod";
 import { isKubernetesByteQuantity, kubernetesQuantitySpelling, parseSize, QUANTITY_HELP, SIZE_HELP } from "../lib/units";
+import { isUserSeed, USER_SEED_HELP } from "./nkeys";
 import { USER_NAMES } from "./users";
 
 export const PROJECT = "fluo-queue";
@@ -20,8 +21,28 @@ export const SECRET_KEYS = [
   "operatorPassword",
   "routePassword",
   "bcryptSaltKey",
+  // NKEY seeds ("SU..."), read with fluo-queue:authentication nkey or password+nkey (infra/users.ts seedKey).
+  "bffSeed",
+  "backendSeed",
+  "workersSeed",
+  "provisionerSeed",
+  "backupSeed",
+  "monitorSeed",
+  "operatorSeed",
 ] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
+
+/**
+ * How every identity logs in. "password": user and bcrypt hash in nats.conf (bcrypt cost 11 on every connect).
+ * "nkey": the public NKEY only, the client signs the server's nonce with its seed (no secret in nats.conf, an
+ * ed25519 check per connect). "password+nkey": both logins side by side, for moving running services over.
+ */
+export const AUTHENTICATION_MODES = ["password", "password+nkey", "nkey"] as const;
+export type Authentication = (typeof AUTHENTICATION_MODES)[number];
+export const usesPasswords = (mode: Authentication): boolean => mode !== "nkey";
+export const usesNkeys = (mode: Authentication): boolean => mode !== "password";
+
+const SEED_KEYS: readonly SecretKey[] = SECRET_KEYS.filter((k) => k.endsWith("Seed"));
 
 /** Object-valued keys: Pulumi.yaml's typed `config:` block has no object type, so they are documented only. */
 export const UNTYPED_KEYS = ["streamOverrides"] as const;
@@ -105,6 +126,7 @@ export const stackConfigSchema = z
     // Users in the middle of a password rotation: each gets a second login `<user>-next` (a generated password,
     // same permissions and inbox) beside its own, so services switch without a gap (README "Password rotation").
     rotatingUsers: z.array(z.enum(USER_NAMES)).default([]),
+    authentication: z.enum(AUTHENTICATION_MODES, { message: `must be one of ${AUTHENTICATION_MODES.join(", ")}` }).default("password"),
     // Read by the stream provider in configure() (streams/provider/settings.ts): the time budget of one operation.
     natsTimeout: z.string().regex(/^\d+(ms|s|m)$/, { message: 'must be a duration such as "20s" or "2m"' }).default("20s"),
   })
@@ -192,7 +214,7 @@ export function parseStackConfig(stack: string, raw: Readonly<Record<string, unk
     memoryRequest: parseSize(c.memoryRequest)!,
     memoryLimit: parseSize(c.memoryLimit)!,
   };
-  problems.push(...crossFieldProblems(c, bytes));
+  problems.push(...crossFieldProblems(c, bytes), ...seedProblems(c, raw));
   if (c.renderYamlToDirectory !== undefined && raw.kubeconfig !== undefined) {
     // The provider refuses the pair ("kubeconfig" arg is not compatible with "renderYamlToDirectory" arg).
     problems.push(
@@ -202,6 +224,28 @@ export function parseStackConfig(stack: string, raw: Readonly<Record<string, unk
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return { ...c, stack, bytes };
+}
+
+/**
+ * Seeds set in config: each must be a user seed, and only a mode with NKEY logins reads them. The value is a
+ * secret, so a message names the key and never shows it. Encrypted values of a stack file (`secure:`) are not
+ * strings here and are checked when the program reads them decrypted.
+ */
+function seedProblems(c: ParsedKeys, raw: Readonly<Record<string, unknown>>): string[] {
+  const problems: string[] = [];
+  for (const key of SEED_KEYS) {
+    const value = raw[key];
+    if (value === undefined) continue;
+    if (!usesNkeys(c.authentication)) {
+      problems.push(
+        `${PROJECT}:${key} is set, but ${PROJECT}:authentication = "${c.authentication}" logs in with passwords only: ` +
+          `set authentication to "password+nkey" or "nkey", or remove the seed (\`pulumi config rm ${PROJECT}:${key}\`)`,
+      );
+    } else if (typeof value === "string" && !isUserSeed(value.trim())) {
+      problems.push(`${PROJECT}:${key} (value not shown: a secret) is not ${USER_SEED_HELP}`);
+    }
+  }
+  return problems;
 }
 
 function gib(bytes: number): string {

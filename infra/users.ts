@@ -19,14 +19,14 @@ export const nextLoginOf = (user: UserName): string => `${user}-next`;
 export const APP_USERS: readonly AppUser[] = ["fluo-bff", "fluo-backend", "fluo-workers"];
 export const ADMIN_USERS: readonly UserName[] = ["fluo-provisioner", "fluo-backup", "fluo-monitor", "fluo-operator"];
 
-/** The passwords of `users` by login name: their own, plus `<user>-next` for those rotating. */
-export function pickPasswords<T>(
-  passwords: Readonly<Record<UserName, T>>,
+/** The credentials (passwords or NKEY seeds) of `users` by login name: their own, plus `<user>-next` for those rotating. */
+export function pickCredentials<T>(
+  passwords: Readonly<Partial<Record<UserName, T>>>,
   users: readonly UserName[],
   next: Readonly<Partial<Record<UserName, T>>> = {},
 ): Record<string, T> {
   return Object.fromEntries(
-    users.flatMap((u) => [[u, passwords[u]] as const, ...(next[u] !== undefined ? [[nextLoginOf(u), next[u] as T] as const] : [])]),
+    users.flatMap((u) => [...(passwords[u] !== undefined ? [[u, passwords[u] as T] as const] : []), ...(next[u] !== undefined ? [[nextLoginOf(u), next[u] as T] as const] : [])]),
   );
 }
 
@@ -39,6 +39,8 @@ export interface UserSpec {
   readonly description: string;
   /** Stack config key that may hold this user's password (a Pulumi secret). */
   readonly passwordKey: SecretKey;
+  /** Stack config key that may hold this user's NKEY seed (a Pulumi secret), read when authentication uses NKEYs. */
+  readonly seedKey: SecretKey;
   /**
    * Replies (request-reply, JetStream API answers, pull deliveries) go to `<inboxPrefix>.<id>`. A per-user
    * prefix keeps one user from reading another's replies, which with a shared `_INBOX.>` would include every
@@ -155,6 +157,7 @@ export function userSpecs(): readonly UserSpec[] {
       account: APP_ACCOUNT,
       description: "BFF: submits jobs, sends requests to the backend, follows signal status",
       passwordKey: "bffPassword",
+      seedKey: "bffSeed",
       base: grant({}),
     },
     {
@@ -162,6 +165,7 @@ export function userSpecs(): readonly UserSpec[] {
       account: APP_ACCOUNT,
       description: "Backend: answers BFF requests (into the BFF's inbox only), consumes signals",
       passwordKey: "backendPassword",
+      seedKey: "backendSeed",
       base: grant({}),
     },
     {
@@ -169,6 +173,7 @@ export function userSpecs(): readonly UserSpec[] {
       account: APP_ACCOUNT,
       description: "Workers: pull jobs, publish signal status",
       passwordKey: "workersPassword",
+      seedKey: "workersSeed",
       base: grant({}),
     },
     {
@@ -176,6 +181,7 @@ export function userSpecs(): readonly UserSpec[] {
       account: APP_ACCOUNT,
       description: "Stream and consumer management by `pulumi up`, `npm run local` and `npm run drift`",
       passwordKey: "provisionerPassword",
+      seedKey: "provisionerSeed",
       base: grant({ publish: PROVISIONING_SUBJECTS }),
     },
     {
@@ -183,6 +189,7 @@ export function userSpecs(): readonly UserSpec[] {
       account: APP_ACCOUNT,
       description: "Stream backup and restore (snapshots); no publish to data subjects, no consumer or stream management",
       passwordKey: "backupPassword",
+      seedKey: "backupSeed",
       base: grant({ publish: BACKUP_SUBJECTS }),
     },
     {
@@ -190,6 +197,7 @@ export function userSpecs(): readonly UserSpec[] {
       account: SYSTEM_ACCOUNT,
       description: "Monitoring (system account): read-only server and account reports; no application data",
       passwordKey: "monitorPassword",
+      seedKey: "monitorSeed",
       base: grant({ publish: MONITOR_SUBJECTS }),
     },
     {
@@ -197,6 +205,7 @@ export function userSpecs(): readonly UserSpec[] {
       account: SYSTEM_ACCOUNT,
       description: "Cluster operator (system account): server reports and removing a dead server from the meta group",
       passwordKey: "operatorPassword",
+      seedKey: "operatorSeed",
       base: grant({ publish: OPERATOR_SUBJECTS }),
     },
   ];

@@ -2,6 +2,7 @@
 // registration with its inputs and options. One stack per test file: index.ts runs once per module load.
 
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
 import { PROJECT } from "../infra/stackConfig";
 import { readStackFileValues } from "../infra/stackFile";
 
@@ -21,6 +22,11 @@ export interface ProgramRun {
   readonly outputs: Record<string, unknown>;
   byType(type: string): Registration[];
   one(type: string, name: string): Registration;
+}
+
+/** What the mocks return for a RandomBytes of `length` bytes: fixed per resource name, so tests can derive from it. */
+export function mockRandomBytes(name: string, length: number): Buffer {
+  return createHash("sha512").update(`bytes-of-${name}`).digest().subarray(0, length);
 }
 
 const nameOf = (r: unknown): string => (r as { __name?: string }).__name ?? "?";
@@ -51,7 +57,7 @@ export async function runProgram(stack: string, overrides: Record<string, unknow
           args.type === "random:index/randomPassword:RandomPassword"
             ? { result: `generated-${args.name}` }
             : args.type === "random:index/randomBytes:RandomBytes"
-              ? { base64: Buffer.from(`bytes-of-${args.name}`).toString("base64") }
+              ? { base64: mockRandomBytes(args.name, Number(args.inputs.length)).toString("base64") }
               : {};
         return { id: `${args.name}-id`, state: { ...args.inputs, ...computed } };
       },

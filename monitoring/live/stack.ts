@@ -16,7 +16,7 @@ import type { StackConfig } from "../../infra/stackConfig";
 import { userSpecs, type UserName } from "../../infra/users";
 import { freePort, LocalCluster, type LocalNode } from "../../local/localCluster";
 import { applyCatalog } from "../../streams/ops/apply";
-import { closeConnections, type ConnectionSettings } from "../../streams/provider/client";
+import { closeConnections, type PasswordConnection } from "../../streams/provider/client";
 import { httpGet, startProcess, waitFor, type ManagedProcess } from "./processes";
 
 /** Subjects outside the catalog that fluo-bff may also publish here, for test-only streams. */
@@ -51,7 +51,7 @@ export interface MonitoredCluster {
   readonly exporters: readonly Exporter[];
   readonly stateDir: string;
   readonly passwords: Readonly<Record<UserName, string>>;
-  settings(user: UserName): ConnectionSettings;
+  settings(user: UserName): PasswordConnection;
   connectAs(user: UserName): Promise<NatsConnection>;
   /** Stops exporters, closes connections, stops the servers and removes the state directory. */
   stop(): Promise<void>;
@@ -111,7 +111,7 @@ export async function startMonitoredCluster(options: MonitoredClusterOptions = {
   });
   const exporters: Exporter[] = [];
   const open: NatsConnection[] = [];
-  const settings = (user: UserName): ConnectionSettings => ({
+  const settings = (user: UserName): PasswordConnection => ({
     servers: cluster.servers,
     user,
     password: passwords[user],

@@ -58,9 +58,9 @@ beforeAll(async () => {
       return undefined;
     });
     const cluster = new FakeCluster("statefulset");
-    new StreamCatalog("streams", { config, catalog, cluster, provisionerPasswordSet: true });
+    new StreamCatalog("streams", { config, catalog, cluster, provisionerCredentialSet: true });
     try {
-      new StreamCatalog("streams-2", { config, catalog, cluster, provisionerPasswordSet: false });
+      new StreamCatalog("streams-2", { config, catalog, cluster, provisionerCredentialSet: false });
     } catch (err) {
       missingPassword = err;
     }

@@ -8,13 +8,27 @@
 
 import type { JetStreamManager, NatsConnection } from "nats";
 
-export interface ConnectionSettings {
+interface ConnectionTarget {
   /** Client URLs, e.g. ["nats://127.0.0.1:4222"]. */
   readonly servers: readonly string[];
+  /** The identity; with a seed it names the user in messages only (the server knows it by its public key). */
   readonly user: string;
-  readonly password: string;
   /** The user's private reply prefix (infra/users.ts): its permissions deny replies anywhere else. */
   readonly inboxPrefix: string;
+}
+
+/** How to reach NATS and log in: a user name and password, or an NKEY seed ("SU...") that signs the server's nonce. */
+export type ConnectionSettings = PasswordConnection | (ConnectionTarget & { readonly seed: string });
+export type PasswordConnection = ConnectionTarget & { readonly password: string };
+
+/** The nats.js connect options that log in with these settings. */
+export function loginOptions(settings: ConnectionSettings): { user?: string; pass?: string; authenticator?: import("nats").Authenticator } {
+  if ("seed" in settings) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nats = require("nats") as typeof import("nats");
+    return { authenticator: nats.nkeyAuthenticator(new TextEncoder().encode(settings.seed)) };
+  }
+  return { user: settings.user, pass: settings.password };
 }
 
 /** Bounds of the retry loop around one JetStream API call. */
@@ -84,7 +98,7 @@ function cache(): Map<string, CachedConnection> {
 }
 
 function cacheKey(settings: ConnectionSettings): string {
-  return JSON.stringify([settings.servers, settings.user, settings.password, settings.inboxPrefix]);
+  return JSON.stringify([settings.servers, settings.user, "seed" in settings ? settings.seed : settings.password, settings.inboxPrefix]);
 }
 
 /** The JetStream API error code of an error from nats.js, if it is one. */
@@ -109,17 +123,18 @@ export function isTransient(err: unknown): boolean {
  * A connection failure rephrased for a person: which URL, which user, what to check. Named NatsConnectError so
  * the CLIs print it as one line (a class would not survive the provider's serialization).
  */
-export function connectError(settings: Pick<ConnectionSettings, "servers" | "user">, err: unknown): Error {
+export function connectError(settings: Pick<ConnectionTarget, "servers" | "user"> & { readonly seed?: string }, err: unknown): Error {
   const urls = settings.servers.join(",");
   const code = clientErrorCode(err);
   const reason = err instanceof Error ? err.message : String(err);
-  // Every user's stack config key is its name without "fluo-" plus "Password" (infra/users.ts passwordKey).
-  const passwordKey = `fluo-queue:${settings.user.replace(/^fluo-/, "")}Password`;
+  // Every user's stack config key is its name without "fluo-" plus "Password" or "Seed" (infra/users.ts).
+  const credential = settings.seed !== undefined ? ["NKEY seed", "Seed", "seed"] : ["password", "Password", "password"];
+  const configKey = `fluo-queue:${settings.user.replace(/^fluo-/, "")}${credential[1]}`;
   const failure =
     code === "AUTHORIZATION_VIOLATION" || code === "BAD_AUTHENTICATION"
       ? new Error(
-          `NATS at ${urls} refused user "${settings.user}" (${reason}): check the ${settings.user} password ` +
-            `(stack config ${passwordKey}, or the password or context file given to this command)`,
+          `NATS at ${urls} refused user "${settings.user}" (${reason}): check the ${settings.user} ${credential[0]} ` +
+            `(stack config ${configKey}, or the ${credential[2]} or context file given to this command)`,
         )
       : new Error(
           `cannot reach NATS at ${urls} (${reason}). Is the URL right and the server reachable from here? ` +
@@ -143,8 +158,7 @@ export async function jetStreamManager(settings: ConnectionSettings): Promise<Je
     const connection = nats
       .connect({
         servers: [...settings.servers],
-        user: settings.user,
-        pass: settings.password,
+        ...loginOptions(settings),
         inboxPrefix: settings.inboxPrefix,
         name: "fluo-queue-provisioner",
         timeout: CONNECT_TIMEOUT_MS,

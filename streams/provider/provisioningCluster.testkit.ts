@@ -12,14 +12,14 @@ import { grant } from "../../infra/permissions";
 import { parseStackConfig } from "../../infra/stackConfig";
 import { userSpecs, type UserName } from "../../infra/users";
 import { LocalCluster } from "../../local/localCluster";
-import type { ConnectionSettings } from "./client";
+import type { PasswordConnection } from "./client";
 
 export interface ProvisioningCluster {
   readonly cluster: LocalCluster;
   /** fluo-provisioner's settings: what the provider gets from configure(). */
-  readonly provisioner: ConnectionSettings;
+  readonly provisioner: PasswordConnection;
   /** fluo-bff, allowed to publish on `test.>` here so tests can put messages in streams. */
-  readonly publisher: ConnectionSettings;
+  readonly publisher: PasswordConnection;
   readonly passwords: Readonly<Record<UserName, string>>;
   stop(): Promise<void>;
 }
@@ -34,7 +34,7 @@ export const API_ADVISORIES = "$JS.EVENT.ADVISORY.API";
  * offline ("no suitable peers for placement, peer offline", 10005) for a while. Waits until an R3 stream can be
  * created, then deletes it, so tests start from a cluster that accepts what they declare.
  */
-async function waitForPlacement(provisioner: ConnectionSettings, timeoutMs = 30_000): Promise<void> {
+async function waitForPlacement(provisioner: PasswordConnection, timeoutMs = 30_000): Promise<void> {
   const nc = await connect({ servers: [...provisioner.servers], user: provisioner.user, pass: provisioner.password, inboxPrefix: provisioner.inboxPrefix });
   try {
     const jsm = await nc.jetstreamManager();
@@ -68,7 +68,7 @@ export async function startProvisioningCluster(replicas: 1 | 3 = 3): Promise<Pro
     // File store large enough for the real catalog's reservations (max_bytes is reserved up front, not written).
     limits: { maxMemoryStore: 256 * 2 ** 20, maxFileStore: 16 * 2 ** 30 },
   });
-  const settings = (name: UserName): ConnectionSettings => ({
+  const settings = (name: UserName): PasswordConnection => ({
     servers: cluster.servers,
     user: name,
     password: passwords[name],

@@ -143,19 +143,41 @@ export interface RawConfig {
   get(key: string): string | undefined;
 }
 
-/** Provider settings from the stack config; a missing key fails with the command that sets it. */
-export function settingsFromConfig(config: RawConfig): ProviderSettings {
-  const url = config.get("fluo-queue:natsUrl");
-  const password = config.get("fluo-queue:provisionerPassword");
-  if (!url) {
-    throw new Error("fluo-queue:natsUrl is not set: streams are managed over a NATS URL (`pulumi config set fluo-queue:natsUrl nats://127.0.0.1:4222`)");
+/**
+ * How fluo-provisioner logs in: with its NKEY seed when `fluo-queue:authentication` is nkey (nats.conf then has
+ * no password for it), with its password otherwise (password+nkey keeps both logins; the password serves here).
+ * Both come from stack config: a generated credential lives only in state, which the provider cannot read.
+ */
+function provisionerLogin(config: RawConfig): { readonly password: string } | { readonly seed: string } {
+  const mode = config.get("fluo-queue:authentication") ?? "password";
+  if (mode === "nkey") {
+    const seed = config.get("fluo-queue:provisionerSeed")?.trim();
+    if (!seed) {
+      throw new Error(
+        "fluo-queue:provisionerSeed is not set: with fluo-queue:authentication nkey the stream provider logs in as " +
+          "fluo-provisioner with its NKEY seed (`nats auth nkey gen user > p.seed && pulumi config set --secret " +
+          'fluo-queue:provisionerSeed "$(cat p.seed)" && rm p.seed`)',
+      );
+    }
+    return { seed };
   }
+  const password = config.get("fluo-queue:provisionerPassword");
   if (!password) {
     throw new Error(
       "fluo-queue:provisionerPassword is not set: the stream provider logs in as fluo-provisioner with it " +
         "(`pulumi config set --secret fluo-queue:provisionerPassword <password>`)",
     );
   }
+  return { password };
+}
+
+/** Provider settings from the stack config; a missing key fails with the command that sets it. */
+export function settingsFromConfig(config: RawConfig): ProviderSettings {
+  const url = config.get("fluo-queue:natsUrl");
+  if (!url) {
+    throw new Error("fluo-queue:natsUrl is not set: streams are managed over a NATS URL (`pulumi config set fluo-queue:natsUrl nats://127.0.0.1:4222`)");
+  }
+  const login = provisionerLogin(config);
   let allowDestroy: string[] = [];
   const raw = config.get("fluo-queue:allowDestroy");
   if (raw) {
@@ -172,7 +194,7 @@ export function settingsFromConfig(config: RawConfig): ProviderSettings {
     throw new Error(`fluo-queue:natsTimeout = ${JSON.stringify(timeout)}: must be a duration from 1s to 10m, e.g. 20s or 2m`);
   }
   return {
-    connection: { servers: url.split(","), user: PROVISIONER_USER, password, inboxPrefix: PROVISIONER_INBOX },
+    connection: { servers: url.split(","), user: PROVISIONER_USER, inboxPrefix: PROVISIONER_INBOX, ...login },
     allowDestroy,
     timeoutMs,
   };
