@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { natsConfInput, renderCluster } from "./renderCluster";
+import { clusterLogins, natsConfInput, REDACTED_PUBLIC_KEYS, renderCluster } from "./renderCluster";
+import { userNkeyFromBytes } from "./nkeys";
+import { userSpecs, type UserName } from "./users";
 import { userGrants } from "./userGrants";
 import { kubernetesTopology, TLS_FILES } from "./clusterLayout";
 import { generateCertificates } from "../local/certificates";
@@ -154,5 +156,71 @@ describe("nats.conf", () => {
     const on = renderCluster(parseStackConfig("t", { tls: "cert-manager" }), userGrants(), hashes).natsConf;
     expect(on.match(/tls \{\n\s+cert_file: "\/etc\/nats-tls\/tls.crt"\n\s+key_file: "\/etc\/nats-tls\/tls.key"\n\s+ca_file: "\/etc\/nats-tls\/ca.crt"/g)).toHaveLength(2);
     expect(() => parseStackConfig("p", { environment: "prod", protect: true, tls: "off" })).toThrow(/fluo-queue:tls = "off": prod must encrypt/);
+  });
+});
+
+// One NKEY per identity, from fixed bytes so the file is the same on every run.
+const NKEYS = Object.fromEntries(
+  userSpecs().map((u, i) => [u.name, userNkeyFromBytes(Uint8Array.from({ length: 32 }, (_, b) => (i * 32 + b) % 256))]),
+) as Record<UserName, ReturnType<typeof userNkeyFromBytes>>;
+const PUBLIC_KEYS = Object.fromEntries(Object.entries(NKEYS).map(([u, k]) => [u, k.publicKey])) as Record<UserName, string>;
+
+/** The permissions block of the user entry holding the text at `at` (up to the closing brace of that entry). */
+function permissionsAt(text: string, at: number): string {
+  const from = text.indexOf("permissions {", at);
+  const indent = /\n( *)permissions \{/.exec(text.slice(from - 40, from + 13))![1];
+  return text.slice(from, text.indexOf(`\n${indent}}`, from) + indent.length + 2);
+}
+
+describe("nats.conf with authentication nkey", () => {
+  const conf = (mode: "password" | "nkey" | "password+nkey", more: Parameters<typeof clusterLogins>[1] = { hashes, publicKeys: PUBLIC_KEYS }) => {
+    const logins = clusterLogins(mode, more);
+    return renderCluster(parseStackConfig("t", { authentication: mode }), userGrants(), logins.hashes, "route-secret", logins.extraLogins).natsConf;
+  };
+  const accounts = (text: string) => text.slice(text.indexOf("accounts {"));
+
+  it("holds every identity's public key and no password hash, user name or seed; the real nats-server -t accepts it", () => {
+    const text = conf("nkey");
+    for (const { name } of userSpecs()) {
+      expect(text).toContain(`nkey: "${PUBLIC_KEYS[name]}"`);
+      expect(text).not.toContain(NKEYS[name].seed);
+    }
+    expect(accounts(text)).not.toMatch(/password|user:|\$2a\$/);
+    expect(accounts(text).match(/nkey: /g)).toHaveLength(userSpecs().length);
+    // Routes have no NKEY login: the route credentials stay in the cluster block.
+    expect(text).toContain('user: "fluo-route"');
+    const result = natsServerConfigTest(text);
+    expect(result.status, result.output).toBe(0);
+  });
+
+  it("password+nkey lists both logins of each identity with the same permissions; password alone is unchanged", () => {
+    const both = accounts(conf("password+nkey"));
+    for (const { name } of userSpecs()) {
+      const start = both.indexOf(`user: "${name}"`);
+      const byKey = both.indexOf(`nkey: "${PUBLIC_KEYS[name]}"`);
+      expect(start, name).toBeGreaterThan(0);
+      expect(byKey, name).toBeGreaterThan(start);
+      expect(permissionsAt(both, byKey)).toBe(permissionsAt(both, start));
+      expect(permissionsAt(both, start)).toContain(`_INBOX_${name.replace(/-/g, "_").toUpperCase()}.>`);
+    }
+    expect(natsServerConfigTest(conf("password+nkey")).status).toBe(0);
+    expect(conf("password")).not.toContain("nkey");
+    expect(conf("password")).toBe(renderCluster(parseStackConfig("t", {}), userGrants(), hashes, "route-secret").natsConf);
+  });
+
+  it("a rotating identity's -next login has its own key; once the own seed is the -next one, the key is listed once", () => {
+    const next = userNkeyFromBytes(new Uint8Array(32).fill(7)).publicKey;
+    const rotating = accounts(conf("nkey", { hashes, publicKeys: PUBLIC_KEYS, nextPublicKeys: { "fluo-workers": next } }));
+    expect(rotating).toContain(`nkey: "${PUBLIC_KEYS["fluo-workers"]}"`);
+    expect(rotating).toContain(`nkey: "${next}"`);
+    const switched = accounts(conf("nkey", { hashes, publicKeys: { ...PUBLIC_KEYS, "fluo-workers": next }, nextPublicKeys: { "fluo-workers": next } }));
+    expect(switched.split(`nkey: "${next}"`)).toHaveLength(2);
+    expect(switched).not.toContain(PUBLIC_KEYS["fluo-workers"]);
+  });
+
+  it("without the seeds (objects other than the Secret, renders) it names the missing key instead of one", () => {
+    const text = conf("nkey", { hashes });
+    expect(text).toContain(`nkey: "${REDACTED_PUBLIC_KEYS["fluo-bff"]}"`);
+    expect(text).toContain("<public NKEY of fluo-bff: derived from its seed>");
   });
 });

@@ -7,6 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readStackConfig, StackFileError } from "./stackFile";
 
+// A user seed and its public key (infra/nkeys.test.ts checks the pair against natscli).
+const SEED = "SUAAAAICAMCAKBQHBAEQUCYMBUHA6EARCIJRIFIWC4MBSGQ3DQOR4H776Y";
+const PUBLIC_KEY = "UAB2CB576PHBBPQ5ODORRZ2LYCMWPZGWGCN2KDK7DXOIMZASKUY3RLKK";
+
 function problemsOf(raw: Record<string, unknown>, stack = "test"): string {
   try {
     parseStackConfig(stack, raw);
@@ -67,9 +71,31 @@ describe("stack config", () => {
     ["bad label for PodMonitor selection", { podMonitorLabels: ["release"] }, /fluo-queue:podMonitorLabels\.0.*key=value/],
     ["bad NATS URL", { natsUrl: "localhost:4222" }, /fluo-queue:natsUrl = "localhost:4222": must be a NATS URL/],
     ["boolean given as word", { zoneSpread: "yes" }, /fluo-queue:zoneSpread = "yes"/],
+    ["unknown authentication mode", { authentication: "nkeys" }, /^invalid stack config: fluo-queue:authentication = "nkeys": must be one of password, password\+nkey, nkey$/],
+    ["a seed while logging in with passwords", { bffSeed: SEED }, /^invalid stack config: fluo-queue:bffSeed is set, but fluo-queue:authentication = "password" logs in with passwords only: set authentication to "password\+nkey" or "nkey", or remove the seed \(`pulumi config rm fluo-queue:bffSeed`\)$/],
   ];
   it.each(invalid)("rejects %s, naming the key", (_name, raw, expected) => {
     expect(problemsOf(raw)).toMatch(expected);
+  });
+
+  it("authentication defaults to password; nkey and password+nkey read seeds from config, prod included", () => {
+    expect(parseStackConfig("test", {}).authentication).toBe("password");
+    for (const mode of ["nkey", "password+nkey"]) {
+      const c = parseStackConfig("test", { authentication: mode, environment: "prod", protect: true, tls: "cert-manager", workersSeed: SEED });
+      expect(c.authentication).toBe(mode);
+      // Secrets never enter the validated model.
+      expect(JSON.stringify(c)).not.toContain(SEED);
+    }
+  });
+
+  it("a seed that is not an NKEY user seed is one line naming the key, never the value", () => {
+    for (const bad of ["SUAAAA", SEED.replace(/^SU/, "SA"), `${SEED.slice(0, -1)}A`, PUBLIC_KEY]) {
+      const message = problemsOf({ authentication: "nkey", provisionerSeed: bad });
+      expect(message).toBe(
+        'invalid stack config: fluo-queue:provisionerSeed (value not shown: a secret) is not an NKEY user seed: 58 characters starting with "SU" (make one with `nats auth nkey gen user`)',
+      );
+      expect(message).not.toContain(bad);
+    }
   });
 
   it("reports every problem at once, not only the first", () => {

@@ -20,6 +20,8 @@ export interface Registration {
 export interface ProgramRun {
   readonly resources: Registration[];
   readonly outputs: Record<string, unknown>;
+  /** The stack outputs that are Pulumi secrets (encrypted in state, `[secret]` in `pulumi stack output`). */
+  readonly secretOutputs: string[];
   byType(type: string): Registration[];
   one(type: string, name: string): Registration;
 }
@@ -96,8 +98,10 @@ export async function runProgram(stack: string, overrides: Record<string, unknow
     return undefined;
   });
   const outputs: Record<string, unknown> = {};
+  const secretOutputs: string[] = [];
   for (const [key, value] of Object.entries(program)) {
     outputs[key] = pulumi.Output.isInstance(value) ? await new Promise((r) => value.apply(r)) : value;
+    if (pulumi.Output.isInstance(value) && (await (value as unknown as { isSecret: Promise<boolean> }).isSecret)) secretOutputs.push(key);
   }
   // Let registrations that wait on outputs (secrets, dynamic resources) reach the mocks.
   await new Promise((r) => setTimeout(r, 200));
@@ -105,6 +109,7 @@ export async function runProgram(stack: string, overrides: Record<string, unknow
   return {
     resources,
     outputs,
+    secretOutputs,
     byType: (type) => resources.filter((r) => r.type === type),
     one: (type, name) => {
       const found = resources.find((r) => r.type === type && r.name === name);
@@ -118,8 +123,8 @@ export async function runProgram(stack: string, overrides: Record<string, unknow
  * Every URN the stack registers with stream management on (natsUrl set), sorted: a changed URN makes the
  * engine replace a live resource, so moving code must leave this list as it is.
  */
-export async function programUrns(stack: string, expectedDynamic: number): Promise<string[]> {
-  const run = await runProgram(stack, { natsUrl: "nats://127.0.0.1:4222", provisionerPassword: "not-a-real-password" });
+export async function programUrns(stack: string, expectedDynamic: number, overrides: Record<string, unknown> = {}): Promise<string[]> {
+  const run = await runProgram(stack, { natsUrl: "nats://127.0.0.1:4222", provisionerPassword: "not-a-real-password", ...overrides });
   // Dynamic resources register only after their provider is serialized.
   const dynamic = () => run.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/")).length;
   for (let i = 0; i < 100 && dynamic() < expectedDynamic; i++) await new Promise((r) => setTimeout(r, 100));

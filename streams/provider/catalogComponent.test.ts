@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
 import { parseStackConfig } from "../../infra/stackConfig";
-import { StreamCatalog, STREAMS_NEED_PASSWORD } from "./catalogComponent";
+import { StreamCatalog, STREAMS_NEED_PASSWORD, STREAMS_NEED_SEED } from "./catalogComponent";
 import type { Catalog } from "../spec";
 
 interface Seen {
@@ -35,6 +35,7 @@ class FakeCluster extends pulumi.CustomResource {
   }
 }
 
+let missingSeed: unknown;
 let missingPassword: unknown;
 
 beforeAll(async () => {
@@ -64,6 +65,12 @@ beforeAll(async () => {
     } catch (err) {
       missingPassword = err;
     }
+    try {
+      const nkeyConfig = { ...config, authentication: "nkey" as const };
+      new StreamCatalog("streams-3", { config: nkeyConfig, catalog, cluster, provisionerCredentialSet: false });
+    } catch (err) {
+      missingSeed = err;
+    }
     return undefined;
   });
   for (let i = 0; i < 50 && !seen.some((s) => s.name === "consumer-A-c"); i++) await new Promise((r) => setTimeout(r, 100));
@@ -81,6 +88,11 @@ describe("StreamCatalog", () => {
     const consumer = seen.find((s) => s.name === "consumer-A-c")!;
     expect(consumer.type).toBe("pulumi-nodejs:dynamic/fluo-queue:Consumer");
     expect(consumer).toMatchObject({ dependsOn: ["stream-A"], deletedWith: "stream-A", replaceWith: ["stream-A"] });
+  });
+
+  it("with authentication nkey, refuses without a configured provisioner seed, saying how to make and set one", () => {
+    expect((missingSeed as Error).message).toBe(STREAMS_NEED_SEED);
+    expect(STREAMS_NEED_SEED).toContain("nats auth nkey gen user > provisioner.seed && pulumi config set --secret fluo-queue:provisionerSeed");
   });
 
   it("refuses to manage streams without a configured provisioner password, saying how to set one", () => {
