@@ -1,0 +1,131 @@
+// authentication nkey on a live 3-node cluster from the rendered nats.conf (the stack config switch, not a hand-made
+// login): first password+nkey, where every identity has both logins, then nkey after a reload, where nats.conf holds
+// public keys only. Each application user does its job with its seed, the provisioner creates the catalog over the
+// stream provider's own client with its seed, and every password that worked before is refused.
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, nkeyAuthenticator, StringCodec, type NatsConnection } from "nats";
+import { deploymentModel } from "../model";
+import { readStackConfig } from "./stackFile";
+import { passwordHashes, randomSaltKey } from "./passwordHash";
+import { clusterLogins } from "./renderCluster";
+import { userNkeyFromBytes, type UserNkey } from "./nkeys";
+import { userSpecs, type UserName } from "./users";
+import { parseStackConfig, type Authentication } from "./stackConfig";
+import { LocalCluster } from "../local/localCluster";
+import { closeConnections, jetStreamManager } from "../streams/provider/client";
+import { PROVISIONER_INBOX, PROVISIONER_USER } from "../streams/provider/settings";
+import { consumerApiConfig, streamApiConfig } from "../streams/fields";
+import { nextPermissionError, requestAnswered } from "../test/natsProbe.testkit";
+
+const sc = StringCodec();
+const devConfig = readStackConfig("dev");
+const configOf = (authentication: Authentication) =>
+  parseStackConfig("dev", { ...Object.fromEntries(Object.entries(devConfig).filter(([k]) => k !== "stack" && k !== "bytes")), authentication });
+const { catalog, grants } = deploymentModel(configOf("nkey"));
+const users = userSpecs().map((u) => u.name);
+const passwords = Object.fromEntries(users.map((u) => [u, `nkey-test-${u}`])) as Record<UserName, string>;
+const keys = Object.fromEntries(users.map((u) => [u, userNkeyFromBytes(randomBytes(32))])) as Record<UserName, UserNkey>;
+const hashes = passwordHashes(passwords, randomSaltKey());
+const publicKeys = Object.fromEntries(users.map((u) => [u, keys[u].publicKey])) as Record<UserName, string>;
+const inboxOf = (user: UserName): string => userSpecs().find((u) => u.name === user)!.inboxPrefix;
+
+let stateDir: string;
+let cluster: LocalCluster;
+const open: NatsConnection[] = [];
+
+async function withSeed(user: UserName): Promise<NatsConnection> {
+  const nc = await connect({ servers: cluster.servers, authenticator: nkeyAuthenticator(sc.encode(keys[user].seed)), inboxPrefix: inboxOf(user), reconnect: false, timeout: 30_000 });
+  open.push(nc);
+  return nc;
+}
+
+async function withPassword(user: UserName): Promise<NatsConnection> {
+  const nc = await connect({ servers: cluster.servers, user, pass: passwords[user], inboxPrefix: inboxOf(user), reconnect: false, timeout: 30_000 });
+  open.push(nc);
+  return nc;
+}
+
+beforeAll(async () => {
+  stateDir = mkdtempSync(join(tmpdir(), "fluo-nkey-"));
+  const logins = clusterLogins("password+nkey", { hashes, publicKeys });
+  cluster = await LocalCluster.start({ config: configOf("password+nkey"), grants, hashes: logins.hashes, extraLogins: logins.extraLogins, stateDir });
+  await cluster.waitForMetaLeader();
+});
+
+afterAll(async () => {
+  for (const nc of open) if (!nc.isClosed()) await nc.close().catch(() => undefined);
+  await closeConnections();
+  await cluster?.stop();
+  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+});
+
+describe("authentication nkey on a live cluster", () => {
+  let before: NatsConnection;
+
+  it("password+nkey: every identity logs in with its password and with its seed", async () => {
+    for (const user of users) {
+      const byPassword = await withPassword(user);
+      const bySeed = await withSeed(user);
+      expect(byPassword.info?.server_name, user).toBeTruthy();
+      expect(bySeed.info?.server_name, user).toBeTruthy();
+      await byPassword.close();
+    }
+    before = open.find((nc) => !nc.isClosed())!;
+  });
+
+  it("nkey: nats.conf holds public keys only; seeds keep working across the reload, passwords are refused", async () => {
+    const logins = clusterLogins("nkey", { hashes, publicKeys });
+    await cluster.reloadAuth(logins);
+    const conf = readFileSync(cluster.nodes[0].confPath, "utf8");
+    const accounts = conf.slice(conf.indexOf("accounts {"));
+    for (const user of users) {
+      expect(accounts).toContain(`nkey: "${publicKeys[user]}"`);
+      expect(conf).not.toContain(keys[user].seed);
+    }
+    expect(accounts).not.toMatch(/password|user:/);
+    // A seed connection opened before the switch is still authorized after it: moving over cuts nobody off.
+    await before.flush();
+    expect(before.isClosed()).toBe(false);
+    for (const user of users) {
+      await expect(withPassword(user), user).rejects.toThrow(/authorization violation/i);
+    }
+  });
+
+  it("the provisioner creates the catalog with its seed over the stream provider's client", async () => {
+    const jsm = await jetStreamManager({ servers: cluster.servers, user: PROVISIONER_USER, seed: keys["fluo-provisioner"].seed, inboxPrefix: PROVISIONER_INBOX });
+    for (const s of catalog.streams) await jsm.streams.add(streamApiConfig(s));
+    for (const c of catalog.consumers) await jsm.consumers.add(c.stream, consumerApiConfig(c));
+    const names: string[] = [];
+    for await (const name of jsm.streams.names()) names.push(name);
+    expect(names.sort()).toEqual(catalog.streams.map((s) => s.name).sort());
+  });
+
+  it("each application user does its job with its seed, within its permissions", async () => {
+    const bff = await withSeed("fluo-bff");
+    const backend = await withSeed("fluo-backend");
+    const workers = await withSeed("fluo-workers");
+
+    // BFF submits a job; the workers pull and ack it.
+    const ack = await bff.jetstream().publish("jobs.rule_validation", sc.encode("job via nkey"));
+    expect(ack.stream).toBe("JOBS");
+    const msg = await (await workers.jetstream().consumers.get("JOBS", "rule-validation")).next({ expires: 5_000 });
+    expect(msg && sc.decode(msg.data)).toBe("job via nkey");
+    expect(await msg!.ackAck()).toBe(true);
+
+    // The backend answers a BFF request into the BFF's inbox.
+    const service = backend.subscribe("rpc.backend.>", { callback: (_err, m) => m.respond(sc.encode(`answer to ${sc.decode(m.data)}`)) });
+    await backend.flush();
+    expect(sc.decode((await requestAnswered(bff, "rpc.backend.ping", sc.encode("ping"))).data)).toBe("answer to ping");
+    service.unsubscribe();
+
+    // The seed carries the identity's permissions, not more: workers may not submit jobs.
+    const denied = nextPermissionError(workers);
+    workers.publish("jobs.trace_analysis", sc.encode("not allowed"));
+    expect(await denied).toBe("publish jobs.trace_analysis");
+  });
+});
