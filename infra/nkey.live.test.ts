@@ -128,4 +128,21 @@ describe("authentication nkey on a live cluster", () => {
     workers.publish("jobs.trace_analysis", sc.encode("not allowed"));
     expect(await denied).toBe("publish jobs.trace_analysis");
   });
+
+  it("rotating a key: the -next key logs in beside the old one; once the own key is replaced, the old key's connection is closed", async () => {
+    const next = userNkeyFromBytes(randomBytes(32));
+    await cluster.reloadAuth(clusterLogins("nkey", { hashes, publicKeys, nextPublicKeys: { "fluo-workers": next.publicKey } }));
+    const old = await withSeed("fluo-workers");
+    const rolled = await connect({ servers: cluster.servers, authenticator: nkeyAuthenticator(sc.encode(next.seed)), inboxPrefix: inboxOf("fluo-workers"), reconnect: false });
+    open.push(rolled);
+    await old.flush();
+    expect(old.isClosed()).toBe(false);
+    // Step 3 of the README: the -next seed becomes the identity's own seed.
+    await cluster.reloadAuth(clusterLogins("nkey", { hashes, publicKeys: { ...publicKeys, "fluo-workers": next.publicKey }, nextPublicKeys: { "fluo-workers": next.publicKey } }));
+    await old.closed();
+    expect(old.isClosed()).toBe(true);
+    await rolled.flush();
+    expect(rolled.isClosed()).toBe(false);
+    await expect(withSeed("fluo-workers")).rejects.toThrow(/authorization violation/i);
+  });
 });

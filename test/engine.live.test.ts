@@ -17,6 +17,8 @@ import { deploymentModel } from "../model";
 import { passwordHashes, SALT_KEY_BYTES } from "../infra/passwordHash";
 import { ADMIN_USERS, APP_USERS, userSpecs, type UserName } from "../infra/users";
 import { LocalCluster } from "../local/localCluster";
+import { clusterLogins } from "../infra/renderCluster";
+import { userNkeyFromBytes, userNkeyFromSeed } from "../infra/nkeys";
 import { consumerInputs, liveConsumerInputs } from "../streams/provider/consumer";
 import { liveStreamInputs, streamInputs } from "../streams/provider/stream";
 import { PROVISIONER_INBOX, PROVISIONER_USER } from "../streams/provider/settings";
@@ -43,6 +45,7 @@ let jsm: JetStreamManager;
 
 const routePassword = `route-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
 const saltKey = randomBytes(SALT_KEY_BYTES).toString("base64");
+const clusterHashes = passwordHashes(passwords, saltKey);
 
 /** Every secret the program would otherwise generate with the random provider, which cannot be built here. */
 function passwordConfig(): string[] {
@@ -125,7 +128,7 @@ beforeAll(async () => {
   cluster = await LocalCluster.start({
     config: devConfig,
     grants: dev.grants,
-    hashes: passwordHashes(passwords, saltKey),
+    hashes: clusterHashes,
     stateDir: clusterDir,
     // Reservations only (max_bytes is reserved, not written): room for prod's catalog and a memory stream.
     limits: { maxMemoryStore: 1024 * 2 ** 20, maxFileStore: 16 * 2 ** 30 },
@@ -302,6 +305,58 @@ describe("the dev stack through the Pulumi engine", () => {
     expect(await streamNames()).toEqual([]);
     expect(stateResources(project, "dev")).toEqual([]);
     expect([...objectsIn(project.manifests).keys()]).toEqual([]);
+  }, STEP);
+});
+
+// The config-set path of authentication nkey end to end (the random provider cannot be built here): every seed in
+// stack config, the stream provider logging in with provisionerSeed, no password anywhere but the route's.
+describe("a dev stack with authentication nkey", () => {
+  const seeds = Object.fromEntries(userSpecs().map((u) => [u.name, userNkeyFromBytes(randomBytes(32)).seed])) as Record<UserName, string>;
+  const manifests = () => join(project.manifests, "..", "nkey-manifests");
+
+  it("pulumi up with every seed in config: streams created as fluo-provisioner by NKEY, nats.conf holds public keys only", async () => {
+    // The cluster accepts both logins from now on: the password stacks before and after this one keep working.
+    const publicKeys = Object.fromEntries(userSpecs().map((u) => [u.name, userNkeyFromSeed(seeds[u.name]).publicKey])) as Record<UserName, string>;
+    await cluster.reloadAuth(clusterLogins("password+nkey", { hashes: clusterHashes, publicKeys }));
+    project.write("Pulumi.nkey.yaml", `${readFileSync(join(project.dir, "Pulumi.dev.yaml"), "utf8")}  fluo-queue:authentication: nkey\n`);
+    project.cliOk(["stack", "init", "nkey", "--secrets-provider", "passphrase"]);
+    project.cliOk([
+      "config", "set-all", "--stack", "nkey",
+      "--plaintext", `fluo-queue:natsUrl=${cluster.servers.join(",")}`,
+      "--plaintext", `fluo-queue:renderYamlToDirectory=${manifests()}`,
+      ...userSpecs().flatMap((u) => ["--secret", `fluo-queue:${u.seedKey}=${seeds[u.name]}`]),
+      "--secret", `fluo-queue:routePassword=${routePassword}`,
+    ]);
+    expectOk(await run("deploy", "nkey"));
+    expect(await streamNames()).toEqual(dev.catalog.streams.map((s) => s.name).sort());
+    expect(stateResources(project, "nkey").filter((r) => r.type.startsWith("random:"))).toEqual([]);
+    const secret = [...objectsIn(manifests()).values()].find((o) => o.kind === "Secret" && (o.metadata as { name: string }).name === "nats-config") as
+      | { stringData?: Record<string, string>; data?: Record<string, string> }
+      | undefined;
+    const conf = secret?.stringData?.["nats.conf"] ?? Buffer.from(secret?.data?.["nats.conf"] ?? "", "base64").toString("utf8");
+    const accounts = conf.slice(conf.indexOf("accounts {"));
+    for (const u of userSpecs()) expect(accounts, u.name).toContain(`nkey: "${publicKeys[u.name]}"`);
+    expect(accounts).not.toMatch(/password|user:/);
+  }, STEP);
+
+  it("stack outputs are seeds and adminSeeds (secret), no passwords; the state holds no seed, in plain text or base64", () => {
+    const outputs = JSON.parse(project.cliOk(["stack", "output", "--json", "--show-secrets", "--stack", "nkey"])) as Record<string, unknown>;
+    expect(Object.keys(outputs).sort()).toEqual(["adminSeeds", "clientUrl", "managedStreams", "namespace", "seeds"]);
+    expect(outputs.seeds).toEqual(Object.fromEntries(APP_USERS.map((u) => [u, seeds[u]])));
+    expect(outputs.adminSeeds).toEqual(Object.fromEntries(ADMIN_USERS.map((u) => [u, seeds[u]])));
+    const plain = JSON.parse(project.cliOk(["stack", "output", "--json", "--stack", "nkey"])) as Record<string, unknown>;
+    expect(plain.seeds).toBe("[secret]");
+    expect(plain.adminSeeds).toBe("[secret]");
+    const state = project.stateFile("nkey");
+    for (const [user, seed] of Object.entries(seeds)) {
+      expect(state, `${user}'s seed in plain text`).not.toContain(seed);
+      for (const pad of ["", "x", "xx"]) expect(state, `${user}'s seed in base64`).not.toContain(Buffer.from(pad + seed).toString("base64").slice(4, -4));
+    }
+  });
+
+  it("destroy removes its streams, so the next stack starts from an empty server", async () => {
+    expectOk(await run("stack", "nkey", "destroy"));
+    expect(await streamNames()).toEqual([]);
   }, STEP);
 });
 
