@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { connect, type NatsConnection } from "nats";
 import { userSpecs } from "../infra/users";
 import { BACKUP_META_FILE, readBackupDir, restoreStream, snapshotStream, writeBackupDir } from "../streams/ops/backup";
+import { loginOptions } from "../streams/provider/client";
 import { parseCommandLine, usage, UsageError, type CommandSpec } from "./args";
 import { CONNECTION_OPTIONS, connectFailure, resolveConnection } from "./connection";
 import { exitWhenFlushed, runCli } from "./errors";
@@ -74,13 +75,12 @@ async function run(command: "backup" | "restore", rest: readonly string[], io: I
   try {
     nc = await connect({
       servers: connection.servers,
-      user: connection.user,
-      pass: connection.password,
+      ...loginOptions(connection),
       inboxPrefix: connection.inboxPrefix,
       reconnect: false,
       timeout: 5_000,
     }).catch((err: unknown) => {
-      throw connectFailure(connection.servers, connection.user, err);
+      throw connectFailure(connection.servers, connection.user, err, "seed" in connection ? connection.seed : undefined);
     });
     const options = { inboxPrefix: connection.inboxPrefix };
     if (command === "backup") {

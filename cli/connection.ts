@@ -4,7 +4,9 @@
 // credentials `npm run local` wrote. Nobody has to dig a password out of .local/credentials by hand.
 
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { homedir } from "node:os";
+import { dirname, join, resolve as resolvePath } from "node:path";
+import { isUserSeed, USER_SEED_HELP } from "../infra/nkeys";
 import { userSpecs, type UserName, type UserSpec } from "../infra/users";
 import { projectRoot } from "../infra/stackFile";
 import { stateLayout, type ClusterRecord } from "../local/stateDir";
@@ -12,14 +14,16 @@ import { connectError } from "../streams/provider/client";
 import type { OptionSpec } from "./args";
 import { UsageError } from "./args";
 
-export interface ResolvedConnection {
+interface ResolvedTarget {
   readonly servers: string[];
   readonly user: UserName;
-  readonly password: string;
   readonly inboxPrefix: string;
   /** Where the credentials came from, for the "connecting ..." line. */
   readonly source: string;
 }
+
+/** A password, or (a context with `nkey`, for stacks with authentication nkey) the user's NKEY seed. */
+export type ResolvedConnection = ResolvedTarget & ({ readonly password: string } | { readonly seed: string });
 
 export interface ConnectionFlags {
   readonly url?: string;
@@ -31,7 +35,7 @@ export interface ConnectionFlags {
 /** The flags every operator CLI takes for its connection, with the same help text. */
 export const CONNECTION_OPTIONS = {
   url: { value: "<nats-url>", help: "server URL(s), comma-separated; default: the local cluster of `npm run local`" },
-  context: { value: "<file>", help: "nats CLI context file (url, user, password), e.g. .local/credentials/<user>.json" },
+  context: { value: "<file>", help: "nats CLI context file (url, user, password; or url and nkey, a seed file), e.g. .local/credentials/<user>.json" },
   password: { value: "<pw>", help: "the user's password (prefer the environment variable or --context: shell history keeps flags)" },
   "state-dir": { value: "<dir>", help: "local mode's state directory whose credentials to use (default .local)" },
 } as const satisfies Record<string, OptionSpec>;
@@ -68,21 +72,51 @@ function readJson(flag: string, file: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-function fromContext(flag: string, file: string, wanted: UserSpec | undefined, urlFlag: string | undefined): ResolvedConnection {
-  const context = readJson(flag, file);
-  for (const key of ["user", "password"] as const) {
-    if (typeof context[key] !== "string" || context[key] === "") throw new UsageError(`${flag} ${file}: "${key}" is missing; a context for this command needs url, user and password`);
+/** The seed in a context's `nkey` file (natscli reads the same field as a path to a seed file). */
+function seedOf(flag: string, file: string, nkeyFile: string): string {
+  const path = resolvePath(dirname(file), nkeyFile.replace(/^~(?=\/)/, homedir()));
+  let seed: string;
+  try {
+    seed = readFileSync(path, "utf8").trim();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`${flag} ${file}: "nkey" ${path}: ${code === "ENOENT" ? "no such file" : `cannot be read (${code})`}`);
   }
-  const spec = userSpecs().find((u) => u.name === context.user);
-  if (!spec) throw new UsageError(`${flag} ${file}: user "${String(context.user)}" is not a NATS user of fluo-queue (${userSpecs().map((u) => u.name).join(", ")})`);
-  if (wanted && spec.name !== wanted.name) {
-    throw new UsageError(`${flag} ${file}: is a context of ${spec.name}, this command runs as ${wanted.name} (its file is credentials/${wanted.name}.json)`);
+  if (!isUserSeed(seed)) throw new UsageError(`${flag} ${file}: "nkey" ${path} does not hold ${USER_SEED_HELP}`);
+  return seed;
+}
+
+function fromContext(flag: string, file: string, wanted: UserSpec | undefined, urlFlag: string | undefined, commandUser?: UserSpec): ResolvedConnection {
+  const context = readJson(flag, file);
+  const nkeyFile = typeof context.nkey === "string" && context.nkey !== "" ? context.nkey : undefined;
+  let spec: UserSpec | undefined;
+  if (nkeyFile) {
+    // The server knows an NKEY login by its key alone, and refuses it when a user name comes with it (natscli
+    // v0.5.0 sends the context's "user" too: "Authorization Violation"), so such a context names no user; the
+    // command's own user gives the identity (inbox prefix, pinning).
+    if (context.user !== undefined) {
+      throw new UsageError(`${flag} ${file}: has both "nkey" and "user"; with an NKEY the server refuses a login that also names a user, so remove "user"`);
+    }
+    spec = commandUser ?? wanted;
+    if (!spec) throw new UsageError(`${flag} ${file}: an NKEY context names no user; pass --user`);
+  } else {
+    for (const key of ["user", "password"] as const) {
+      if (typeof context[key] !== "string" || context[key] === "") {
+        throw new UsageError(`${flag} ${file}: "${key}" is missing; a context for this command needs url, user and password (or url and nkey, a seed file)`);
+      }
+    }
+    spec = userSpecs().find((u) => u.name === context.user);
+    if (!spec) throw new UsageError(`${flag} ${file}: user "${String(context.user)}" is not a NATS user of fluo-queue (${userSpecs().map((u) => u.name).join(", ")})`);
+    if (wanted && spec.name !== wanted.name) {
+      throw new UsageError(`${flag} ${file}: is a context of ${spec.name}, this command runs as ${wanted.name} (its file is credentials/${wanted.name}.json)`);
+    }
   }
   const url = urlFlag ?? (typeof context.url === "string" ? context.url : undefined);
   if (!url) throw new UsageError(`${flag} ${file}: has no "url"; add one or pass --url`);
   // A natscli context saved by hand may lack inbox_prefix; the user's permissions allow only its own.
   const inboxPrefix = typeof context.inbox_prefix === "string" && context.inbox_prefix !== "" ? context.inbox_prefix : spec.inboxPrefix;
-  return { servers: checkUrls(urlFlag ? "--url" : `${flag} ${file}: url`, url), user: spec.name, password: context.password as string, inboxPrefix, source: file };
+  const target = { servers: checkUrls(urlFlag ? "--url" : `${flag} ${file}: url`, url), user: spec.name, inboxPrefix, source: file };
+  return nkeyFile ? { ...target, seed: seedOf(flag, file, nkeyFile) } : { ...target, password: context.password as string };
 }
 
 function localRecord(stateDir: string): ClusterRecord | undefined {
@@ -105,7 +139,7 @@ export function resolveConnection(
   user: UserSpec,
   options: { readonly passwordEnv: string; readonly env: Readonly<Record<string, string | undefined>>; readonly pinUser: boolean },
 ): ResolvedConnection {
-  if (flags.context) return fromContext("--context", flags.context, options.pinUser ? user : undefined, flags.url);
+  if (flags.context) return fromContext("--context", flags.context, options.pinUser ? user : undefined, flags.url, user);
   const password = flags.password ?? options.env[options.passwordEnv];
   if (password) {
     if (!flags.url) throw new UsageError(`a password without --url: which server? pass --url <nats-url>`);
@@ -129,6 +163,6 @@ export function resolveConnection(
  * A failed connect of nats.js (its NatsError says only "TIMEOUT" or "CONNECTION_REFUSED") rephrased as the
  * provider's client does it: which URL, which user, what to check; printed as one line.
  */
-export function connectFailure(servers: readonly string[], user: string, err: unknown): Error {
-  return connectError({ servers, user }, err);
+export function connectFailure(servers: readonly string[], user: string, err: unknown, seed?: string): Error {
+  return connectError({ servers, user, ...(seed !== undefined ? { seed } : {}) }, err);
 }

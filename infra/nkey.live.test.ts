@@ -4,7 +4,8 @@
 // stream provider's own client with its seed, and every password that worked before is refused.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +22,8 @@ import { closeConnections, jetStreamManager } from "../streams/provider/client";
 import { PROVISIONER_INBOX, PROVISIONER_USER } from "../streams/provider/settings";
 import { consumerApiConfig, streamApiConfig } from "../streams/fields";
 import { nextPermissionError, requestAnswered } from "../test/natsProbe.testkit";
+import { runCli } from "../cli/cli.testkit";
+import { NATS_CLI, requireBinary } from "../tools/resolve";
 
 const sc = StringCodec();
 const devConfig = readStackConfig("dev");
@@ -103,6 +106,42 @@ describe("authentication nkey on a live cluster", () => {
     const names: string[] = [];
     for await (const name of jsm.streams.names()) names.push(name);
     expect(names.sort()).toEqual(catalog.streams.map((s) => s.name).sort());
+  });
+
+  it("the operator CLIs and natscli log in with a context whose nkey names a seed file", async () => {
+    const contextOf = (user: UserName): string => {
+      const seedFile = join(stateDir, `${user}.seed`);
+      writeFileSync(seedFile, `${keys[user].seed}\n`, { mode: 0o600 });
+      const file = join(stateDir, `${user}.json`);
+      // No "user": with an NKEY the server refuses a login that also names one (natscli sends it).
+      writeFileSync(file, JSON.stringify({ url: cluster.servers.join(","), nkey: seedFile, inbox_prefix: inboxOf(user) }), { mode: 0o600 });
+      return file;
+    };
+    const drift = await runCli("cli/drift.ts", ["--stack", "dev", "--context", contextOf("fluo-provisioner")]);
+    expect(drift.code, drift.stderr).toBe(0);
+    expect(drift.stdout).toMatch(/^No drift: /);
+    const out = join(stateDir, "backup-events");
+    const backup = await runCli("cli/backup.ts", ["backup", "--stream", "EVENTS", "--out", out, "--context", contextOf("fluo-backup")]);
+    expect(backup.code, backup.stderr).toBe(0);
+    expect(backup.stdout).toMatch(/^Backed up stream EVENTS /);
+    const natsHome = join(stateDir, "home");
+    const ls = spawnSync(requireBinary(NATS_CLI).path, ["--context", contextOf("fluo-provisioner"), "stream", "ls", "--names"], {
+      env: { HOME: natsHome, XDG_CONFIG_HOME: join(natsHome, ".config"), PATH: process.env.PATH ?? "" },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(ls.status, ls.stderr).toBe(0);
+    expect(ls.stdout.split(/\s+/).filter((n) => n !== "").sort()).toEqual(catalog.streams.map((s) => s.name).sort());
+    // A seed file holding something else is one line naming the file.
+    writeFileSync(join(stateDir, "fluo-backup.seed"), "not a seed\n");
+    const bad = await runCli("cli/backup.ts", ["backup", "--stream", "EVENTS", "--out", join(stateDir, "b2"), "--context", join(stateDir, "fluo-backup.json")]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim()).toMatch(/"nkey" .*fluo-backup\.seed does not hold an NKEY user seed/);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+    writeFileSync(join(stateDir, "named.json"), JSON.stringify({ url: cluster.servers.join(","), user: "fluo-backup", nkey: join(stateDir, "fluo-backup.seed") }));
+    const named = await runCli("cli/backup.ts", ["backup", "--stream", "EVENTS", "--out", join(stateDir, "b3"), "--context", join(stateDir, "named.json")]);
+    expect(named.code).toBe(1);
+    expect(named.stderr.trim()).toMatch(/named\.json: has both "nkey" and "user"; with an NKEY the server refuses a login that also names a user, so remove "user"$/);
   });
 
   it("each application user does its job with its seed, within its permissions", async () => {

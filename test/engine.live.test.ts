@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseAllDocuments } from "yaml";
+import { parse, parseAllDocuments, stringify } from "yaml";
 import type { JetStreamManager, NatsConnection } from "nats";
 import { deploymentModel } from "../model";
 import { passwordHashes, SALT_KEY_BYTES } from "../infra/passwordHash";
@@ -346,7 +346,9 @@ describe("a dev stack with authentication nkey", () => {
     // The cluster accepts both logins from now on: the password stacks before and after this one keep working.
     const publicKeys = Object.fromEntries(userSpecs().map((u) => [u.name, userNkeyFromSeed(seeds[u.name]).publicKey])) as Record<UserName, string>;
     await cluster.reloadAuth(clusterLogins("password+nkey", { hashes: clusterHashes, publicKeys }));
-    project.write("Pulumi.nkey.yaml", `${readFileSync(join(project.dir, "Pulumi.dev.yaml"), "utf8")}  fluo-queue:authentication: nkey\n`);
+    // The shipped dev stack file (the copy's has the secrets of the runs above) plus the switch.
+    const devFile = parse(readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
+    project.write("Pulumi.nkey.yaml", stringify({ config: { ...devFile.config, "fluo-queue:authentication": "nkey" } }));
     project.cliOk(["stack", "init", "nkey", "--secrets-provider", "passphrase"]);
     project.cliOk([
       "config", "set-all", "--stack", "nkey",
