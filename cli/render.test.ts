@@ -3,6 +3,8 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PROJECT_ROOT, runCliSync } from "./cli.testkit";
+import { deploymentModel, renderFiles, type RenderOptions } from "../model";
+import { parseStackConfig } from "../infra/stackConfig";
 
 function tree(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -82,5 +84,26 @@ describe("npm run render", () => {
     writeFileSync(join(dir, "monitoring", "rules.ts"), "source");
     expect(render(["--stack", "dev", "--out", dir])).toMatchObject({ code: 1, stderr: expect.stringMatching(/not empty and not a previous render output/) });
     expect(readFileSync(join(dir, "monitoring", "rules.ts"), "utf8")).toBe("source");
+  });
+
+  it("with authentication nkey renders the public keys of --seeds (placeholders without); --seeds on a password stack is refused", () => {
+    const seed = "SUAAAAICAMCAKBQHBAEQUCYMBUHA6EARCIJRIFIWC4MBSGQ3DQOR4H776Y";
+    const publicKey = "UAB2CB576PHBBPQ5ODORRZ2LYCMWPZGWGCN2KDK7DXOIMZASKUY3RLKK";
+    const model = deploymentModel(parseStackConfig("t", { authentication: "nkey" }));
+    const confOf = (options: RenderOptions) => renderFiles(model, options).find((f) => f.path === "nats.conf")!.content;
+    const withSeed = confOf({ seeds: { "fluo-bff": seed } });
+    expect(withSeed).toContain(`nkey: "${publicKey}"`);
+    expect(withSeed).toContain('nkey: "<public NKEY of fluo-workers: derived from its seed>"');
+    expect(withSeed).not.toContain(seed);
+    expect(withSeed.slice(withSeed.indexOf("accounts {"))).not.toMatch(/password|user:/);
+    expect(() => confOf({ seeds: { "fluo-bff": "nope" } })).toThrow(/^the seed of fluo-bff is not an NKEY user seed/);
+
+    const dir = mkdtempSync(join(tmpdir(), "render-seeds-"));
+    const seeds = join(dir, "seeds.json");
+    writeFileSync(seeds, JSON.stringify({ "fluo-bff": seed }));
+    const refused = render(["--stack", "dev", "--out", join(dir, "out"), "--seeds", seeds]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim()).toMatch(/--seeds .*seeds\.json: the stack's fluo-queue:authentication is "password", which has no NKEY logins; drop --seeds or set authentication to "password\+nkey" or "nkey"$/);
+    expect(existsSync(join(dir, "out"))).toBe(false);
   });
 });

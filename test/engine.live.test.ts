@@ -26,7 +26,7 @@ import { closeConnections, jetStreamManager } from "../streams/provider/client";
 import { PROVIDER_MODULE } from "../streams/provider/resources";
 import { readStackConfig } from "../infra/stackFile";
 import { connectAs } from "./natsProbe.testkit";
-import { EngineProject, stateResources, summary, type CommandOutput, type StateResource } from "./engine.testkit";
+import { EngineProject, ROOT, stateResources, summary, type CommandOutput, type StateResource } from "./engine.testkit";
 import { PROVIDER_TEXTS, earlierProviderTexts } from "../streams/provider/providerHost.testkit";
 
 const STEP = 240_000;
