@@ -58,7 +58,7 @@ export class NatsCluster extends pulumi.ComponentResource {
           new random.RandomPassword(`${user}-password`, { length: 32, special: false }, { parent: this }).result,
         )
       : {};
-    // The second credential of each rotating user (README "Credential rotation"), generated and kept in state.
+    // The second credential of each rotating user (README "Password rotation", "NKEY authentication"), generated and kept in state.
     const nextPasswords = usesPasswords(mode)
       ? byUser(config.rotatingUsers, (user) =>
           new random.RandomPassword(`${nextLoginOf(user)}-password`, { length: 32, special: false }, { parent: this }).result,

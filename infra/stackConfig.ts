@@ -124,7 +124,7 @@ export const stackConfigSchema = z
     streamOverrides: z.record(z.string(), z.unknown()).default({}),
     allowDestroy: z.array(z.string()).default([]),
     // Users in the middle of a password rotation: each gets a second login `<user>-next` (a generated password,
-    // same permissions and inbox) beside its own, so services switch without a gap (README "Password rotation").
+    // same permissions and inbox) beside its own, so services switch without a gap (README "Password rotation"; with NKEYs, a key of its own).
     rotatingUsers: z.array(z.enum(USER_NAMES)).default([]),
     authentication: z.enum(AUTHENTICATION_MODES, { message: `must be one of ${AUTHENTICATION_MODES.join(", ")}` }).default("password"),
     // Read by the stream provider in configure() (streams/provider/settings.ts): the time budget of one operation.
