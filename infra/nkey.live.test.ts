@@ -16,7 +16,7 @@ import { passwordHashes, randomSaltKey } from "./passwordHash";
 import { clusterLogins } from "./renderCluster";
 import { userNkeyFromBytes, type UserNkey } from "./nkeys";
 import { userSpecs, type UserName } from "./users";
-import { parseStackConfig, type Authentication } from "./stackConfig";
+import type { Authentication, StackConfig } from "./stackConfig";
 import { LocalCluster } from "../local/localCluster";
 import { closeConnections, jetStreamManager } from "../streams/provider/client";
 import { PROVISIONER_INBOX, PROVISIONER_USER } from "../streams/provider/settings";
@@ -27,8 +27,7 @@ import { NATS_CLI, requireBinary } from "../tools/resolve";
 
 const sc = StringCodec();
 const devConfig = readStackConfig("dev");
-const configOf = (authentication: Authentication) =>
-  parseStackConfig("dev", { ...Object.fromEntries(Object.entries(devConfig).filter(([k]) => k !== "stack" && k !== "bytes")), authentication });
+const configOf = (authentication: Authentication): StackConfig => ({ ...devConfig, authentication });
 const { catalog, grants } = deploymentModel(configOf("nkey"));
 const users = userSpecs().map((u) => u.name);
 const passwords = Object.fromEntries(users.map((u) => [u, `nkey-test-${u}`])) as Record<UserName, string>;
