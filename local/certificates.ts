@@ -93,7 +93,10 @@ export function localCertificates(dir: string): LocalCertificates {
     const check = spawnSync("openssl", ["verify", "-attime", tomorrow, "-CAfile", files.caFile, files.certFile], { encoding: "utf8" });
     if (check.error) throw new Error(`openssl could not be run (${check.error.message}): install the Debian package "openssl"`);
     if (check.status === 0) return { files, made: false };
-    replaced = `${files.certFile} does not verify against ${files.caFile} a day from now (${check.stderr.trim().split("\n").pop() ?? ""})`;
+    // openssl prints the reason ("error 10 at 0 depth lookup: certificate has expired") on stdout or stderr.
+    const output = `${check.stdout}\n${check.stderr}`;
+    const reason = /error \d+ at \d+ depth lookup: (.*)/.exec(output)?.[1] ?? output.trim().split("\n").pop() ?? "";
+    replaced = `${files.certFile} does not verify against ${files.caFile} a day from now (${reason.trim()})`;
   } else if (present.length > 0) {
     replaced = `incomplete set in ${dir} (${present.length} of 4 files)`;
   }
