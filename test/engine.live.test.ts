@@ -24,7 +24,8 @@ import { closeConnections, jetStreamManager } from "../streams/provider/client";
 import { PROVIDER_MODULE } from "../streams/provider/resources";
 import { readStackConfig } from "../infra/stackFile";
 import { connectAs } from "./natsProbe.testkit";
-import { EngineProject, stateResources, summary, type CommandOutput } from "./engine.testkit";
+import { EngineProject, stateResources, summary, type CommandOutput, type StateResource } from "./engine.testkit";
+import { PROVIDER_TEXTS, earlierProviderTexts } from "../streams/provider/providerHost.testkit";
 
 const STEP = 240_000;
 const devConfig = readStackConfig("dev");
@@ -190,11 +191,14 @@ describe("the dev stack through the Pulumi engine", () => {
     }
   });
 
-  it("each stream and consumer stores a small loader as its provider, not the provider's code", () => {
-    for (const r of stateResources(project, "dev").filter((s) => s.type.startsWith("pulumi-nodejs:dynamic/"))) {
-      const provider = String(r.outputs?.__provider ?? r.inputs?.__provider);
-      expect(provider).toContain(JSON.stringify(PROVIDER_MODULE));
-      expect(provider.length, r.urn).toBeLessThan(4096);
+  it("each stream and consumer stores the short loader text as its provider, in inputs and outputs", () => {
+    const dynamic = stateResources(project, "dev").filter((s) => s.type.startsWith("pulumi-nodejs:dynamic/"));
+    expect(dynamic.length).toBe(dev.catalog.streams.length + dev.catalog.consumers.length);
+    for (const r of dynamic) {
+      const text = r.type.endsWith(":Stream") ? PROVIDER_TEXTS.stream : PROVIDER_TEXTS.consumer;
+      expect(r.inputs?.__provider, r.urn).toBe(text);
+      expect(r.outputs?.__provider, r.urn).toBe(text);
+      expect(text).toContain(JSON.stringify(PROVIDER_MODULE));
     }
   });
 
@@ -230,6 +234,30 @@ describe("the dev stack through the Pulumi engine", () => {
     expectOk(first);
     expect(summary(first.text)["to update"]).toBeUndefined();
     expectOk(await run("stack", "dev", "refresh"));
+    expectOk(await run("preview", "dev", "--expect-no-changes"));
+  }, STEP);
+
+  it("state written by the earlier loader (serialized closures) previews no change; up moves its inputs to the short text", async () => {
+    const earlier = earlierProviderTexts();
+    const exported = JSON.parse(project.cliOk(["stack", "export", "--stack", "dev"])) as { deployment: { resources: StateResource[] } };
+    for (const r of exported.deployment.resources.filter((s) => s.type.startsWith("pulumi-nodejs:dynamic/"))) {
+      const text = r.type.endsWith(":Stream") ? earlier.stream : earlier.consumer;
+      for (const props of [r.inputs, r.outputs]) if (props) props.__provider = text;
+    }
+    const file = join(project.dir, "earlier-state.json");
+    writeFileSync(file, JSON.stringify(exported));
+    project.cliOk(["stack", "import", "--stack", "dev", "--file", file]);
+    expect(project.stateFile("dev")).toContain(JSON.stringify(earlier.stream).slice(1, 200));
+
+    expectOk(await run("preview", "dev", "--expect-no-changes"));
+    const up = await run("deploy", "dev");
+    expectOk(up);
+    expect(Object.keys(summary(up.text)).filter((k) => !["unchanged"].includes(k))).toEqual([]);
+    // Unchanged resources keep their outputs (the earlier text) for refresh and delete; the later tests' update,
+    // replace and destroy run on this mixed state.
+    const after = stateResources(project, "dev").filter((s) => s.type.startsWith("pulumi-nodejs:dynamic/"));
+    for (const r of after) expect([PROVIDER_TEXTS.stream, PROVIDER_TEXTS.consumer], r.urn).toContain(r.inputs?.__provider);
+    expect(after.some((r) => r.outputs?.__provider === earlier.consumer)).toBe(true);
     expectOk(await run("preview", "dev", "--expect-no-changes"));
   }, STEP);
 

@@ -3,24 +3,17 @@
 // failing one, and none at all (PATH without go, FLUO_GO naming nothing, so /usr/local/go is out of reach too).
 
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { scratchDirs } from "./scratch.testkit";
 import { ensureBinary } from "./install";
 import { loadManifest } from "./manifest";
 import { findBinary, natsServer, natsServerVersion, ToolNotFoundError } from "./resolve";
 
 const ROOT = join(__dirname, "..");
 const TSX = join(ROOT, "node_modules", ".bin", "tsx");
-const scratch = mkdtempSync(join(tmpdir(), "fluo-install-"));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-let counter = 0;
-const freshDir = (name: string): string => {
-  const dir = join(scratch, `${name}-${counter++}`);
-  mkdirSync(dir, { recursive: true });
-  return dir;
-};
+const freshDir = scratchDirs("fluo-install");
 
 /** A go command that answers `version` and turns `install <pkg>@<v>` into a nats-server script in GOBIN. */
 function fakeGo(behaviour: "builds" | "fails"): { go: string; calls: string } {

@@ -1,21 +1,14 @@
 // Which binary runs: the override variable, the pinned build, PATH, or a clear line saying how to get one. Each
 // case runs on its own environment (a temp cache via FLUO_TOOLS_DIR, a temp PATH), never on the machine's.
 
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { scratchDirs } from "./scratch.testkit";
 import { buildFingerprint, COMPLETE_MARKER, toolDir, toolSpec } from "./manifest";
 import { findBinary, natsServer, natsServerTool, natsServerVersion, NATS_CLI, pinnedVersion, PROMTOOL, requireBinary, ToolNotFoundError } from "./resolve";
 
-const scratch = mkdtempSync(join(tmpdir(), "fluo-resolve-"));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-let counter = 0;
-const freshDir = (name: string): string => {
-  const dir = join(scratch, `${name}-${counter++}`);
-  mkdirSync(dir, { recursive: true });
-  return dir;
-};
+const freshDir = scratchDirs("fluo-resolve");
 
 /** An executable that answers --version like nats-server does. */
 function fakeServer(dir: string, version: string, name = "nats-server"): string {

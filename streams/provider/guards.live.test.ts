@@ -3,30 +3,26 @@
 // asserts what diff/check say, the error text, and the message counts before and after.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "nats";
-import { compileProviders, ProviderHost, secretValue, UNKNOWN } from "./providerHost.testkit";
+import { PROVIDER_TEXTS, ProviderHost, secretValue, UNKNOWN } from "./providerHost.testkit";
 import { API_ADVISORIES, startProvisioningCluster, type ProvisioningCluster } from "./provisioningCluster.testkit";
 import { closeConnections, jetStreamManager } from "./client";
 import { compareCatalog, readLiveState } from "../ops/drift";
 import { consumerInputs, type ConsumerInputs } from "./consumer";
 import { streamInputs, type StreamInputs } from "./stream";
-import type { SerializedProviders } from "./serializedProviders";
 
 const root = join(__dirname, "..", "..");
-const outDir = join(root, "out", `provider-guards-${process.pid}`);
 
 let live: ProvisioningCluster;
 let host: ProviderHost;
-let texts: SerializedProviders;
+const texts = PROVIDER_TEXTS;
 let publisher: NatsConnection;
 
 // Streams whose loss the stack config allows: the scenarios about what the server would refuse, not about loss.
 const ALLOWED = ["CAPACITY", "WQ"];
 
 beforeAll(async () => {
-  texts = compileProviders(root, outDir);
   live = await startProvisioningCluster(3);
   host = await ProviderHost.start(root);
   await host.configure({
@@ -43,7 +39,6 @@ afterAll(async () => {
   await closeConnections();
   await host?.stop();
   await live?.stop();
-  rmSync(outDir, { recursive: true, force: true });
 });
 
 const urn = (kind: "Stream" | "Consumer", name: string) =>

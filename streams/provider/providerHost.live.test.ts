@@ -1,27 +1,22 @@
-// The providers as `pulumi up` really runs them: tsc-compiled, serialized by the SDK's closure serializer,
-// loaded by the SDK's dynamic provider host in its own process and driven over gRPC with the engine's calls
-// (Configure with the stack config, then Check, Diff, Create, Read, Update, Delete).
+// The providers as `pulumi up` really runs them: the `__provider` texts the program registers, loaded by the
+// SDK's dynamic provider host in its own process and driven over gRPC with the engine's calls (Configure with
+// the stack config, then Check, Diff, Create, Read, Update, Delete), also for state written by earlier texts.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { compileProviders, ProviderHost, secretValue, UNKNOWN } from "./providerHost.testkit";
+import { PROVIDER_TEXTS, earlierProviderTexts, ProviderHost, secretValue, UNKNOWN } from "./providerHost.testkit";
 import { startProvisioningCluster, type ProvisioningCluster } from "./provisioningCluster.testkit";
 import { consumerInputs } from "./consumer";
 import { streamInputs } from "./stream";
-import type { SerializedProviders } from "./serializedProviders";
 import { PROVIDER_MODULE } from "./resources";
 
 const root = join(__dirname, "..", "..");
-// Inside the project (excluded from tsc and vitest) so the compiled provider resolves `nats` from node_modules.
-const outDir = join(root, "out", `provider-host-${process.pid}`);
 
 let live: ProvisioningCluster;
 let host: ProviderHost;
-let texts: SerializedProviders;
+const texts = PROVIDER_TEXTS;
 
 beforeAll(async () => {
-  texts = compileProviders(root, outDir);
   live = await startProvisioningCluster(3);
   host = await ProviderHost.start(root);
 }, 120_000);
@@ -29,25 +24,21 @@ beforeAll(async () => {
 afterAll(async () => {
   await host?.stop();
   await live?.stop();
-  rmSync(outDir, { recursive: true, force: true });
 });
 
 const STREAM_URN = "urn:pulumi:test::fluo-queue::fluo-queue:streams:Catalog$pulumi-nodejs:dynamic/fluo-queue:Stream::stream-HOSTED";
 const CONSUMER_URN = "urn:pulumi:test::fluo-queue::fluo-queue:streams:Catalog$pulumi-nodejs:dynamic/fluo-queue:Consumer::consumer-HOSTED-w";
 
-describe("serialized providers", () => {
-  it("are loaders of the checkout's provider module: small, no secret, no captured provider code", () => {
+describe("provider texts in state", () => {
+  it("are short loaders of the checkout's provider module: no secret, no captured provider code", () => {
     for (const text of [texts.stream, texts.consumer]) {
-      expect(text).toMatch(/^exports\.handler = /);
+      expect(text).toMatch(/^\/\/ fluo-queue: loads \w+ from streams\/provider\/hostEntry\.ts .*\nexports\.handler=/);
       for (const password of Object.values(live.passwords)) expect(text).not.toContain(password);
-      expect(text).not.toMatch(/provisionerPassword"?\s*[:=]\s*"/);
       const required = [...text.matchAll(/require\(\s*["'`]([^"'`]+)["'`]\s*\)/g)].map((m) => m[1]);
       expect(required.sort()).toEqual(["node:path", "tsx/cjs/api"]);
       expect(text).toContain(JSON.stringify(PROVIDER_MODULE));
-      // The provider's closure was 60 KiB per resource; the loader stays a few KiB whatever the provider grows to.
-      expect(text.length).toBeLessThan(4096);
-      expect(text).not.toContain("jetStreamManager");
-      expect(text).not.toContain("ZodObject");
+      // Stored twice per resource: 60 KiB for the provider's closure, 2.5 KiB for the earlier forwarding closure.
+      expect(text.length).toBeLessThan(400);
     }
   });
 });
@@ -133,5 +124,40 @@ describe("providers hosted by the SDK's dynamic provider host", () => {
     await host.delete(id, STREAM_URN, outs);
     const read = await host.read(id, STREAM_URN, outs);
     expect(read.id).toBe("");
+  });
+});
+
+describe("state written by the earlier loader (a serialized forwarding closure, up to 2026-11)", () => {
+  const earlier = earlierProviderTexts();
+  const declared = streamInputs({
+    name: "EARLIER",
+    subjects: ["test.earlier.>"],
+    retention: "limits",
+    storage: "file",
+    replicas: 3,
+    maxAge: "24h",
+    maxBytes: "32MiB",
+    discard: "old",
+  });
+  const urn = STREAM_URN.replace("stream-HOSTED", "stream-EARLIER");
+  const consumerUrn = CONSUMER_URN.replace("consumer-HOSTED-w", "consumer-EARLIER-w");
+  const consumer = consumerInputs({ stream: "EARLIER", name: "w", deliverPolicy: "all", ackPolicy: "explicit", ackWait: "30s", maxDeliver: 4 });
+
+  it("shows no change after the upgrade, updates through the new text, and deletes through the old one", async () => {
+    expect(earlier.stream).toContain("__provider");
+    expect(earlier.stream).not.toBe(texts.stream);
+    const created = await host.create(urn, { ...declared, __provider: earlier.stream });
+    const createdConsumer = await host.create(consumerUrn, { ...consumer, __provider: earlier.consumer });
+    // The upgrade's preview: olds carry the earlier text, news the new one; nothing else differs.
+    expect((await host.diff(created.id, urn, created.properties, { ...declared, __provider: texts.stream })).changes).toBe("none");
+    expect((await host.diff(createdConsumer.id, consumerUrn, createdConsumer.properties, { ...consumer, __provider: texts.consumer })).changes).toBe("none");
+    const updated = await host.update(created.id, urn, created.properties, { ...declared, maxAge: "2d", __provider: texts.stream });
+    expect(updated.maxAge).toBe("2d");
+    expect(updated.__provider).toBe(texts.stream);
+    // A resource the upgrade did not touch keeps the earlier text in its outputs: refresh and delete load it.
+    expect((await host.read(createdConsumer.id, consumerUrn, createdConsumer.properties)).properties).toEqual(createdConsumer.properties);
+    await host.delete(createdConsumer.id, consumerUrn, createdConsumer.properties);
+    await host.delete(created.id, urn, { ...created.properties, __provider: earlier.stream });
+    expect((await host.read(created.id, urn, updated)).id).toBe("");
   });
 });

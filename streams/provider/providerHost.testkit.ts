@@ -2,31 +2,24 @@
 // `pulumi-nodejs:dynamic:*` resources) and calls it over gRPC the way the engine does: serialization, configure()
 // and secrets only behave as in `pulumi up` inside that host, not when the ops are called directly.
 
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import type { SerializedProviders } from "./serializedProviders";
+import { CONSUMER_PROVIDER_TEXT, STREAM_PROVIDER_TEXT } from "./resources";
 
-/**
- * The providers as the engine gets them: compiled by tsc into `outDir` (inside the project, so `nats` resolves
- * from node_modules) and serialized there; vitest's transform would change what the closures capture.
- */
-export function compileProviders(root: string, outDir: string): SerializedProviders {
-  mkdirSync(outDir, { recursive: true });
-  const tsconfig = join(outDir, "tsconfig.json");
-  writeFileSync(
-    tsconfig,
-    JSON.stringify({
-      extends: join(root, "tsconfig.json"),
-      compilerOptions: { outDir, rootDir: root, sourceMap: false, noEmitOnError: true },
-      files: [join(root, "streams/provider/serializedProviders.ts")],
-      include: [],
-    }),
-  );
-  execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", tsconfig], { cwd: root, stdio: "pipe" });
-  const json = execFileSync(process.execPath, [join(outDir, "streams/provider/serializedProviders.js")], { cwd: root, encoding: "utf8" });
-  return JSON.parse(json) as SerializedProviders;
+/** The `__provider` texts the program registers for each kind (what the engine sends the host). */
+export interface ProviderTexts {
+  readonly stream: string;
+  readonly consumer: string;
+}
+
+export const PROVIDER_TEXTS: ProviderTexts = { stream: STREAM_PROVIDER_TEXT, consumer: CONSUMER_PROVIDER_TEXT };
+
+/** The texts of state written by earlier versions (streams/provider/testdata), which must keep loading. */
+export function earlierProviderTexts(): ProviderTexts {
+  const file = join(__dirname, "testdata", "loader-2026-11.json");
+  return JSON.parse(readFileSync(file, "utf8")) as ProviderTexts;
 }
 
 /* The SDK's generated protobuf/gRPC stubs are plain JavaScript without typings: typed here to what we use. */

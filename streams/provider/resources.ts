@@ -16,53 +16,46 @@ type Args<T> = { readonly [K in keyof T]: pulumi.Input<T[K]> };
 export const PROVIDER_MODULE = "streams/provider/hostEntry.ts";
 
 type ProviderFactory = "streamProvider" | "consumerProvider";
-type AnyProvider = Required<pulumi.dynamic.ResourceProvider>;
-type Method = keyof AnyProvider;
 
 /**
- * What the SDK serializes into each resource's `__provider` (twice: inputs and outputs): a loader of about
- * 2 KiB instead of the provider's whole closure (60 KiB, 108 MB of state for 300 streams x 5 consumers). In the
- * provider host it loads PROVIDER_MODULE from the checkout with tsx (the host runs plain node) and forwards
- * every call, so:
+ * The text of each resource's `__provider`: the module the SDK's dynamic provider host loads (with
+ * require-from-string, from the project root) and whose `handler()` returns the provider. Stored twice per
+ * resource (inputs and outputs), so it is hand-written and short (about 300 bytes) instead of what
+ * pulumi.dynamic.Resource stores, a serialized closure: 60 KiB for the provider itself (108 MB of state at
+ * 300 streams x 5 consumers), 2.5 KiB for the forwarding closure an earlier version of this file stored.
+ * It loads PROVIDER_MODULE from the checkout with tsx (the host runs plain node), so:
  * - the provider code that runs is the checkout's, also for resources written by older code (their delete
  *   included), and a change of the provider's code alone changes no state and shows in no preview;
- * - nothing of the program's module graph (config, secrets) is captured.
- * Only literals and globals may appear in here: the closure is serialized by value. Kept terse on purpose:
- * every character is stored twice per resource.
+ * - nothing of the program (config, secrets) is in state: the provider gets its settings in configure().
+ * One module instance and one provider per kind per host process, shared with the earlier loader (same
+ * globals), so resources written by either configure and use the same provider and connection.
+ * Changing this text changes every resource's `__provider` input, which the providers' diff ignores (an upgrade
+ * shows no change); state from every earlier text must keep loading.
  */
-function loadingProvider<I, O>(factory: ProviderFactory): pulumi.dynamic.ResourceProvider<I, O> {
-  // Short names on purpose: this text is the state's largest part. e = entry module, f = factory, m = method.
-  const e = PROVIDER_MODULE;
-  const f = factory;
-  const c = (m: Method, a: unknown[]): unknown => {
-    // One module instance and one provider per kind per host process; both kinds share the connection cache.
-    type Loaded = { fluoQueueProviders?: Record<ProviderFactory, () => AnyProvider>; fluoQueueProvider?: Partial<Record<ProviderFactory, AnyProvider>> };
-    const g = globalThis as Loaded;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const r = (require("node:path") as typeof import("node:path")).resolve;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    g.fluoQueueProviders ??= (require("tsx/cjs/api") as { require(id: string, from: string): never }).require(r(e), r("package.json"));
-    const p = ((g.fluoQueueProvider ??= {})[f] ??= g.fluoQueueProviders[f]());
-    return (p[m] as (...a: unknown[]) => unknown).apply(p, a);
-  };
-  return {
-    configure: async (...a) => c("configure", a),
-    check: async (...a) => c("check", a),
-    diff: async (...a) => c("diff", a),
-    create: async (...a) => c("create", a),
-    read: async (...a) => c("read", a),
-    update: async (...a) => c("update", a),
-    delete: async (...a) => c("delete", a),
-  } as pulumi.dynamic.ResourceProvider<I, O>;
+export function providerLoaderText(factory: ProviderFactory): string {
+  const entry = JSON.stringify(PROVIDER_MODULE);
+  return (
+    `// fluo-queue: loads ${factory} from ${PROVIDER_MODULE} (streams/provider/resources.ts)\n` +
+    `exports.handler=()=>{const r=require("node:path").resolve,g=globalThis;` +
+    `g.fluoQueueProviders??=require("tsx/cjs/api").require(r(${entry}),r("package.json"));` +
+    `return (g.fluoQueueProvider??={}).${factory}??=g.fluoQueueProviders.${factory}()};\n`
+  );
 }
 
-// One provider object per kind for the whole program: the SDK serializes a provider once per object, and the
-// provider host then configures it (and opens its connection) once per process.
-export const STREAM_PROVIDER = loadingProvider<StreamInputs, StreamInputs & { created: string }>("streamProvider");
-export const CONSUMER_PROVIDER = loadingProvider<ConsumerInputs, ConsumerInputs & { created: string }>("consumerProvider");
+export const STREAM_PROVIDER_TEXT = providerLoaderText("streamProvider");
+export const CONSUMER_PROVIDER_TEXT = providerLoaderText("consumerProvider");
+
+/**
+ * What pulumi.dynamic.Resource registers, minus the closure serialization: the same type token
+ * (`pulumi-nodejs:dynamic/<module>:<type>`, so URNs are unchanged) served by the same `pulumi-nodejs` provider,
+ * with `__provider` set to our loader text.
+ */
+function dynamicType(type: "Stream" | "Consumer"): string {
+  return `pulumi-nodejs:dynamic/fluo-queue:${type}`;
+}
 
 /** A JetStream stream. Inputs are the readable spec (streams/spec.ts) without `publishers`. */
-export class Stream extends pulumi.dynamic.Resource {
+export class Stream extends pulumi.CustomResource {
   // `declare`: the SDK fills outputs on the instance; a class field initialiser would overwrite them.
   declare public readonly name: pulumi.Output<string>;
   declare public readonly subjects: pulumi.Output<string[]>;
@@ -75,7 +68,7 @@ export class Stream extends pulumi.dynamic.Resource {
   declare public readonly created: pulumi.Output<string>;
 
   constructor(name: string, args: Args<StreamInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(STREAM_PROVIDER, name, { ...args, created: undefined }, opts, "fluo-queue", "Stream");
+    super(dynamicType("Stream"), name, { ...args, created: undefined, __provider: STREAM_PROVIDER_TEXT }, opts);
   }
 }
 
@@ -83,7 +76,7 @@ export class Stream extends pulumi.dynamic.Resource {
  * A durable pull consumer. Register it with `deletedWith` and `replaceWith` its Stream: deleting or replacing
  * the stream removes its consumers on the server, so Pulumi must neither delete them separately nor keep them.
  */
-export class Consumer extends pulumi.dynamic.Resource {
+export class Consumer extends pulumi.CustomResource {
   declare public readonly stream: pulumi.Output<string>;
   declare public readonly name: pulumi.Output<string>;
   declare public readonly ackPolicy: pulumi.Output<string>;
@@ -91,6 +84,6 @@ export class Consumer extends pulumi.dynamic.Resource {
   declare public readonly created: pulumi.Output<string>;
 
   constructor(name: string, args: Args<ConsumerInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(CONSUMER_PROVIDER, name, { ...args, created: undefined }, opts, "fluo-queue", "Consumer");
+    super(dynamicType("Consumer"), name, { ...args, created: undefined, __provider: CONSUMER_PROVIDER_TEXT }, opts);
   }
 }
