@@ -124,8 +124,8 @@ function printAccess(cluster: LocalCluster, contexts: Record<UserName, string>, 
   }
   log(`             const nc = await connect({ servers: c.url.split(","), user: c.user, pass: c.password, inboxPrefix: c.inbox_prefix, tls: { caFile: c.ca } });`);
   log(`TLS: clients must use TLS and trust the local CA ${caFile} (the context files name it as "ca"):`);
-  log(`  npm run drift/backup/bench: --context <file> carries it, or --url ${cluster.servers[0]} --ca ${shown(caFile)}`);
-  log(`  pulumi up and other Node programs: NODE_EXTRA_CA_CERTS=${caFile}`);
+  log(`  npm run smoke/drift/backup/bench: nothing to add (they read the context files); with --url ${cluster.servers[0]} add --ca ${shown(caFile)}`);
+  log(`  Node programs given no CA option (pulumi up's provider host): NODE_EXTRA_CA_CERTS=${caFile}`);
 }
 
 /** --tls: the state directory's certificates, made on the first start and reused after. */

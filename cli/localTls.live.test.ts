@@ -138,7 +138,7 @@ describe("npm run local -- --tls", () => {
     expect(refused.out).toMatch(/certificate signed by unknown authority/);
   });
 
-  it("drift works through the context file, and through --url with --ca; without a CA it says which one to give", async () => {
+  it("drift works through the context file, through --url with --ca or NODE_EXTRA_CA_CERTS; without a CA it says which one to give", async () => {
     const viaContext = await runCli("cli/drift.ts", ["--stack", "dev", "--context", context("fluo-provisioner")]);
     expect(viaContext.code, viaContext.stderr).toBe(0);
     expect(viaContext.stdout).toMatch(/^No drift: tls:\/\/127\.0\.0\.1:\d+,.* matches stack dev/m);
@@ -150,6 +150,11 @@ describe("npm run local -- --tls", () => {
     const untrusted = await runCli("cli/drift.ts", ["--stack", "dev", "--url", url], { env: { ...env, NODE_EXTRA_CA_CERTS: "" } });
     expect(untrusted.code).toBe(1);
     expect(untrusted.stderr).toMatch(/^drift: NATS at tls:\/\/\S+ presented a TLS certificate this client does not trust \(.*\): give the cluster's CA \(--ca <file>/m);
+    // What `pulumi up`'s provider host relies on (README "Reaching NATS from pulumi up"): the same client code,
+    // given no CA, trusts NODE_EXTRA_CA_CERTS.
+    const extraCa = await runCli("cli/drift.ts", ["--stack", "dev", "--url", url], { env: { ...env, NODE_EXTRA_CA_CERTS: caFile } });
+    expect(extraCa.code, extraCa.stderr).toBe(0);
+    expect(extraCa.stdout).toMatch(/^No drift: tls:\/\//m);
     const notPem = await runCli("cli/drift.ts", ["--stack", "dev", "--url", url, "--ca", layout.passwords], { env });
     expect(expectOneLineError(notPem, "drift")).toBe(`drift: --ca ${layout.passwords}: not a PEM certificate (no "-----BEGIN CERTIFICATE-----"); give the CA certificate of the servers`);
   });
