@@ -249,23 +249,6 @@ async function start(args: LocalArgs): Promise<number> {
     console.error(`local: ${(err as Error).message}`);
     return 1;
   }
-  const previous = lastRecord(layout);
-  let certificates: GeneratedCertificates | undefined;
-  try {
-    certificates = args.tls ? localTls(layout) : undefined;
-  } catch (err) {
-    console.error(`local: --tls: ${(err as Error).message}`);
-    return 1;
-  }
-  if (!args.tls && existsSync(layout.tls)) progress(`TLS off (plaintext clients and routes); the certificates in ${shown(layout.tls)} stay for the next --tls`);
-  const wasTls = previous.servers?.[0]?.startsWith("tls://");
-  if (wasTls !== undefined && wasTls !== args.tls) {
-    // Every server restarts at once with a freshly rendered nats.conf, so no route ever joins TLS to plaintext
-    // (the reason a Kubernetes cluster needs a restart of all pods for it); the JetStream store does not depend on
-    // the transport, and every context file is rewritten below.
-    progress(`the last start ran ${wasTls ? "with" : "without"} TLS: switching; the context files get ${args.tls ? "tls:// URLs and ca" : "nats:// URLs without ca"}`);
-  }
-  const caFile = certificates?.caFile;
   const passwords = loadOrCreatePasswords(layout);
   let model: DeploymentModel;
   try {
@@ -295,6 +278,24 @@ async function start(args: LocalArgs): Promise<number> {
       }
     }
   }
+  // After the checks that can refuse the start (model, limits, ports): a refused start makes no certificates.
+  const previous = lastRecord(layout);
+  let certificates: GeneratedCertificates | undefined;
+  try {
+    certificates = args.tls ? localTls(layout) : undefined;
+  } catch (err) {
+    console.error(`local: --tls: ${(err as Error).message}`);
+    return 1;
+  }
+  if (!args.tls && existsSync(layout.tls)) progress(`TLS off (plaintext clients and routes); the certificates in ${shown(layout.tls)} stay for the next --tls`);
+  const wasTls = previous.servers?.[0]?.startsWith("tls://");
+  if (wasTls !== undefined && wasTls !== args.tls) {
+    // Every server restarts at once with a freshly rendered nats.conf, so no route ever joins TLS to plaintext
+    // (the reason a Kubernetes cluster needs a restart of all pods for it); the JetStream store does not depend on
+    // the transport, and every context file is rewritten below.
+    progress(`the last start ran ${wasTls ? "with" : "without"} TLS: switching; the context files get ${args.tls ? "tls:// URLs and ca" : "nats:// URLs without ca"}`);
+  }
+  const caFile = certificates?.caFile;
   progress("hashing passwords (bcrypt)");
   const hashes = passwordHashes(passwords);
 

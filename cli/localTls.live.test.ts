@@ -1,6 +1,6 @@
 // `npm run local -- --tls` as a developer runs it, a child process: the cluster serves only TLS clients (a
 // plaintext client is refused), the context files it writes carry the CA so the pinned natscli and our CLIs
-// (drift, backup, smoke) connect through them, a restart reuses the certificates (and `--tls --smoke` passes),
+// (drift, backup, bench, smoke) connect through them, a restart reuses the certificates (and `--tls --smoke` passes),
 // and a start without --tls on the same state directory switches back to plaintext.
 
 import { spawn } from "node:child_process";
@@ -159,14 +159,17 @@ describe("npm run local -- --tls", () => {
     expect(expectOneLineError(notPem, "drift")).toBe(`drift: --ca ${layout.passwords}: not a PEM certificate (no "-----BEGIN CERTIFICATE-----"); give the CA certificate of the servers`);
   });
 
-  it("backup works through the context file and smoke through the state directory's contexts", async () => {
+  it("backup and bench work through the context file, smoke through the state directory's contexts", async () => {
     const backup = await runCli("cli/backup.ts", ["backup", "--stream", "EVENTS", "--out", join(scratch, "events"), "--context", context("fluo-backup")]);
     expect(backup.code, backup.stderr).toBe(0);
     expect(backup.stdout).toMatch(/^Backed up stream EVENTS \(\d+ messages/);
+    const bench = await runCli("bench/dataPath.ts", ["--context", context("fluo-bff"), "--rate", "100", "--seconds", "1", "--messages", "100", "--in-flight", "16"], { timeoutMs: 120_000 });
+    expect(bench.code, `${bench.stdout}\n${bench.stderr}`).toBe(0);
+    expect(bench.stdout).toContain("PASS: every acked job consumed exactly once");
     const smoke = await runCli("cli/smoke.ts", ["--state-dir", stateDir]);
     expect(smoke.code, smoke.stdout).toBe(0);
     expect(smoke.stdout).toContain("Smoke check passed");
-  });
+  }, 150_000);
 
   it("a restart with --tls --smoke reuses the certificates, and the smoke check passes", async () => {
     expect(await local!.stop()).toBe(0);
