@@ -36,7 +36,7 @@ export interface ConnectionFlags {
 /** The flags every operator CLI takes for its connection, with the same help text. */
 export const CONNECTION_OPTIONS = {
   url: { value: "<nats-url>", help: "server URL(s), comma-separated; default: the local cluster of `npm run local`" },
-  context: { value: "<file>", help: "nats CLI context file (url, user, password), e.g. .local/credentials/<user>.json" },
+  context: { value: "<file>", help: "nats CLI context file (url, user, password, ca), e.g. .local/credentials/<user>.json" },
   password: { value: "<pw>", help: "the user's password (prefer the environment variable or --context: shell history keeps flags)" },
   "state-dir": { value: "<dir>", help: "local mode's state directory whose credentials to use (default .local)" },
   ca: { value: "<file>", help: "CA certificate (PEM) that the servers' TLS certificates are signed by; default: the context's ca, else Node's CAs and NODE_EXTRA_CA_CERTS" },

@@ -287,7 +287,7 @@ async function start(args: LocalArgs): Promise<number> {
     console.error(`local: --tls: ${(err as Error).message}`);
     return 1;
   }
-  if (!args.tls && existsSync(layout.tls)) progress(`TLS off (plaintext clients and routes); the certificates in ${shown(layout.tls)} stay for the next --tls`);
+  if (!args.tls && existsSync(join(layout.tls, "ca.crt"))) progress(`TLS off (plaintext clients and routes); the certificates in ${shown(layout.tls)} stay for the next --tls`);
   const wasTls = previous.servers?.[0]?.startsWith("tls://");
   if (wasTls !== undefined && wasTls !== args.tls) {
     // Every server restarts at once with a freshly rendered nats.conf, so no route ever joins TLS to plaintext
