@@ -3,6 +3,7 @@
 //
 //   <state>/fluo-local.json        marker + record of the last start (URLs, monitor URLs, pids, credentials)
 //   <state>/credentials/           passwords.json and one nats CLI context per user (all mode 0600)
+//   <state>/tls/                   with --tls: ca.crt, ca.key, server.crt, server.key (made once, reused)
 //   <state>/nats-<i>/              nats.conf, nats.log, nats.pid and data/ (JetStream store) of server i
 
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -23,6 +24,8 @@ export interface StateLayout {
   readonly record: string;
   readonly credentials: string;
   readonly passwords: string;
+  /** The local CA and the servers' certificate (--tls). */
+  readonly tls: string;
   contextFile(user: string): string;
 }
 
@@ -34,6 +37,7 @@ export function stateLayout(dir: string): StateLayout {
     record: join(root, RECORD_FILE),
     credentials,
     passwords: join(credentials, "passwords.json"),
+    tls: join(root, "tls"),
     contextFile: (user) => join(credentials, `${user}.json`),
   };
 }
@@ -46,6 +50,8 @@ export interface ClusterRecord {
   readonly pids: readonly number[];
   /** Credentials (nats CLI context) file per user. */
   readonly contexts: Readonly<Record<string, string>>;
+  /** With --tls: the CA file clients trust (also in each context file as `ca`). */
+  readonly ca?: string;
   readonly startedAt: string;
 }
 
