@@ -4,6 +4,7 @@
 // credentials `npm run local` wrote. Nobody has to dig a password out of .local/credentials by hand.
 // The CA that TLS servers are checked against comes from --ca, else the context file's `ca` (local mode's --tls
 // writes it), else Node's own CAs plus NODE_EXTRA_CA_CERTS.
+// Stacks with authentication nkey: a context whose `nkey` names a seed file (natscli's field) logs in with the seed.
 
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
