@@ -105,6 +105,10 @@ export const stackConfigSchema = z
     // Users in the middle of a password rotation: each gets a second login `<user>-next` (a generated password,
     // same permissions and inbox) beside its own, so services switch without a gap (README "Password rotation").
     rotatingUsers: z.array(z.enum(USER_NAMES)).default([]),
+    // The window of a route password change: servers keep presenting their route credentials but stop checking
+    // them (TLS, when on, still checks the certificate), because a cluster accepts one route password only and a
+    // rolling reload would otherwise split old from new servers (README "Route password rotation").
+    routePasswordRotation: z.boolean().default(false),
     // Read by the stream provider in configure() (streams/provider/settings.ts): the time budget of one operation.
     natsTimeout: z.string().regex(/^\d+(ms|s|m)$/, { message: 'must be a duration such as "20s" or "2m"' }).default("20s"),
   })
