@@ -1,0 +1,151 @@
+// npm run bench:local [-- --runs 3]
+// Time to Ready of `npm run local` on a fresh state directory against a restart on the directory the fresh run
+// left, with a phase split from the CLI's own progress lines and, from the servers' logs, when the JetStream meta
+// leader and the last stream/consumer leader were elected after the first server started (issue 14, item 9).
+// Each run: fresh start in a new temp state dir -> Ready -> SIGTERM -> restart on that dir -> Ready -> SIGTERM.
+// A benchmark, not a test: it prints figures and fails only if a start does not reach Ready.
+
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseCommandLine, positiveInteger, type CommandSpec } from "../cli/args";
+import { exitWhenFlushed, runCli } from "../cli/errors";
+import { canListen } from "../local/localCluster";
+import { PORT_RANGE_STRIDE, portsFromBase } from "../local/ports";
+import { percentile } from "./stats";
+import { phaseSplit, serverElections, type PhaseSplit, type ServerElections } from "./localStartPhases";
+
+export const BENCH_LOCAL: CommandSpec<"runs"> = {
+  command: "npm run bench:local --",
+  summary: "times npm run local to Ready on a fresh state dir and on a restart of it, phase by phase",
+  options: { runs: { value: "<n>", help: "fresh + restart pairs (default 3); medians are printed" } },
+};
+
+const ROOT = join(__dirname, "..");
+const TSX = join(ROOT, "node_modules/tsx/dist/cli.mjs");
+const SERVERS = 3;
+
+/** A base port whose ranges are free and stay below the ephemeral range (as the live tests pick them). */
+async function freeBasePort(): Promise<number> {
+  const highestBase = 32_000 - 2 * PORT_RANGE_STRIDE - SERVERS;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * (highestBase - 20_000));
+    let free = true;
+    for (const p of portsFromBase(base, SERVERS)) for (const port of [p.client, p.cluster, p.monitor]) free &&= await canListen(port);
+    if (free) return base;
+  }
+  throw new Error("no free port range found below 32000");
+}
+
+interface StartRun {
+  readonly split: PhaseSplit;
+  readonly elections: ServerElections;
+  /** From SIGTERM to the CLI's exit (servers stopped). */
+  readonly stopSeconds: number;
+}
+
+const logPaths = (stateDir: string): string[] => Array.from({ length: SERVERS }, (_, i) => join(stateDir, `nats-${i}`, "nats.log"));
+const sizeOf = (path: string): number => {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+};
+
+/** One `npm run local` (as its npm script runs it: tsx cli/local.ts) until Ready, then SIGTERM and its exit. */
+async function timeStart(stateDir: string, basePort: number): Promise<StartRun> {
+  const logs = logPaths(stateDir);
+  const offsets = logs.map(sizeOf);
+  const spawnedAt = performance.now();
+  const child = spawn(process.execPath, [TSX, join(ROOT, "cli/local.ts"), "--state-dir", stateDir, "--base-port", String(basePort)], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: Array<{ readonly ms: number; readonly text: string }> = [];
+  let pending = "";
+  let stderr = "";
+  let onReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  child.stdout.on("data", (chunk: Buffer) => {
+    const ms = performance.now() - spawnedAt;
+    pending += chunk.toString();
+    const complete = pending.split("\n");
+    pending = complete.pop() ?? "";
+    for (const text of complete) {
+      lines.push({ ms, text });
+      if (text.startsWith("Ready:")) onReady();
+    }
+  });
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const timer = setTimeout(() => child.kill("SIGTERM"), 90_000);
+  try {
+    const code = await Promise.race([ready.then(() => undefined), exited]);
+    if (code !== undefined) {
+      const out = lines.map((l) => l.text).join("\n");
+      throw new Error(`npm run local exited (${code}) before Ready:\n${out}\n${stderr}`);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  const stopAt = performance.now();
+  child.kill("SIGTERM");
+  await exited;
+  const stopSeconds = (performance.now() - stopAt) / 1000;
+  const newLog = (path: string, i: number): string => readFileSync(path, "utf8").slice(offsets[i]);
+  return { split: phaseSplit(lines), elections: serverElections(logs.map(newLog)), stopSeconds };
+}
+
+const median = (values: readonly number[]): number => percentile([...values].sort((a, b) => a - b), 0.5);
+const secs = (n: number): string => (Number.isNaN(n) ? "-" : n.toFixed(1));
+
+function table(fresh: readonly StartRun[], restart: readonly StartRun[]): string {
+  const phases = fresh[0].split.phases.map((p) => p.phase);
+  const phaseMedian = (runs: readonly StartRun[], phase: string): number =>
+    median(runs.map((r) => r.split.phases.find((p) => p.phase === phase)?.seconds ?? Number.NaN));
+  const rows: Array<[string, number, number]> = [
+    ...phases.map((phase): [string, number, number] => [phase, phaseMedian(fresh, phase), phaseMedian(restart, phase)]),
+    ["= Ready (from spawn)", median(fresh.map((r) => r.split.readySeconds)), median(restart.map((r) => r.split.readySeconds))],
+    ["stop (SIGTERM to exit)", median(fresh.map((r) => r.stopSeconds)), median(restart.map((r) => r.stopSeconds))],
+    ["server log: meta leader elected", median(fresh.map((r) => r.elections.metaLeaderSeconds)), median(restart.map((r) => r.elections.metaLeaderSeconds))],
+    ["server log: last stream/consumer leader", median(fresh.map((r) => r.elections.lastGroupLeaderSeconds)), median(restart.map((r) => r.elections.lastGroupLeaderSeconds))],
+  ];
+  const width = Math.max(...rows.map((r) => r[0].length));
+  return [
+    `${"phase (median seconds)".padEnd(width)}  fresh  restart`,
+    ...rows.map(([phase, f, r]) => `${phase.padEnd(width)}  ${secs(f).padStart(5)}  ${secs(r).padStart(7)}`),
+    "server log figures: seconds after the first server's \"Starting nats-server\"",
+  ].join("\n");
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const { values } = parseCommandLine(BENCH_LOCAL, argv);
+  const runs = positiveInteger("runs", values.runs, 3);
+  console.log(`bench:local: ${runs} x (fresh start, restart), ${SERVERS} servers, load ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+  const fresh: StartRun[] = [];
+  const restart: StartRun[] = [];
+  for (let i = 1; i <= runs; i++) {
+    // The bench's own temp directories: never the user's .local.
+    const stateDir = mkdtempSync(join(tmpdir(), "fluo-bench-local-"));
+    try {
+      const basePort = await freeBasePort();
+      const f = await timeStart(stateDir, basePort);
+      const r = await timeStart(stateDir, basePort);
+      fresh.push(f);
+      restart.push(r);
+      console.log(
+        `  run ${i}: fresh Ready ${secs(f.split.readySeconds)} s (meta leader +${secs(f.elections.metaLeaderSeconds)} s), ` +
+          `restart Ready ${secs(r.split.readySeconds)} s (meta leader +${secs(r.elections.metaLeaderSeconds)} s, ` +
+          `last stream/consumer leader +${secs(r.elections.lastGroupLeaderSeconds)} s)`,
+      );
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  }
+  console.log(table(fresh, restart));
+  return 0;
+}
+
+void runCli("bench:local", () => main(process.argv.slice(2))).then(exitWhenFlushed);
