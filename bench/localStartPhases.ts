@@ -40,6 +40,8 @@ export function phaseSplit(lines: readonly TimedLine[]): PhaseSplit {
 }
 
 export interface ServerElections {
+  /** Epoch milliseconds of the first "Starting nats-server" (the servers log local time). */
+  readonly firstStartMs: number;
   /** Seconds from the first server's start to the first metadata leader any server logged; NaN if none. */
   readonly metaLeaderSeconds: number;
   /** Seconds from the first server's start to the last stream or consumer leader logged; NaN if none. */
@@ -55,8 +57,8 @@ function logTimes(log: string, message: RegExp): number[] {
     const m = LOG_LINE.exec(line);
     if (!m || !message.test(m[8])) continue;
     const [year, month, day, hour, minute, second, micros] = m.slice(1, 8).map(Number);
-    // The servers log local time; only differences are used, so the zone cancels out.
-    times.push(Date.UTC(year, month - 1, day, hour, minute, second) + micros / 1000);
+    // The servers log local time, as this process's Date reads it.
+    times.push(new Date(year, month - 1, day, hour, minute, second).getTime() + micros / 1000);
   }
   return times;
 }
@@ -65,12 +67,13 @@ function logTimes(log: string, message: RegExp): number[] {
 export function serverElections(logs: readonly string[]): ServerElections {
   const all = (message: RegExp): number[] => logs.flatMap((log) => logTimes(log, message));
   const starts = all(/^Starting nats-server$/);
-  if (starts.length === 0) return { metaLeaderSeconds: Number.NaN, lastGroupLeaderSeconds: Number.NaN };
+  if (starts.length === 0) return { firstStartMs: Number.NaN, metaLeaderSeconds: Number.NaN, lastGroupLeaderSeconds: Number.NaN };
   const t0 = Math.min(...starts);
   // "JetStream cluster no metadata leader" (a shutdown) is not an election.
   const meta = all(/^(Self is new JetStream cluster metadata leader|JetStream cluster new (remote )?metadata leader)/);
   const groups = all(/^JetStream cluster new (stream|consumer) leader for /);
   return {
+    firstStartMs: t0,
     metaLeaderSeconds: meta.length > 0 ? (Math.min(...meta) - t0) / 1000 : Number.NaN,
     lastGroupLeaderSeconds: groups.length > 0 ? (Math.max(...groups) - t0) / 1000 : Number.NaN,
   };
