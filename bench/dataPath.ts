@@ -1,4 +1,4 @@
-// npm run bench [-- --state-dir <dir>] [--credentials <dir> | --context <file>] [--url nats://host:4222] [--stack dev]
+// npm run bench [-- --state-dir <dir>] [--credentials <dir> | --context <file>] [--url nats://host:4222] [--ca <file>] [--stack dev]
 //                [--rate 500] [--seconds 10] [--messages 10000] [--in-flight 256]
 // The data path of ADR-007, measured with the production users against a running cluster (by default the one
 // `npm run local` runs):
@@ -22,7 +22,7 @@ import { clientOptions, readContextFile, type ClientOptions } from "../local/cre
 import { readRecord, stateLayout } from "../local/stateDir";
 import { smokeFlow } from "../cli/smoke";
 import { parseCommandLine, positiveInteger, UsageError, type CommandSpec } from "../cli/args";
-import { connectFailure } from "../cli/connection";
+import { checkCaFile, connectFailure } from "../cli/connection";
 import { exitWhenFlushed, runCli } from "../cli/errors";
 import { projectRoot, readStackConfig } from "../infra/stackFile";
 import { catalogForStack } from "../streams/catalog";
@@ -40,7 +40,7 @@ interface BenchSettings {
   readonly inFlight: number;
 }
 
-export const BENCH: CommandSpec<"state-dir" | "credentials" | "context" | "url" | "stack" | "rate" | "seconds" | "messages" | "in-flight"> = {
+export const BENCH: CommandSpec<"state-dir" | "credentials" | "context" | "url" | "ca" | "stack" | "rate" | "seconds" | "messages" | "in-flight"> = {
   command: "npm run bench --",
   summary: "measures JetStream publish, core request/reply and pull consumption with the production users",
   options: {
@@ -48,6 +48,7 @@ export const BENCH: CommandSpec<"state-dir" | "credentials" | "context" | "url" 
     credentials: { value: "<dir>", help: "another cluster: a directory of nats CLI context files <user>.json (fluo-bff, fluo-backend, fluo-workers, fluo-provisioner)" },
     context: { value: "<file>", help: "one user's nats CLI context file (e.g. .local/credentials/fluo-bff.json): the other users' are read beside it" },
     url: { value: "<nats-url>", help: "with --credentials or --context: server URL(s) instead of the files' url" },
+    ca: { value: "<file>", help: "CA certificate (PEM) of the servers' TLS certificates, instead of the context files' ca" },
     stack: { value: "<name>", help: "the stack whose catalog names the jobs stream and consumer (default: the local cluster's, else dev)" },
     rate: { value: "<n>", help: "messages per second of the fixed-rate phases (default 500)" },
     seconds: { value: "<n>", help: "duration of the fixed-rate phases (default 10)" },
@@ -86,6 +87,11 @@ function parseSettings(argv: readonly string[]): BenchSettings {
     const record = readRecord(stateLayout(values["state-dir"] ?? join(projectRoot(), ".local")));
     stack ??= record.stack;
     credentials = Object.fromEntries(USERS.map((u) => [u, clientOptions(readContextFile(record.contexts[u]))]));
+  }
+  const caFile = values.ca ? checkCaFile("--ca", values.ca) : undefined;
+  for (const [user, options] of Object.entries(credentials)) {
+    if (caFile) credentials[user] = { ...options, tls: { caFile } };
+    else if (options.tls) checkCaFile(`${user}'s context: ca`, options.tls.caFile);
   }
   const settings = {
     stack: stack ?? "dev",

@@ -1,5 +1,5 @@
-// npm run backup -- --stream <name> --out <dir> [--no-consumers] [--url <nats-url>] [--context <file>] [--password <pw>]
-// npm run restore -- --dir <dir> [--url <nats-url>] [--context <file>] [--password <pw>]
+// npm run backup -- --stream <name> --out <dir> [--no-consumers] [--url <nats-url>] [--context <file>] [--password <pw>] [--ca <file>]
+// npm run restore -- --dir <dir> [--url <nats-url>] [--context <file>] [--password <pw>] [--ca <file>]
 // Snapshot and restore of one stream as fluo-backup (streams/ops/backup.ts). The directory has natscli's layout
 // (backup.json + stream.arc.s2, or stream.tar.s2 from servers before 2.15), so `nats backup restore stream <dir>`
 // reads what this writes and `npm run restore` what `nats backup stream` writes.
@@ -77,6 +77,7 @@ async function run(command: "backup" | "restore", rest: readonly string[], io: I
       user: connection.user,
       pass: connection.password,
       inboxPrefix: connection.inboxPrefix,
+      ...(connection.caFile ? { tls: { caFile: connection.caFile } } : {}),
       reconnect: false,
       timeout: 5_000,
     }).catch((err: unknown) => {

@@ -1,8 +1,10 @@
 // Runs a CLI as the user does: a child process (tsx, as the npm scripts run it), its stdout, stderr and exit
 // code, so a test sees exactly what a terminal would, stack traces included.
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
 import { join } from "node:path";
+import { portsFromBase } from "../local/ports";
 
 // FLUO_CLI_ROOT runs the same tests against another checkout (e.g. main, to see a test fail on the old code).
 export const PROJECT_ROOT = process.env.FLUO_CLI_ROOT ?? join(__dirname, "..");
@@ -61,4 +63,72 @@ export function expectOneLineError(run: CliRun, command: string): string {
     throw new Error(`expected exit 1 and one "${command}: ..." line on stderr, got exit ${run.code}:\n${quoted}`);
   }
   return lines[0];
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+/** A --base-port whose client, route and monitoring ports (local/ports.ts) are all free, below 32000. */
+export async function freeBasePort(servers = 3): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 9_000);
+    let free = true;
+    for (const p of portsFromBase(base, servers).flatMap((n) => [n.client, n.cluster, n.monitor])) free &&= await portFree(p);
+    if (free) return base;
+  }
+  throw new Error("no free port range found");
+}
+
+/** A running `npm run local` child process, from its "Ready:" line on. */
+export interface LocalRun {
+  readonly child: ChildProcess;
+  /** Its stdout and stderr so far. */
+  output(): string;
+  readonly readyLine: string;
+  readonly servers: readonly string[];
+  readonly serverPids: readonly number[];
+  /** SIGTERM, then waits for it to stop its servers and exit; its exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts cli/local.ts with `args` and resolves at its "Ready:" line; rejects (output included) if it exits first. */
+export async function startLocal(args: readonly string[], timeoutMs = 90_000): Promise<LocalRun> {
+  const child = spawn(process.execPath, [TSX, join(PROJECT_ROOT, "cli/local.ts"), ...args], { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const stop = async (): Promise<number | null> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    return exited;
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const readyLine = await new Promise<string>((resolve, reject) => {
+    const check = (): void => {
+      const line = output.split("\n").find((l) => l.startsWith("Ready:"));
+      if (line) return resolve(line);
+      timer = setTimeout(check, 100);
+    };
+    check();
+    void exited.then((code) => reject(new Error(`npm run local ${args.join(" ")} exited (${code}) before Ready:\n${output}`)));
+    setTimeout(() => reject(new Error(`npm run local ${args.join(" ")}: no Ready line within ${timeoutMs} ms:\n${output}`)), timeoutMs).unref();
+  }).catch(async (err: unknown) => {
+    clearTimeout(timer);
+    await stop();
+    throw err;
+  });
+  clearTimeout(timer);
+  return {
+    child,
+    output: () => output,
+    readyLine,
+    servers: /^Ready: (\S+)/.exec(readyLine)![1].split(","),
+    serverPids: /\(pids ([\d,]+)\)/.exec(readyLine)![1].split(",").map(Number),
+    stop,
+  };
 }

@@ -2,6 +2,8 @@
 // order: a nats CLI context file (--context, the files local mode writes), an explicit password (--password or
 // an environment variable, with --url), or, when the URL is the local cluster's (or none is given), the
 // credentials `npm run local` wrote. Nobody has to dig a password out of .local/credentials by hand.
+// The CA that TLS servers are checked against comes from --ca, else the context file's `ca` (local mode's --tls
+// writes it), else Node's own CAs plus NODE_EXTRA_CA_CERTS.
 
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,6 +19,8 @@ export interface ResolvedConnection {
   readonly user: UserName;
   readonly password: string;
   readonly inboxPrefix: string;
+  /** The CA file TLS servers must be signed by (--ca or the context's `ca`); absent: Node's CAs. */
+  readonly caFile?: string;
   /** Where the credentials came from, for the "connecting ..." line. */
   readonly source: string;
 }
@@ -26,14 +30,16 @@ export interface ConnectionFlags {
   readonly context?: string;
   readonly password?: string;
   readonly "state-dir"?: string;
+  readonly ca?: string;
 }
 
 /** The flags every operator CLI takes for its connection, with the same help text. */
 export const CONNECTION_OPTIONS = {
   url: { value: "<nats-url>", help: "server URL(s), comma-separated; default: the local cluster of `npm run local`" },
-  context: { value: "<file>", help: "nats CLI context file (url, user, password), e.g. .local/credentials/<user>.json" },
+  context: { value: "<file>", help: "nats CLI context file (url, user, password, ca), e.g. .local/credentials/<user>.json" },
   password: { value: "<pw>", help: "the user's password (prefer the environment variable or --context: shell history keeps flags)" },
   "state-dir": { value: "<dir>", help: "local mode's state directory whose credentials to use (default .local)" },
+  ca: { value: "<file>", help: "CA certificate (PEM) that the servers' TLS certificates are signed by; default: the context's ca, else Node's CAs and NODE_EXTRA_CA_CERTS" },
 } as const satisfies Record<string, OptionSpec>;
 
 const NATS_URL = /^(nats|tls):\/\/\S+$/;
@@ -45,8 +51,9 @@ function checkUrls(flag: string, text: string): string[] {
   return urls;
 }
 
-// localhost and 127.0.0.1 name the same local cluster.
-const sameServer = (a: string): string => a.replace("://localhost:", "://127.0.0.1:").replace(/\/$/, "");
+// localhost and 127.0.0.1 name the same local cluster, and so do nats:// and tls:// (nats.js upgrades to TLS
+// when the server requires it).
+const sameServer = (a: string): string => a.replace(/^(nats|tls):\/\//, "").replace(/^localhost:/, "127.0.0.1:").replace(/\/$/, "");
 
 function readJson(flag: string, file: string): Record<string, unknown> {
   let text: string;
@@ -68,7 +75,20 @@ function readJson(flag: string, file: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-function fromContext(flag: string, file: string, wanted: UserSpec | undefined, urlFlag: string | undefined): ResolvedConnection {
+/** A CA file named by --ca or a context's `ca`: it must be a readable PEM certificate, or one line says why. */
+export function checkCaFile(where: string, file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`${where} ${file}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : `cannot be read (${code})`}; give the CA certificate (PEM) of the servers`);
+  }
+  if (!text.includes("-----BEGIN CERTIFICATE-----")) throw new UsageError(`${where} ${file}: not a PEM certificate (no "-----BEGIN CERTIFICATE-----"); give the CA certificate of the servers`);
+  return file;
+}
+
+function fromContext(flag: string, file: string, wanted: UserSpec | undefined, urlFlag: string | undefined, caFlag: string | undefined): ResolvedConnection {
   const context = readJson(flag, file);
   for (const key of ["user", "password"] as const) {
     if (typeof context[key] !== "string" || context[key] === "") throw new UsageError(`${flag} ${file}: "${key}" is missing; a context for this command needs url, user and password`);
@@ -82,7 +102,17 @@ function fromContext(flag: string, file: string, wanted: UserSpec | undefined, u
   if (!url) throw new UsageError(`${flag} ${file}: has no "url"; add one or pass --url`);
   // A natscli context saved by hand may lack inbox_prefix; the user's permissions allow only its own.
   const inboxPrefix = typeof context.inbox_prefix === "string" && context.inbox_prefix !== "" ? context.inbox_prefix : spec.inboxPrefix;
-  return { servers: checkUrls(urlFlag ? "--url" : `${flag} ${file}: url`, url), user: spec.name, password: context.password as string, inboxPrefix, source: file };
+  if (context.ca !== undefined && typeof context.ca !== "string") throw new UsageError(`${flag} ${file}: "ca" must be the path of a CA file`);
+  // natscli saves "ca": "" for none.
+  const caFile = caFlag ? checkCaFile("--ca", caFlag) : context.ca ? checkCaFile(`${flag} ${file}: ca`, context.ca) : undefined;
+  return {
+    servers: checkUrls(urlFlag ? "--url" : `${flag} ${file}: url`, url),
+    user: spec.name,
+    password: context.password as string,
+    inboxPrefix,
+    ...(caFile ? { caFile } : {}),
+    source: file,
+  };
 }
 
 function localRecord(stateDir: string): ClusterRecord | undefined {
@@ -105,18 +135,26 @@ export function resolveConnection(
   user: UserSpec,
   options: { readonly passwordEnv: string; readonly env: Readonly<Record<string, string | undefined>>; readonly pinUser: boolean },
 ): ResolvedConnection {
-  if (flags.context) return fromContext("--context", flags.context, options.pinUser ? user : undefined, flags.url);
+  if (flags.context) return fromContext("--context", flags.context, options.pinUser ? user : undefined, flags.url, flags.ca);
   const password = flags.password ?? options.env[options.passwordEnv];
   if (password) {
     if (!flags.url) throw new UsageError(`a password without --url: which server? pass --url <nats-url>`);
-    return { servers: checkUrls("--url", flags.url), user: user.name, password, inboxPrefix: user.inboxPrefix, source: flags.password ? "--password" : options.passwordEnv };
+    const caFile = flags.ca ? checkCaFile("--ca", flags.ca) : undefined;
+    return {
+      servers: checkUrls("--url", flags.url),
+      user: user.name,
+      password,
+      inboxPrefix: user.inboxPrefix,
+      ...(caFile ? { caFile } : {}),
+      source: flags.password ? "--password" : options.passwordEnv,
+    };
   }
   const stateDir = flags["state-dir"] ?? join(projectRoot(), ".local");
   const record = localRecord(stateDir);
   const urls = flags.url ? checkUrls("--url", flags.url) : undefined;
   const local = record && (!urls || urls.every((u) => record.servers.map(sameServer).includes(sameServer(u))));
   if (record && local && record.contexts[user.name]) {
-    const resolved = fromContext(`local mode's credentials`, record.contexts[user.name], user, flags.url);
+    const resolved = fromContext(`local mode's credentials`, record.contexts[user.name], user, flags.url, flags.ca);
     return { ...resolved, servers: urls ?? resolved.servers };
   }
   const where = urls ? `${urls.join(",")} is not the local cluster of ${stateDir}` : `no local cluster in ${stateDir} (start one with \`npm run local\`)`;

@@ -1,4 +1,4 @@
-// npm run drift -- --stack <name> [--url <nats-url>] [--context <file>] [--user <name>] [--password <pw>] [--json]
+// npm run drift -- --stack <name> [--url <nats-url>] [--context <file>] [--ca <file>] [--user <name>] [--password <pw>] [--json]
 // Compares the stack's declared stream catalog with a live server, without Pulumi state. Credentials: a nats CLI
 // context file, --password or FLUO_QUEUE_PROVISIONER_PASSWORD with --url, or local mode's (cli/connection.ts).
 // Exit codes: 0 no drift, 2 drift, 1 error (bad flags, unreachable server, ...).

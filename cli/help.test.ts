@@ -26,6 +26,14 @@ describe("--help", () => {
     expect(run.stdout).toContain("--help");
   });
 
+  it("lists local mode's --tls, and --ca on every command that takes --url", () => {
+    expect(runCliSync("cli/local.ts", ["--help"]).stdout).toMatch(/^ {2}--tls +TLS for clients and routes/m);
+    for (const [script, lead] of [["cli/drift.ts", []], ["cli/backup.ts", ["backup"]], ["cli/backup.ts", ["restore"]], ["bench/dataPath.ts", []]] as const) {
+      const help = runCliSync(script, [...lead, "--help"]).stdout;
+      expect(help, `${script} ${lead.join(" ")}`).toMatch(/^ {2}--ca <file> +CA certificate \(PEM\)/m);
+    }
+  });
+
   it("wins over other flags, even wrong ones", () => {
     const run = runCliSync("cli/render.ts", ["--stack", "no-such-stack", "--colour", "-h"]);
     expect(run).toMatchObject({ code: 0, stderr: "" });

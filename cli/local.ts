@@ -1,10 +1,12 @@
-// npm run local [-- --stack dev] [--state-dir <dir>] [--reset] [--base-port 4222] [--smoke]
+// npm run local [-- --stack dev] [--state-dir <dir>] [--reset] [--base-port 4222] [--tls] [--smoke]
 // The real cluster on a laptop: the stack's nats.conf (same users, permissions, JetStream limits scaled to the
 // machine) run as three nats-server processes on 127.0.0.1, and the whole stream catalog applied through the
 // same provider code as `pulumi up`. Prints one line starting with "Ready:" once usable, then runs until
 // SIGINT/SIGTERM and stops the servers; data and credentials stay in the state directory for the next run.
+// --tls: client TLS, mutual TLS on routes and route credentials, as prod runs it, with a CA made once in the
+// state directory (local/certificates.ts); the context files then carry `ca`.
 
-import { statfsSync } from "node:fs";
+import { existsSync, statfsSync } from "node:fs";
 import { freemem } from "node:os";
 import { join, relative } from "node:path";
 import { deploymentModel, type DeploymentModel } from "../model";
@@ -12,6 +14,7 @@ import { exitWhenFlushed, isUserError, runCli } from "./errors";
 import { imageTagVersion, type StackConfig } from "../infra/stackConfig";
 import { parseSize } from "../lib/units";
 import { userSpecs, type UserName } from "../infra/users";
+import { localCertificates, type GeneratedCertificates } from "../local/certificates";
 import { loadOrCreatePasswords, writeContextFiles, type LocalPasswords } from "../local/credentials";
 import { localPasswordHashes } from "../local/passwordHashCache";
 import { localLimits, reservationProblems } from "../local/limits";
@@ -19,7 +22,7 @@ import { canListen, LocalCluster, LocalClusterError } from "../local/localCluste
 import { DEFAULT_BASE_PORT, portsFromBase } from "../local/ports";
 import { lastRecord, prepareStateDir, resetStateDir, runningServers, stateLayout, writeRecord, type StateLayout } from "../local/stateDir";
 import { applyCatalog } from "../streams/ops/apply";
-import { closeConnections, jetStreamManager } from "../streams/provider/client";
+import { closeConnections, jetStreamManager, type ConnectionSettings } from "../streams/provider/client";
 import type { Catalog } from "../streams/spec";
 import { runSmoke } from "./smoke";
 import { parseCommandLine, UsageError, type CommandSpec } from "./args";
@@ -27,7 +30,7 @@ import { projectRoot, readStackConfig } from "../infra/stackFile";
 import { ensureBinary } from "../tools/install";
 import { natsServer, natsServerVersion, ToolNotFoundError, type ResolvedBinary } from "../tools/resolve";
 
-export const LOCAL: CommandSpec<"stack" | "state-dir" | "reset" | "base-port" | "smoke"> = {
+export const LOCAL: CommandSpec<"stack" | "state-dir" | "reset" | "base-port" | "tls" | "smoke"> = {
   command: "npm run local --",
   summary: "runs the stack's cluster on this machine (nats-server processes on 127.0.0.1, catalog applied) until Ctrl-C",
   options: {
@@ -35,9 +38,15 @@ export const LOCAL: CommandSpec<"stack" | "state-dir" | "reset" | "base-port" | 
     "state-dir": { value: "<dir>", help: "data, configs, logs and credentials (default .local); kept between runs" },
     reset: { help: "empty the state directory first (data and credentials)" },
     "base-port": { value: "<port>", help: "client ports base+i, routes base+2000+i, monitoring base+4000+i (default 4222)" },
+    tls: {
+      help: "TLS for clients and routes (mutual TLS, route credentials) with a local CA made once in <state-dir>/tls; clients use tls:// and trust <state-dir>/tls/ca.crt",
+    },
     smoke: { help: "run the smoke check once Ready, then stop (exit 0 if it passed)" },
   },
-  notes: ['prints a line starting with "Ready:" once usable; credentials are nats CLI context files in <state-dir>/credentials'],
+  notes: [
+    'prints a line starting with "Ready:" once usable; credentials are nats CLI context files in <state-dir>/credentials (with --tls their `ca` names the CA)',
+    "with or without --tls on the same state directory: every start rewrites the configs and context files, the data stays",
+  ],
 };
 
 const log = (line: string): void => console.log(line);
@@ -65,14 +74,20 @@ const shown = (path: string): string => {
   return rel.startsWith("..") ? path : rel;
 };
 
-async function printCatalog(catalog: Catalog, servers: readonly string[], passwords: LocalPasswords): Promise<void> {
+/** The provisioner's connection to the local cluster, as applyCatalog and printCatalog use it. */
+function provisionerSettings(servers: readonly string[], passwords: LocalPasswords, caFile: string | undefined): ConnectionSettings {
   const provisioner = userSpecs().find((s) => s.name === "fluo-provisioner")!;
-  const jsm = await jetStreamManager({
+  return {
     servers,
     user: provisioner.name,
     password: passwords[provisioner.name],
     inboxPrefix: provisioner.inboxPrefix,
-  });
+    ...(caFile ? { caFile } : {}),
+  };
+}
+
+async function printCatalog(catalog: Catalog, settings: ConnectionSettings): Promise<void> {
+  const jsm = await jetStreamManager(settings);
   log("Streams:");
   for (const s of catalog.streams) {
     const info = await jsm.streams.info(s.name);
@@ -93,7 +108,7 @@ async function printCatalog(catalog: Catalog, servers: readonly string[], passwo
   }
 }
 
-function printAccess(cluster: LocalCluster, contexts: Record<UserName, string>): void {
+function printAccess(cluster: LocalCluster, contexts: Record<UserName, string>, caFile: string | undefined): void {
   log("Servers:");
   cluster.nodes.forEach((node, i) =>
     log(`  ${node.name}  ${node.url}  monitor ${node.monitorUrl}  pid ${cluster.pids[i] ?? "?"}  log ${shown(node.logPath)}`),
@@ -103,7 +118,26 @@ function printAccess(cluster: LocalCluster, contexts: Record<UserName, string>):
   const workers = shown(contexts["fluo-workers"]);
   log(`  nats CLI:  nats --context ${shown(contexts["fluo-provisioner"])} stream ls`);
   log(`  nats.js:   const c = JSON.parse(readFileSync("${workers}", "utf8"));`);
-  log(`             const nc = await connect({ servers: c.url.split(","), user: c.user, pass: c.password, inboxPrefix: c.inbox_prefix });`);
+  if (!caFile) {
+    log(`             const nc = await connect({ servers: c.url.split(","), user: c.user, pass: c.password, inboxPrefix: c.inbox_prefix });`);
+    return;
+  }
+  log(`             const nc = await connect({ servers: c.url.split(","), user: c.user, pass: c.password, inboxPrefix: c.inbox_prefix, tls: { caFile: c.ca } });`);
+  log(`TLS: clients must use TLS and trust the local CA ${caFile} (the context files name it as "ca"):`);
+  log(`  npm run smoke/drift/backup/bench: nothing to add (they read the context files); with --url ${cluster.servers[0]} add --ca ${shown(caFile)}`);
+  log(`  Node programs given no CA option (pulumi up's provider host): NODE_EXTRA_CA_CERTS=${caFile}`);
+}
+
+/** --tls: the state directory's certificates, made on the first start and reused after. */
+function localTls(layout: StateLayout): GeneratedCertificates {
+  const certificates = localCertificates(layout.tls);
+  if (certificates.replaced) log(`warning: --tls: ${certificates.replaced}: made a new CA and server certificate`);
+  progress(
+    certificates.made
+      ? `TLS: made a CA and a server certificate for 127.0.0.1 and localhost in ${shown(layout.tls)} (reused by later starts)`
+      : `TLS: reusing the CA and server certificate in ${shown(layout.tls)}`,
+  );
+  return certificates.files;
 }
 
 const SOURCE_TEXT: Record<ResolvedBinary["source"], string> = { env: "NATS_SERVER_BIN", pinned: "pinned build", PATH: "from PATH" };
@@ -137,6 +171,7 @@ interface LocalArgs {
   readonly layout: StateLayout;
   readonly reset: boolean;
   readonly basePort: number;
+  readonly tls: boolean;
   readonly smoke: boolean;
 }
 
@@ -149,6 +184,7 @@ function parseArgs(argv: readonly string[]): LocalArgs {
     layout: stateLayout(values["state-dir"] ?? join(projectRoot(), ".local")),
     reset: switches.has("reset"),
     basePort,
+    tls: switches.has("tls"),
     smoke: switches.has("smoke"),
   };
 }
@@ -242,6 +278,24 @@ async function start(args: LocalArgs): Promise<number> {
       }
     }
   }
+  // After the checks that can refuse the start (model, limits, ports): a refused start makes no certificates.
+  const previous = lastRecord(layout);
+  let certificates: GeneratedCertificates | undefined;
+  try {
+    certificates = args.tls ? localTls(layout) : undefined;
+  } catch (err) {
+    console.error(`local: --tls: ${(err as Error).message}`);
+    return 1;
+  }
+  if (!args.tls && existsSync(join(layout.tls, "ca.crt"))) progress(`TLS off (plaintext clients and routes); the certificates in ${shown(layout.tls)} stay for the next --tls`);
+  const wasTls = previous.servers?.[0]?.startsWith("tls://");
+  if (wasTls !== undefined && wasTls !== args.tls) {
+    // Every server restarts at once with a freshly rendered nats.conf, so no route ever joins TLS to plaintext
+    // (the reason a Kubernetes cluster needs a restart of all pods for it); the JetStream store does not depend on
+    // the transport, and every context file is rewritten below.
+    progress(`the last start ran ${wasTls ? "with" : "without"} TLS: switching; the context files get ${args.tls ? "tls:// URLs and ca" : "nats:// URLs without ca"}`);
+  }
+  const caFile = certificates?.caFile;
   progress("hashing passwords (bcrypt; the last start's hashes of unchanged passwords are reused)");
   const hashes = localPasswordHashes(layout, passwords);
 
@@ -255,6 +309,7 @@ async function start(args: LocalArgs): Promise<number> {
     ports,
     binary: server.path,
     limits: { maxMemoryStore: limits.maxMemoryStore, maxFileStore: limits.maxFileStore },
+    ...(certificates ? { tls: certificates } : {}),
     onProgress: progress,
   });
   } catch (err) {
@@ -267,12 +322,12 @@ async function start(args: LocalArgs): Promise<number> {
     const ready = (async () => {
       await cluster.waitForMetaLeader();
       await cluster.waitForStreamLeaders();
-      const contexts = writeContextFiles(layout, cluster.servers, passwords);
+      const contexts = writeContextFiles(layout, cluster.servers, passwords, caFile);
+      const provisioner = provisionerSettings(cluster.servers, passwords, caFile);
       progress(`applying the stream catalog (${catalog.streams.length} streams, ${catalog.consumers.length} consumers) as fluo-provisioner`);
-      const provisioner = userSpecs().find((s) => s.name === "fluo-provisioner")!;
       const applyStart = Date.now();
       const report = await applyCatalog(
-        { servers: cluster.servers, user: provisioner.name, password: passwords[provisioner.name], inboxPrefix: provisioner.inboxPrefix },
+        provisioner,
         catalog,
         {
           allowDestroy: config.allowDestroy,
@@ -296,10 +351,11 @@ async function start(args: LocalArgs): Promise<number> {
         monitors: cluster.nodes.map((n) => n.monitorUrl),
         pids: cluster.pids,
         contexts,
+        ...(caFile ? { ca: caFile } : {}),
         startedAt: new Date().toISOString(),
       });
-      printAccess(cluster, contexts);
-      await printCatalog(catalog, cluster.servers, passwords);
+      printAccess(cluster, contexts, caFile);
+      await printCatalog(catalog, provisioner);
       await closeConnections();
     })();
     const first = await Promise.race([ready.then(() => undefined), stopped]);
@@ -310,7 +366,7 @@ async function start(args: LocalArgs): Promise<number> {
     }
     log(
       `Ready: ${cluster.servers.join(",")} (pids ${cluster.pids.join(",")}); credentials in ` +
-        `${shown(layout.credentials)}; ${args.smoke ? "running the smoke check" : "Ctrl-C to stop"}`,
+        `${shown(layout.credentials)}${caFile ? `; TLS, CA ${shown(caFile)}` : ""}; ${args.smoke ? "running the smoke check" : "Ctrl-C to stop"}`,
     );
     if (args.smoke) return (await runSmoke(layout.root, log)) ? 0 : 1;
     const signal = await stopped;

@@ -5,15 +5,13 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clientOptions, readContextFile } from "../local/credentials";
-import { portsFromBase } from "../local/ports";
 import { runningServers, stateLayout } from "../local/stateDir";
-import { expectOneLineError, PROJECT_ROOT, runCli } from "./cli.testkit";
+import { expectOneLineError, freeBasePort, PROJECT_ROOT, runCli } from "./cli.testkit";
 
 const TSX = join(PROJECT_ROOT, "node_modules/tsx/dist/cli.mjs");
 const stateDir = mkdtempSync(join(tmpdir(), "fluo-newcomer-"));
@@ -23,24 +21,6 @@ let local: ChildProcess | undefined;
 let output = "";
 let serverPids: number[] = [];
 let urls = "";
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
-}
-
-async function freeBasePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 9_000);
-    let free = true;
-    for (const p of portsFromBase(base, 3).flatMap((n) => [n.client, n.cluster, n.monitor])) free &&= await portFree(p);
-    if (free) return base;
-  }
-  throw new Error("no free port range found");
-}
 
 const alive = (pid: number): boolean => {
   try {

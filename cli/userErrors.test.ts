@@ -154,6 +154,22 @@ describe("drift: user errors are one line", () => {
     expect(expectOneLineError(run, "drift")).toMatch(/--context .*fluo-bff\.json: is a context of fluo-bff, this command runs as fluo-provisioner/);
   });
 
+  it("a context whose ca names a missing file, or --ca naming a directory or a missing file, is refused before connecting", () => {
+    const context = join(dir, "fluo-provisioner-ca.json");
+    const missing = join(dir, "no-such-ca.crt");
+    writeFileSync(context, JSON.stringify({ url: "tls://127.0.0.1:1", user: "fluo-provisioner", password: "x", inbox_prefix: "_INBOX_FLUO_PROVISIONER", ca: missing }));
+    const run = runCliSync("cli/drift.ts", ["--stack", "dev", "--context", context]);
+    expect(expectOneLineError(run, "drift")).toBe(`drift: --context ${context}: ca ${missing}: no such file; give the CA certificate (PEM) of the servers`);
+    const withPassword = runCliSync("cli/drift.ts", ["--stack", "dev", "--url", "tls://127.0.0.1:1", "--password", "x", "--ca", dir]);
+    expect(expectOneLineError(withPassword, "drift")).toBe(`drift: --ca ${dir}: is a directory; give the CA certificate (PEM) of the servers`);
+    const credentials = mkdtempSync(join(dir, "credentials-"));
+    for (const user of ["fluo-bff", "fluo-backend", "fluo-workers", "fluo-provisioner"]) {
+      writeFileSync(join(credentials, `${user}.json`), JSON.stringify({ url: "tls://127.0.0.1:1", user, password: "x", inbox_prefix: "_INBOX" }));
+    }
+    const bench = runCliSync("bench/dataPath.ts", ["--credentials", credentials, "--ca", missing]);
+    expect(expectOneLineError(bench, "bench")).toBe(`bench: --ca ${missing}: no such file; give the CA certificate (PEM) of the servers`);
+  });
+
   it("an unreachable server: one line with the URL, after a line saying what it waits for", () => {
     const run = runCliSync("cli/drift.ts", ["--stack", "dev", "--url", "nats://127.0.0.1:1", "--password", "x"]);
     const lines = run.stderr.trimEnd().split("\n");

@@ -5,7 +5,7 @@
 
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TlsFiles } from "../infra/natsConfig";
 
@@ -60,4 +60,47 @@ export function generateCertificates(dir: string, request: CertificateRequest = 
     dir,
   );
   return { certFile, keyFile, caFile, caKeyFile };
+}
+
+/** Local mode's certificates, and whether this start made them or found them in the state directory. */
+export interface LocalCertificates {
+  readonly files: GeneratedCertificates;
+  readonly made: boolean;
+  /** Why the files found were not reused (absent on a first start and on reuse). */
+  readonly replaced?: string;
+}
+
+// Long enough that a developer's state directory does not expire under them; a set that would expire within a
+// day is made afresh at the next start.
+const LOCAL_DAYS = 365;
+
+/**
+ * The CA and server certificate in `dir`: reused when the server certificate still verifies against the CA a
+ * day from now (so a restart keeps the CA that the context files and NODE_EXTRA_CA_CERTS point at), else made
+ * afresh (first start, a file missing or expiring).
+ */
+export function localCertificates(dir: string): LocalCertificates {
+  const files: GeneratedCertificates = {
+    caFile: join(dir, "ca.crt"),
+    caKeyFile: join(dir, "ca.key"),
+    certFile: join(dir, "server.crt"),
+    keyFile: join(dir, "server.key"),
+  };
+  const present = Object.values(files).filter((f) => existsSync(f));
+  let replaced: string | undefined;
+  if (present.length === 4) {
+    const tomorrow = String(Math.floor(Date.now() / 1000) + 86_400);
+    const check = spawnSync("openssl", ["verify", "-attime", tomorrow, "-CAfile", files.caFile, files.certFile], { encoding: "utf8" });
+    if (check.error) throw new Error(`openssl could not be run (${check.error.message}): install the Debian package "openssl"`);
+    if (check.status === 0) return { files, made: false };
+    // openssl prints the reason ("error 10 at 0 depth lookup: certificate has expired") on stdout or stderr.
+    const output = `${check.stdout}\n${check.stderr}`;
+    const reason = /error \d+ at \d+ depth lookup: (.*)/.exec(output)?.[1] ?? output.trim().split("\n").pop() ?? "";
+    replaced = `${files.certFile} does not verify against ${files.caFile} a day from now (${reason.trim()})`;
+  } else if (present.length > 0) {
+    replaced = `incomplete set in ${dir} (${present.length} of 4 files)`;
+  }
+  const made = generateCertificates(dir, { days: LOCAL_DAYS });
+  for (const key of [made.caKeyFile, made.keyFile]) chmodSync(key, 0o600);
+  return { files: made, made: true, ...(replaced ? { replaced } : {}) };
 }

@@ -1,7 +1,7 @@
 // Local mode's passwords and per-user credentials files. Passwords are generated once (crypto random) and kept
 // in the state directory, so a restart reuses them along with the data. Each user's credentials file is a
-// nats CLI context (the JSON that `nats context save` writes: url, user, password, inbox_prefix), so
-// `nats --context <file>` works as that user, and nats.js reads the same fields (see connectOptions).
+// nats CLI context (the JSON that `nats context save` writes: url, user, password, inbox_prefix, and with --tls
+// `ca`), so `nats --context <file>` works as that user, and nats.js reads the same fields (see clientOptions).
 
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -19,6 +19,12 @@ export interface NatsContextFile {
   readonly password: string;
   /** Without it, replies go to _INBOX.> and the user's permissions deny them. */
   readonly inbox_prefix: string;
+  /**
+   * The CA file (absolute path) the servers' certificates are signed by, when they require TLS. natscli
+   * (jsm.go natscontext, v0.5.0) reads it as a plain file path (`~` expanded, relative to its working directory
+   * otherwise), so local mode writes it absolute.
+   */
+  readonly ca?: string;
 }
 
 /** nats.js connection options for a credentials file. */
@@ -27,6 +33,8 @@ export interface ClientOptions {
   readonly user: string;
   readonly pass: string;
   readonly inboxPrefix: string;
+  /** TLS trusting only this CA file; absent: nats.js upgrades to TLS if a server asks, trusting Node's CAs. */
+  readonly tls?: { readonly caFile: string };
 }
 
 function newPassword(): string {
@@ -48,7 +56,7 @@ export function loadOrCreatePasswords(layout: StateLayout): LocalPasswords {
   return passwords;
 }
 
-export function contextFile(user: UserName, servers: readonly string[], password: string): NatsContextFile {
+export function contextFile(user: UserName, servers: readonly string[], password: string, caFile?: string): NatsContextFile {
   const spec = userSpecs().find((s) => s.name === user);
   if (!spec) throw new Error(`unknown NATS user "${user}"`);
   return {
@@ -57,19 +65,21 @@ export function contextFile(user: UserName, servers: readonly string[], password
     user,
     password,
     inbox_prefix: spec.inboxPrefix,
+    ...(caFile ? { ca: caFile } : {}),
   };
 }
 
-/** Writes one context file per user (mode 0600); returns their paths by user. */
+/** Writes one context file per user (mode 0600), with `ca` when the servers require TLS; returns their paths by user. */
 export function writeContextFiles(
   layout: StateLayout,
   servers: readonly string[],
   passwords: LocalPasswords,
+  caFile?: string,
 ): Record<UserName, string> {
   const paths = {} as Record<UserName, string>;
   for (const spec of userSpecs()) {
     const path = layout.contextFile(spec.name);
-    writeFileSync(path, `${JSON.stringify(contextFile(spec.name, servers, passwords[spec.name]), null, 2)}\n`, { mode: 0o600 });
+    writeFileSync(path, `${JSON.stringify(contextFile(spec.name, servers, passwords[spec.name], caFile), null, 2)}\n`, { mode: 0o600 });
     paths[spec.name] = path;
   }
   return paths;
@@ -80,6 +90,7 @@ export function readContextFile(path: string): NatsContextFile {
   for (const key of ["url", "user", "password", "inbox_prefix"] as const) {
     if (typeof raw[key] !== "string" || raw[key] === "") throw new Error(`${path}: "${key}" is missing`);
   }
+  if (raw.ca !== undefined && typeof raw.ca !== "string") throw new Error(`${path}: "ca" must be the path of a CA file`);
   return raw as NatsContextFile;
 }
 
@@ -89,5 +100,7 @@ export function clientOptions(context: NatsContextFile): ClientOptions {
     user: context.user,
     pass: context.password,
     inboxPrefix: context.inbox_prefix,
+    // natscli writes "ca": "" for no CA.
+    ...(context.ca ? { tls: { caFile: context.ca } } : {}),
   };
 }

@@ -4,6 +4,7 @@
 //   <state>/fluo-local.json        marker + record of the last start (URLs, monitor URLs, pids, credentials)
 //   <state>/credentials/           passwords.json, bcrypt-hashes.json (salt key and hashes kept for the next
 //                                  start) and one nats CLI context per user (all mode 0600)
+//   <state>/tls/                   with --tls: ca.crt, ca.key, server.crt, server.key (made once, reused)
 //   <state>/nats-<i>/              nats.conf, nats.log, nats.pid and data/ (JetStream store) of server i
 
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -26,6 +27,8 @@ export interface StateLayout {
   readonly passwords: string;
   /** The bcrypt salt key and hashes of the last start (local/passwordHashCache.ts). */
   readonly bcryptHashes: string;
+  /** The local CA and the servers' certificate (--tls). */
+  readonly tls: string;
   contextFile(user: string): string;
 }
 
@@ -38,6 +41,7 @@ export function stateLayout(dir: string): StateLayout {
     credentials,
     passwords: join(credentials, "passwords.json"),
     bcryptHashes: join(credentials, "bcrypt-hashes.json"),
+    tls: join(root, "tls"),
     contextFile: (user) => join(credentials, `${user}.json`),
   };
 }
@@ -50,6 +54,8 @@ export interface ClusterRecord {
   readonly pids: readonly number[];
   /** Credentials (nats CLI context) file per user. */
   readonly contexts: Readonly<Record<string, string>>;
+  /** With --tls: the CA file clients trust (also in each context file as `ca`). */
+  readonly ca?: string;
   readonly startedAt: string;
 }
 

@@ -15,6 +15,12 @@ export interface ConnectionSettings {
   readonly password: string;
   /** The user's private reply prefix (infra/users.ts): its permissions deny replies anywhere else. */
   readonly inboxPrefix: string;
+  /**
+   * TLS trusting only this CA file (local mode's --tls, a CLI's --ca). Absent: nats.js still upgrades to TLS when
+   * the server requires it, trusting Node's CAs plus NODE_EXTRA_CA_CERTS (how `pulumi up`'s provider host
+   * trusts the cluster's CA: README "Reaching NATS from pulumi up").
+   */
+  readonly caFile?: string;
 }
 
 /** Bounds of the retry loop around one JetStream API call. */
@@ -84,7 +90,7 @@ function cache(): Map<string, CachedConnection> {
 }
 
 function cacheKey(settings: ConnectionSettings): string {
-  return JSON.stringify([settings.servers, settings.user, settings.password, settings.inboxPrefix]);
+  return JSON.stringify([settings.servers, settings.user, settings.password, settings.inboxPrefix, settings.caFile ?? ""]);
 }
 
 /** The JetStream API error code of an error from nats.js, if it is one. */
@@ -121,10 +127,15 @@ export function connectError(settings: Pick<ConnectionSettings, "servers" | "use
           `NATS at ${urls} refused user "${settings.user}" (${reason}): check the ${settings.user} password ` +
             `(stack config ${passwordKey}, or the password or context file given to this command)`,
         )
-      : new Error(
-          `cannot reach NATS at ${urls} (${reason}). Is the URL right and the server reachable from here? ` +
-            `For a cluster in Kubernetes run \`kubectl -n <namespace> port-forward svc/nats 4222:4222\` in another shell and use nats://127.0.0.1:4222.`,
-        );
+      : /certificate|self[- ]signed|unable to verify/i.test(reason)
+        ? new Error(
+            `NATS at ${urls} presented a TLS certificate this client does not trust (${reason}): give the cluster's CA ` +
+              "(--ca <file> or `ca` in the context file of a CLI; NODE_EXTRA_CA_CERTS=<file> for `pulumi up`)",
+          )
+        : new Error(
+            `cannot reach NATS at ${urls} (${reason}). Is the URL right and the server reachable from here? ` +
+              `For a cluster in Kubernetes run \`kubectl -n <namespace> port-forward svc/nats 4222:4222\` in another shell and use nats://127.0.0.1:4222.`,
+          );
   failure.name = "NatsConnectError";
   return failure;
 }
@@ -146,6 +157,7 @@ export async function jetStreamManager(settings: ConnectionSettings): Promise<Je
         user: settings.user,
         pass: settings.password,
         inboxPrefix: settings.inboxPrefix,
+        ...(settings.caFile ? { tls: { caFile: settings.caFile } } : {}),
         name: "fluo-queue-provisioner",
         timeout: CONNECT_TIMEOUT_MS,
         // Once connected, ride out a server restart instead of failing the whole `pulumi up`.

@@ -277,7 +277,9 @@ describe("bounded, clear failures (item 6)", () => {
         () => "no error",
         (err: Error) => err.message,
       );
-      expect(failure).toMatch(/stream FROZEN info: no answer from NATS within 3 s \(\d+ attempt\(s\), last: TIMEOUT/);
+      // SIGSTOP takes effect when each server is next scheduled: on a loaded machine a server may still answer
+      // the first call, and the operation then gives up at the next one. Either way it names that operation.
+      expect(failure).toMatch(/(stream FROZEN info|list consumers of FROZEN|update stream FROZEN): no answer from NATS within 3 s \(\d+ attempt\(s\), last: TIMEOUT/);
       expect(failure).toContain(`Servers: ${live.provisioner.servers.join(",")}`);
       expect(failure).toMatch(/kubectl -n <namespace> get pods.*raise fluo-queue:natsTimeout \(now 3s\)/s);
     } finally {
