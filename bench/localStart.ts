@@ -1,26 +1,53 @@
-// npm run bench:local [-- --runs 3]
+// npm run bench:local [-- --runs 3] [--stop sigterm|lame-duck]
 // Time to Ready of `npm run local` on a fresh state directory against a restart on the directory the fresh run
 // left, with a phase split from the CLI's own progress lines and, from the servers' logs, when the JetStream meta
 // leader and the last stream/consumer leader were elected after the first server started (issue 14, item 9).
-// Each run: fresh start in a new temp state dir -> Ready -> SIGTERM -> restart on that dir -> Ready -> SIGTERM.
+// Each run: fresh start in a new temp state dir -> Ready -> stop -> restart on that dir -> Ready -> SIGTERM. The
+// stop before the restart is local mode's (SIGTERM to the CLI, which SIGTERMs the servers) or, with
+// --stop lame-duck, lame duck mode on every server first (SIGUSR2, what `nats-server --signal ldm` sends: leaders
+// handed over, then exit), to see whether how a cluster stops changes how fast it starts again.
 // A benchmark, not a test: it prints figures and fails only if a start does not reach Ready.
 
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseCommandLine, positiveInteger, type CommandSpec } from "../cli/args";
+import { parseCommandLine, positiveInteger, UsageError, type CommandSpec } from "../cli/args";
 import { exitWhenFlushed, runCli } from "../cli/errors";
 import { canListen } from "../local/localCluster";
 import { PORT_RANGE_STRIDE, portsFromBase } from "../local/ports";
 import { percentile } from "./stats";
 import { phaseSplit, serverElections, type PhaseSplit, type ServerElections } from "./localStartPhases";
 
-export const BENCH_LOCAL: CommandSpec<"runs"> = {
+export const BENCH_LOCAL: CommandSpec<"runs" | "stop"> = {
   command: "npm run bench:local --",
   summary: "times npm run local to Ready on a fresh state dir and on a restart of it, phase by phase",
-  options: { runs: { value: "<n>", help: "fresh + restart pairs (default 3); medians are printed" } },
+  options: {
+    runs: { value: "<n>", help: "fresh + restart pairs (default 3); medians are printed" },
+    stop: { value: "<sigterm|lame-duck>", help: "how the fresh run's servers stop before the restart (default sigterm, as local mode does)" },
+  },
 };
+
+type StopMode = "sigterm" | "lame-duck";
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Lame duck on every server at once, then waits until all have exited (the CLI's SIGTERM then finds them gone). */
+async function lameDuck(pids: readonly number[]): Promise<void> {
+  for (const pid of pids) process.kill(pid, "SIGUSR2");
+  const deadline = Date.now() + 120_000;
+  while (pids.some(isAlive)) {
+    if (Date.now() > deadline) throw new Error(`servers ${pids.filter(isAlive).join(",")} still running 120 s after lame duck`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 const ROOT = join(__dirname, "..");
 const TSX = join(ROOT, "node_modules/tsx/dist/cli.mjs");
@@ -43,7 +70,7 @@ interface StartRun {
   readonly elections: ServerElections;
   /** The first server's start, in seconds after the CLI was spawned (from its log). */
   readonly serversStartedSeconds: number;
-  /** From SIGTERM to the CLI's exit (servers stopped). */
+  /** From the stop (SIGTERM, or lame duck) to the CLI's exit (servers stopped). */
   readonly stopSeconds: number;
 }
 
@@ -57,7 +84,7 @@ const sizeOf = (path: string): number => {
 };
 
 /** One `npm run local` (as its npm script runs it: tsx cli/local.ts) until Ready, then SIGTERM and its exit. */
-async function timeStart(stateDir: string, basePort: number): Promise<StartRun> {
+async function timeStart(stateDir: string, basePort: number, stop: StopMode): Promise<StartRun> {
   const logs = logPaths(stateDir);
   const offsets = logs.map(sizeOf);
   const spawnedAt = performance.now();
@@ -94,6 +121,12 @@ async function timeStart(stateDir: string, basePort: number): Promise<StartRun> 
     clearTimeout(timer);
   }
   const stopAt = performance.now();
+  if (stop === "lame-duck") {
+    const readyLine = lines.find((l) => l.text.startsWith("Ready:"))?.text ?? "";
+    const pids = /\(pids ([\d,]+)\)/.exec(readyLine)?.[1].split(",").map(Number) ?? [];
+    if (pids.length !== SERVERS) throw new Error(`no server pids in the Ready line: ${readyLine}`);
+    await lameDuck(pids);
+  }
   child.kill("SIGTERM");
   await exited;
   const stopSeconds = (performance.now() - stopAt) / 1000;
@@ -111,7 +144,7 @@ function table(fresh: readonly StartRun[], restart: readonly StartRun[]): string
   const rows: Array<[string, [number, number]]> = [
     ...phases.map((phase): [string, [number, number]] => [phase, both((r) => r.split.phases.find((p) => p.phase === phase)?.seconds ?? Number.NaN)]),
     ["= Ready (after spawn)", both((r) => r.split.readySeconds)],
-    ["stop (SIGTERM to exit)", both((r) => r.stopSeconds)],
+    ["stop (to the CLI's exit)", both((r) => r.stopSeconds)],
     ["server log: first server started", both((r) => r.serversStartedSeconds)],
     ["server log: meta leader elected", both((r) => r.serversStartedSeconds + r.elections.metaLeaderSeconds)],
     ["server log: last stream/consumer leader", both((r) => r.serversStartedSeconds + r.elections.lastGroupLeaderSeconds)],
@@ -131,7 +164,9 @@ const runLine = (r: StartRun): string =>
 async function main(argv: readonly string[]): Promise<number> {
   const { values } = parseCommandLine(BENCH_LOCAL, argv);
   const runs = positiveInteger("runs", values.runs, 3);
-  console.log(`bench:local: ${runs} x (fresh start, restart), ${SERVERS} servers, load ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+  const stop = values.stop ?? "sigterm";
+  if (stop !== "sigterm" && stop !== "lame-duck") throw new UsageError(`--stop "${stop}": must be sigterm or lame-duck`);
+  console.log(`bench:local: ${runs} x (fresh start, ${stop} stop, restart), ${SERVERS} servers, load ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
   const fresh: StartRun[] = [];
   const restart: StartRun[] = [];
   for (let i = 1; i <= runs; i++) {
@@ -139,8 +174,8 @@ async function main(argv: readonly string[]): Promise<number> {
     const stateDir = mkdtempSync(join(tmpdir(), "fluo-bench-local-"));
     try {
       const basePort = await freeBasePort();
-      const f = await timeStart(stateDir, basePort);
-      const r = await timeStart(stateDir, basePort);
+      const f = await timeStart(stateDir, basePort, stop);
+      const r = await timeStart(stateDir, basePort, "sigterm");
       fresh.push(f);
       restart.push(r);
       console.log(`  run ${i} fresh:   ${runLine(f)}`);
