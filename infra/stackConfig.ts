@@ -3,7 +3,16 @@
 // config. A bad value fails here, before any resource is registered, with the key, the value and the fix.
 
 import { z } from "zod";
-import { isKubernetesByteQuantity, kubernetesQuantitySpelling, parseSize, QUANTITY_HELP, SIZE_HELP } from "../lib/units";
+import { parseSize, SIZE_HELP } from "../lib/units";
+import {
+  compareQuantities,
+  cpuQuantity,
+  cpuQuantityProblem,
+  CPU_QUANTITY_HELP,
+  isKubernetesByteQuantity,
+  kubernetesQuantitySpelling,
+  QUANTITY_HELP,
+} from "../lib/kubernetesQuantity";
 import { USER_NAMES } from "./users";
 
 export const PROJECT = "fluo-queue";
@@ -37,6 +46,17 @@ const quantity = z.string().superRefine((v, ctx) => {
   ctx.addIssue({
     code: "custom",
     message: `not a Kubernetes quantity (the API server would reject the StatefulSet)${spelling ? `; write "${spelling}"` : ""}. Allowed: ${QUANTITY_HELP}`,
+  });
+});
+
+// CPU amounts go into the same container resources; Kubernetes takes more spellings than bytes (m, exponents) and
+// some that no node can schedule (a binary suffix, mega): lib/kubernetesQuantity.ts says which and why.
+const cpu = z.string().superRefine((v, ctx) => {
+  const problem = cpuQuantityProblem(v);
+  if (!problem) return;
+  ctx.addIssue({
+    code: "custom",
+    message: `${problem.reason}${problem.spelling ? `; write "${problem.spelling}"` : ""}. Allowed: ${CPU_QUANTITY_HELP}`,
   });
 });
 
@@ -78,8 +98,8 @@ export const stackConfigSchema = z
     maxFileStore: size("maxFileStore").default("10GiB"),
     storageSize: quantity.default("12Gi"),
     storageClass: z.string().min(1).optional(),
-    cpuRequest: z.string().regex(/^\d+(\.\d+)?m?$/, { message: 'must be a CPU quantity such as "100m" or "1"' }).default("100m"),
-    cpuLimit: z.string().regex(/^\d+(\.\d+)?m?$/, { message: 'must be a CPU quantity such as "500m" or "2"' }).optional(),
+    cpuRequest: cpu.default("100m"),
+    cpuLimit: cpu.optional(),
     memoryRequest: quantity.default("2Gi"),
     memoryLimit: quantity.default("2Gi"),
     clientNamespaces: z.array(k8sName).default([]),
@@ -147,12 +167,18 @@ const show = (value: unknown): string => (value === undefined ? "(unset)" : JSON
 
 /**
  * Coerce a raw Pulumi config value (always a string in the engine, typed in a YAML file) to what the schema
- * expects: Pulumi stores `replicas: 3` as "3" and arrays/objects as JSON text.
+ * expects: Pulumi stores `replicas: 3` as "3" and arrays/objects as JSON text; and a YAML number for a string key
+ * (`cpuLimit: 2`) reaches the program as its text, so the CLI reading the file takes it as text too.
  */
 function coerce(key: string, raw: unknown): unknown {
-  if (typeof raw !== "string") return raw;
   const shape = (stackConfigSchema.shape as Record<string, z.ZodType>)[key];
   if (!shape) return raw;
+  if (typeof raw === "number") {
+    const asNumber = shape.safeParse(raw);
+    const wantsString = !asNumber.success && asNumber.error.issues.some((i) => i.code === "invalid_type" && i.expected === "string");
+    return wantsString ? String(raw) : raw;
+  }
+  if (typeof raw !== "string") return raw;
   const probe = shape.safeParse(raw);
   if (probe.success) return raw;
   try {
@@ -234,6 +260,11 @@ function crossFieldProblems(c: ParsedKeys, b: StackConfig["bytes"]): string[] {
     problems.push(
       `${PROJECT}:memoryRequest = "${c.memoryRequest}": must not exceed memoryLimit "${c.memoryLimit}"`,
     );
+  }
+  const cpuRequest = cpuQuantity(c.cpuRequest);
+  const cpuLimit = c.cpuLimit === undefined ? undefined : cpuQuantity(c.cpuLimit);
+  if (cpuRequest && cpuLimit && compareQuantities(cpuRequest, cpuLimit) > 0) {
+    problems.push(`${PROJECT}:cpuRequest = "${c.cpuRequest}": must not exceed cpuLimit "${c.cpuLimit}" (the API server rejects the StatefulSet)`);
   }
   if (b.maxFileStore <= 0) problems.push(`${PROJECT}:maxFileStore: must be above zero`);
   if (c.environment === "prod" && c.replicas !== 3 && c.replicas !== 5) {
