@@ -10,13 +10,13 @@ import { existsSync, statfsSync } from "node:fs";
 import { freemem } from "node:os";
 import { join, relative } from "node:path";
 import { deploymentModel, type DeploymentModel } from "../model";
-import { passwordHashes } from "../infra/passwordHash";
 import { exitWhenFlushed, isUserError, runCli } from "./errors";
 import { imageTagVersion, type StackConfig } from "../infra/stackConfig";
 import { parseSize } from "../lib/units";
 import { userSpecs, type UserName } from "../infra/users";
 import { localCertificates, type GeneratedCertificates } from "../local/certificates";
 import { loadOrCreatePasswords, writeContextFiles, type LocalPasswords } from "../local/credentials";
+import { localPasswordHashes } from "../local/passwordHashCache";
 import { localLimits, reservationProblems } from "../local/limits";
 import { canListen, LocalCluster, LocalClusterError } from "../local/localCluster";
 import { DEFAULT_BASE_PORT, portsFromBase } from "../local/ports";
@@ -296,8 +296,8 @@ async function start(args: LocalArgs): Promise<number> {
     progress(`the last start ran ${wasTls ? "with" : "without"} TLS: switching; the context files get ${args.tls ? "tls:// URLs and ca" : "nats:// URLs without ca"}`);
   }
   const caFile = certificates?.caFile;
-  progress("hashing passwords (bcrypt)");
-  const hashes = passwordHashes(passwords);
+  progress("hashing passwords (bcrypt; the last start's hashes of unchanged passwords are reused)");
+  const hashes = localPasswordHashes(layout, passwords);
 
   let cluster: LocalCluster;
   try {

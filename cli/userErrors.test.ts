@@ -77,6 +77,10 @@ describe("render: user errors are one line", () => {
     expect(expectOneLineError(render("--stack", name, "--out", out()), "render")).toMatch(
       /invalid stack config: fluo-queue:storageSize = "3GiB": not a Kubernetes quantity .*write "3Gi"/,
     );
+    const cpu = stack("config:\n  fluo-queue:cpuRequest: 500Mi\n");
+    expect(expectOneLineError(render("--stack", cpu, "--out", out()), "render")).toMatch(
+      /invalid stack config: fluo-queue:cpuRequest = "500Mi": "Mi" is a binary suffix for bytes: .*; write "500m"\. Allowed: a CPU quantity/,
+    );
   });
 });
 

@@ -46,6 +46,12 @@ export interface TlsFiles {
 export interface RouteAuth {
   readonly user: string;
   readonly password: string;
+  /**
+   * Present the credentials, but do not check them (no `authorization` block): the window of a route password
+   * change. nats-server accepts a single route user and password ("Cluster authorization does not allow multiple
+   * users"), and a server reloaded with a new one drops every route to servers still on the old one.
+   */
+  readonly unchecked?: boolean;
 }
 
 export interface NatsConfInput {
@@ -141,7 +147,7 @@ export function clusterFragment(i: NatsConfInput): string {
     // only servers holding a certificate of the cluster's CA can open a route.
     ...(i.tls ? [indent(tlsBlock(i.tls))] : []),
     // And the route credentials: a certificate alone (or, without TLS, network reach) is not enough to join.
-    ...(i.routeAuth
+    ...(i.routeAuth && !i.routeAuth.unchecked
       ? [indent(["authorization {", `  user: ${q(i.routeAuth.user)}`, `  password: ${q(i.routeAuth.password)}`, "  timeout: 5", "}"].join("\n"))]
       : []),
     "}",
@@ -203,8 +209,9 @@ export function renderNatsConf(i: NatsConfInput): string {
  * the config reloader applies them with SIGHUP and no restart, and a password change must not restart pods.
  */
 export function restartChecksum(i: NatsConfInput): string {
-  // The route password is hot-reloaded (cluster authorization and routes reload in place) and must not be
-  // fingerprinted into an annotation anyone may read: only whether route auth is on counts.
+  // The route password is hot-reloaded (cluster authorization and routes reload in place, also its removal
+  // during a rotation) and must not be fingerprinted into an annotation anyone may read: only whether route
+  // auth is on counts.
   const masked: NatsConfInput = i.routeAuth ? { ...i, routeAuth: { user: i.routeAuth.user, password: "-" } } : i;
   const restartRelevant = [serverFragment(masked), tlsFragment(masked), jetStreamFragment(masked), clusterFragment(masked)].join("\n");
   return createHash("sha256").update(restartRelevant).digest("hex");

@@ -128,7 +128,9 @@ export interface RenderedCluster {
 export function kubernetesSecurity(config: StackConfig, routePassword: string = REDACTED_ROUTE_PASSWORD): ConnectionSecurity {
   return {
     ...(config.tls !== "off" ? { tls: TLS_FILES } : {}),
-    ...(config.replicas > 1 ? { routeAuth: { user: ROUTE_USER, password: routePassword } } : {}),
+    ...(config.replicas > 1
+      ? { routeAuth: { user: ROUTE_USER, password: routePassword, ...(config.routePasswordRotation ? { unchecked: true } : {}) } }
+      : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { PersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolumeClaim";
-import { isKubernetesByteQuantity, kubernetesQuantitySpelling } from "../lib/units";
+import { Pod } from "kubernetes-models/v1/Pod";
+import { cpuQuantityProblem, isKubernetesByteQuantity, kubernetesQuantitySpelling } from "../lib/kubernetesQuantity";
 import { ConfigError, parseStackConfig } from "./stackConfig";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -142,6 +143,72 @@ describe("stack config", () => {
     }
     // The values of the issue: rendered fine before, rejected by Kubernetes.
     for (const value of ["3GiB", "3 Gi", "1100MB"]) expect(pvcAccepts(value), value).toBe(false);
+  });
+
+  // CPU amounts are Kubernetes quantities too (apimachinery's grammar: a signed decimal number, then a decimal SI
+  // suffix n/u/m/k/M/G/T/P/E, a binary one Ki..Ei, or an exponent e<int>), counted in cores.
+  const containerAccepts = (cpu: string): boolean => {
+    try {
+      new Pod({ metadata: { name: "nats-0" }, spec: { containers: [{ name: "nats", image: "nats:2.15.3-alpine", resources: { requests: { cpu } } }] } }).validate();
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  const kubernetesCpu = ["100m", "0.5", ".5", "1", "2", "1.5", "+1", "0", "250e-3", "2e0", "1E1", "1500000u", "100000000n", "1k"];
+  it.each(kubernetesCpu)("cpuRequest and cpuLimit = %s are accepted as Kubernetes accepts them", (cpu) => {
+    expect(containerAccepts(cpu)).toBe(true);
+    const c = parseStackConfig("test", { cpuRequest: cpu, cpuLimit: cpu });
+    expect([c.cpuRequest, c.cpuLimit]).toEqual([cpu, cpu]);
+  });
+
+  // Refused, each with the spelling that was meant where there is one: not Kubernetes quantities at all, or
+  // quantities Kubernetes takes that no node can schedule (a binary byte suffix, "M" for mega), or negative.
+  const notCpu: Array<[string, string, string, string | undefined]> = [
+    ["cpuRequest", "100 m", "not a Kubernetes quantity", "100m"],
+    ["cpuRequest", "250mc", "not a Kubernetes quantity", "250m"],
+    ["cpuLimit", "2 cores", "not a Kubernetes quantity", "2"],
+    ["cpuLimit", "1cpu", "not a Kubernetes quantity", "1"],
+    ["cpuRequest", "0,5", "not a Kubernetes quantity", "0.5"],
+    ["cpuRequest", "1e", "not a Kubernetes quantity", undefined],
+    ["cpuRequest", "lots", "not a Kubernetes quantity", undefined],
+    ["cpuRequest", "500Mi", '"Mi" is a binary suffix for bytes: 500Mi CPU is 524288000 cores', "500m"],
+    ["cpuLimit", "2Gi", '"Gi" is a binary suffix for bytes: 2Gi CPU is 2147483648 cores', undefined],
+    ["cpuLimit", "500M", '"M" is mega: 500M CPU is 500000000 cores', "500m"],
+    ["cpuRequest", "-100m", "must not be negative", undefined],
+  ];
+  it.each(notCpu)("%s = %s is refused, saying why, with the right spelling", (key, value, why, spelling) => {
+    const message = problemsOf({ [key]: value });
+    expect(message).toContain(`fluo-queue:${key} = "${value}": ${why}`);
+    if (spelling) expect(message).toContain(`write "${spelling}"`);
+    else expect(message).not.toContain("write");
+    expect(message).toContain('Allowed: a CPU quantity in cores such as "100m", "0.5" or "2"');
+  });
+
+  it("agrees with the Kubernetes schema on CPU: what it accepts and every spelling it suggests validate in a container", () => {
+    const candidates = [...kubernetesCpu, ...notCpu.map(([, value]) => value), "1e3m", "2K", "", " 1", "5.", "100 millicores", "2 vCPUs", "1Ei", "1E"];
+    for (const value of candidates) {
+      const problem = cpuQuantityProblem(value);
+      if (!problem) expect(containerAccepts(value), value).toBe(true);
+      if (problem?.spelling) expect(containerAccepts(problem.spelling), `${value} -> ${problem.spelling}`).toBe(true);
+    }
+    // What it calls "not a Kubernetes quantity", Kubernetes refuses too.
+    for (const value of candidates) {
+      if (cpuQuantityProblem(value)?.reason.startsWith("not a Kubernetes quantity")) expect(containerAccepts(value), value).toBe(false);
+    }
+  });
+
+  it("takes a CPU amount written as a YAML number (cpuLimit: 2) as the string Pulumi would pass", () => {
+    const c = parseStackConfig("test", { cpuRequest: 0.25, cpuLimit: 2 });
+    expect([c.cpuRequest, c.cpuLimit]).toEqual(["0.25", "2"]);
+    expect(problemsOf({ cpuRequest: -1 })).toContain('fluo-queue:cpuRequest = "-1": must not be negative');
+  });
+
+  it("refuses a CPU request above the CPU limit (the API server rejects the StatefulSet), comparing in cores", () => {
+    expect(problemsOf({ cpuRequest: "2", cpuLimit: "500m" })).toContain('fluo-queue:cpuRequest = "2": must not exceed cpuLimit "500m"');
+    expect(parseStackConfig("test", { cpuRequest: "1", cpuLimit: "1000m" }).cpuLimit).toBe("1000m");
+    expect(parseStackConfig("test", { cpuRequest: "250e-3", cpuLimit: "0.25" }).cpuRequest).toBe("250e-3");
   });
 
   it("accepts what Kubernetes accepts for bytes", () => {

@@ -3,7 +3,16 @@
 // config. A bad value fails here, before any resource is registered, with the key, the value and the fix.
 
 import { z } from "zod";
-import { isKubernetesByteQuantity, kubernetesQuantitySpelling, parseSize, QUANTITY_HELP, SIZE_HELP } from "../lib/units";
+import { parseSize, SIZE_HELP } from "../lib/units";
+import {
+  compareQuantities,
+  cpuQuantity,
+  cpuQuantityProblem,
+  CPU_QUANTITY_HELP,
+  isKubernetesByteQuantity,
+  kubernetesQuantitySpelling,
+  QUANTITY_HELP,
+} from "../lib/kubernetesQuantity";
 import { isUserSeed, USER_SEED_HELP } from "./nkeys";
 import { USER_NAMES } from "./users";
 
@@ -61,6 +70,17 @@ const quantity = z.string().superRefine((v, ctx) => {
   });
 });
 
+// CPU amounts go into the same container resources; Kubernetes takes more spellings than bytes (m, exponents) and
+// some that no node can schedule (a binary suffix, mega): lib/kubernetesQuantity.ts says which and why.
+const cpu = z.string().superRefine((v, ctx) => {
+  const problem = cpuQuantityProblem(v);
+  if (!problem) return;
+  ctx.addIssue({
+    code: "custom",
+    message: `${problem.reason}${problem.spelling ? `; write "${problem.spelling}"` : ""}. Allowed: ${CPU_QUANTITY_HELP}`,
+  });
+});
+
 // Image references must name a version: a floating tag makes two `pulumi up` runs deploy different servers.
 const image = z
   .string()
@@ -99,8 +119,8 @@ export const stackConfigSchema = z
     maxFileStore: size("maxFileStore").default("10GiB"),
     storageSize: quantity.default("12Gi"),
     storageClass: z.string().min(1).optional(),
-    cpuRequest: z.string().regex(/^\d+(\.\d+)?m?$/, { message: 'must be a CPU quantity such as "100m" or "1"' }).default("100m"),
-    cpuLimit: z.string().regex(/^\d+(\.\d+)?m?$/, { message: 'must be a CPU quantity such as "500m" or "2"' }).optional(),
+    cpuRequest: cpu.default("100m"),
+    cpuLimit: cpu.optional(),
     memoryRequest: quantity.default("2Gi"),
     memoryLimit: quantity.default("2Gi"),
     clientNamespaces: z.array(k8sName).default([]),
@@ -127,6 +147,10 @@ export const stackConfigSchema = z
     // same permissions and inbox) beside its own, so services switch without a gap (README "Password rotation"; with NKEYs, a key of its own).
     rotatingUsers: z.array(z.enum(USER_NAMES)).default([]),
     authentication: z.enum(AUTHENTICATION_MODES, { message: `must be one of ${AUTHENTICATION_MODES.join(", ")}` }).default("password"),
+    // The window of a route password change: servers keep presenting their route credentials but stop checking
+    // them (TLS, when on, still checks the certificate), because a cluster accepts one route password only and a
+    // rolling reload would otherwise split old from new servers (README "Route password rotation").
+    routePasswordRotation: z.boolean().default(false),
     // Read by the stream provider in configure() (streams/provider/settings.ts): the time budget of one operation.
     natsTimeout: z.string().regex(/^\d+(ms|s|m)$/, { message: 'must be a duration such as "20s" or "2m"' }).default("20s"),
   })
@@ -165,12 +189,18 @@ const show = (value: unknown): string => (value === undefined ? "(unset)" : JSON
 
 /**
  * Coerce a raw Pulumi config value (always a string in the engine, typed in a YAML file) to what the schema
- * expects: Pulumi stores `replicas: 3` as "3" and arrays/objects as JSON text.
+ * expects: Pulumi stores `replicas: 3` as "3" and arrays/objects as JSON text; and a YAML number for a string key
+ * (`cpuLimit: 2`) reaches the program as its text, so the CLI reading the file takes it as text too.
  */
 function coerce(key: string, raw: unknown): unknown {
-  if (typeof raw !== "string") return raw;
   const shape = (stackConfigSchema.shape as Record<string, z.ZodType>)[key];
   if (!shape) return raw;
+  if (typeof raw === "number") {
+    const asNumber = shape.safeParse(raw);
+    const wantsString = !asNumber.success && asNumber.error.issues.some((i) => i.code === "invalid_type" && i.expected === "string");
+    return wantsString ? String(raw) : raw;
+  }
+  if (typeof raw !== "string") return raw;
   const probe = shape.safeParse(raw);
   if (probe.success) return raw;
   try {
@@ -274,6 +304,11 @@ function crossFieldProblems(c: ParsedKeys, b: StackConfig["bytes"]): string[] {
     problems.push(
       `${PROJECT}:memoryRequest = "${c.memoryRequest}": must not exceed memoryLimit "${c.memoryLimit}"`,
     );
+  }
+  const cpuRequest = cpuQuantity(c.cpuRequest);
+  const cpuLimit = c.cpuLimit === undefined ? undefined : cpuQuantity(c.cpuLimit);
+  if (cpuRequest && cpuLimit && compareQuantities(cpuRequest, cpuLimit) > 0) {
+    problems.push(`${PROJECT}:cpuRequest = "${c.cpuRequest}": must not exceed cpuLimit "${c.cpuLimit}" (the API server rejects the StatefulSet)`);
   }
   if (b.maxFileStore <= 0) problems.push(`${PROJECT}:maxFileStore: must be above zero`);
   if (c.environment === "prod" && c.replicas !== 3 && c.replicas !== 5) {

@@ -99,33 +99,3 @@ export function formatDuration(nanos: number | bigint): string {
   }
   return out;
 }
-
-// Kubernetes quantities (apimachinery resource.Quantity) for byte amounts: a plain number with an optional
-// binary (Ki, Mi, Gi, Ti, Pi) or decimal (k, M, G, T, P) suffix, no space, no "B". "3GiB", "3 Gi" and
-// "1100MB" pass a loose size parser but Kubernetes rejects the StatefulSet that carries them. Sub-unit suffixes
-// (m, u, n), exponents and exa (beyond 2^53 bytes) are valid Kubernetes but meaningless here, so refused.
-const KUBERNETES_BYTES = /^(\d+(\.\d+)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/;
-
-export const QUANTITY_HELP =
-  'a Kubernetes quantity such as "512Mi", "3Gi" or "1G" (binary Ki/Mi/Gi/Ti, decimal k/M/G/T; no "B", no space)';
-
-// What people write for a byte unit, and the Kubernetes suffix it means.
-const QUANTITY_SPELLINGS: Readonly<Record<string, string>> = {
-  b: "", kib: "Ki", mib: "Mi", gib: "Gi", tib: "Ti", pib: "Pi",
-  ki: "Ki", mi: "Mi", gi: "Gi", ti: "Ti", pi: "Pi",
-  k: "k", kb: "k", m: "M", mb: "M", g: "G", gb: "G", t: "T", tb: "T", p: "P", pb: "P",
-};
-
-export function isKubernetesByteQuantity(text: string): boolean {
-  return KUBERNETES_BYTES.test(text);
-}
-
-/** The Kubernetes spelling of a size written another way ("3GiB" -> "3Gi", "1100MB" -> "1100M"), if there is one. */
-export function kubernetesQuantitySpelling(text: string): string | undefined {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$/.exec(text);
-  if (!match) return undefined;
-  const suffix = QUANTITY_SPELLINGS[match[2].toLowerCase()];
-  if (suffix === undefined) return undefined;
-  const spelled = `${match[1]}${suffix}`;
-  return isKubernetesByteQuantity(spelled) ? spelled : undefined;
-}

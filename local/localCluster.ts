@@ -331,9 +331,11 @@ export class LocalCluster {
 
   /**
    * Waits until every server reports its streams and consumers current (/healthz without options checks each
-   * one's Raft group). On a restart the groups elect their leaders a few seconds after the meta leader; a stream
-   * info sent before that goes unanswered until the client's request timeout (10 s), which made a restart take
-   * twice as long as a fresh start. A fresh state directory has no groups and passes at once.
+   * one's Raft group). On a restart every recovered group waits out its own first election timeout (4-9 s,
+   * nats-server raft.go initRaftNode), independently of the meta group; a stream info sent before its group has
+   * a leader goes unanswered until the client's request timeout (10 s). /healthz reports such a group "not
+   * current" (raft.go isCurrent: no commits yet, or no leader); on 2.15.3 it passed 0.1-0.5 s after the last group
+   * elected its leader, also on a third start whose groups had Raft snapshots. A fresh state dir has no groups yet.
    */
   async waitForStreamLeaders(timeoutMs = 30_000): Promise<void> {
     const started = Date.now();

@@ -2,7 +2,8 @@
 // the benchmark read to find it:
 //
 //   <state>/fluo-local.json        marker + record of the last start (URLs, monitor URLs, pids, credentials)
-//   <state>/credentials/           passwords.json and one nats CLI context per user (all mode 0600)
+//   <state>/credentials/           passwords.json, bcrypt-hashes.json (salt key and hashes kept for the next
+//                                  start) and one nats CLI context per user (all mode 0600)
 //   <state>/tls/                   with --tls: ca.crt, ca.key, server.crt, server.key (made once, reused)
 //   <state>/nats-<i>/              nats.conf, nats.log, nats.pid and data/ (JetStream store) of server i
 
@@ -24,6 +25,8 @@ export interface StateLayout {
   readonly record: string;
   readonly credentials: string;
   readonly passwords: string;
+  /** The bcrypt salt key and hashes of the last start (local/passwordHashCache.ts). */
+  readonly bcryptHashes: string;
   /** The local CA and the servers' certificate (--tls). */
   readonly tls: string;
   contextFile(user: string): string;
@@ -37,6 +40,7 @@ export function stateLayout(dir: string): StateLayout {
     record: join(root, RECORD_FILE),
     credentials,
     passwords: join(credentials, "passwords.json"),
+    bcryptHashes: join(credentials, "bcrypt-hashes.json"),
     tls: join(root, "tls"),
     contextFile: (user) => join(credentials, `${user}.json`),
   };
