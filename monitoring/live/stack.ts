@@ -128,6 +128,9 @@ export async function startMonitoredCluster(options: MonitoredClusterOptions = {
     await cluster.waitForMetaLeader();
     const report = await applyCatalog(settings("fluo-provisioner"), model.catalog, { allowDestroy: [] });
     log(`  .. catalog applied: ${report.counts.create} created (${model.catalog.streams.length} streams, ${model.catalog.consumers.length} consumers)`);
+    // A created stream answers before its Raft group has surely elected a leader; under load that took seconds, and
+    // a publish in between got 503 (seen once in a full run). /healthz passes once every group has one.
+    await cluster.waitForStreamLeaders();
     if (options.exporterBinary) {
       const dir = join(stateDir, "exporters");
       mkdirSync(dir, { recursive: true });
