@@ -3,7 +3,6 @@
 // (drift, backup, bench, smoke) connect through them, a restart reuses the certificates (and `--tls --smoke` passes),
 // and a start without --tls on the same state directory switches back to plaintext.
 
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
@@ -12,10 +11,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { userSpecs } from "../infra/users";
 import { runningServers, stateLayout } from "../local/stateDir";
-import { NATS_CLI, requireBinary } from "../tools/resolve";
+import { runNatsCli, type NatsCliResult } from "../test/natscli.testkit";
 import { expectOneLineError, freeBasePort, runCli, startLocal, type LocalRun } from "./cli.testkit";
 
-const NATS = requireBinary(NATS_CLI).path;
 const stateDir = mkdtempSync(join(tmpdir(), "fluo-local-tls-"));
 const scratch = mkdtempSync(join(tmpdir(), "fluo-local-tls-out-"));
 // natscli keeps its own config under $HOME/.config/nats: a private HOME keeps the machine's contexts out.
@@ -30,19 +28,8 @@ let basePort: number;
 let local: LocalRun | undefined;
 const pidsSeen = new Set<number>();
 
-function nats(args: readonly string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(NATS, args, { env: { HOME: natsHome, XDG_CONFIG_HOME: join(natsHome, ".config"), PATH: process.env.PATH ?? "" }, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.once("error", reject);
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
-    });
-  });
+function nats(args: readonly string[]): Promise<NatsCliResult> {
+  return runNatsCli(natsHome, args);
 }
 
 /** What a plaintext client gets: the server's INFO, then (after a plaintext CONNECT + PING) whatever follows. */

@@ -4,7 +4,6 @@
 // that user's permissions, a worker takes and acks a job the BFF published, and backups move both ways between
 // `npm run backup`/`npm run restore` and `nats backup stream`/`nats backup restore stream`.
 
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,11 +23,10 @@ import { prepareStateDir, stateLayout } from "../local/stateDir";
 import { applyCatalog } from "../streams/ops/apply";
 import { BACKUP_DATA_FILE, BACKUP_META_FILE } from "../streams/ops/backup";
 import { closeConnections } from "../streams/provider/client";
-import { NATS_CLI, requireBinary } from "../tools/resolve";
+import { runNatsCli } from "./natscli.testkit";
 import { connect } from "nats";
 import { eventually } from "./natsProbe.testkit";
 
-const NATS = requireBinary(NATS_CLI).path;
 const config = readStackConfig("dev");
 const { catalog, grants } = deploymentModel(config);
 const scratch = mkdtempSync(join(tmpdir(), "fluo-natscli-"));
@@ -48,21 +46,7 @@ interface CliResult {
 
 /** `nats --context <user's credentials file> <args>`, stdout and stderr together (natscli logs to stderr). */
 function nats(user: UserName, args: readonly string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(NATS, ["--context", contexts[user], ...args], {
-      env: { HOME: natsHome, XDG_CONFIG_HOME: join(natsHome, ".config"), PATH: process.env.PATH ?? "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.once("error", reject);
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
-    });
-  });
+  return runNatsCli(natsHome, ["--context", contexts[user], ...args]);
 }
 
 async function as(user: UserName): Promise<NatsConnection> {

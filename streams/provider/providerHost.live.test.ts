@@ -29,6 +29,19 @@ afterAll(async () => {
 const STREAM_URN = "urn:pulumi:test::fluo-queue::fluo-queue:streams:Catalog$pulumi-nodejs:dynamic/fluo-queue:Stream::stream-HOSTED";
 const CONSUMER_URN = "urn:pulumi:test::fluo-queue::fluo-queue:streams:Catalog$pulumi-nodejs:dynamic/fluo-queue:Consumer::consumer-HOSTED-w";
 
+/** An R3 limits stream on `test.<name>.>`, as a catalog entry normalised by the provider. */
+const testStream = (name: string) =>
+  streamInputs({
+    name,
+    subjects: [`test.${name.toLowerCase()}.>`],
+    retention: "limits",
+    storage: "file",
+    replicas: 3,
+    maxAge: "24h",
+    maxBytes: "32MiB",
+    discard: "old",
+  });
+
 describe("provider texts in state", () => {
   it("are short loaders of the checkout's provider module: no secret, no captured provider code", () => {
     for (const text of [texts.stream, texts.consumer]) {
@@ -44,16 +57,7 @@ describe("provider texts in state", () => {
 });
 
 describe("providers hosted by the SDK's dynamic provider host", () => {
-  const declared = streamInputs({
-    name: "HOSTED",
-    subjects: ["test.hosted.>"],
-    retention: "limits",
-    storage: "file",
-    replicas: 3,
-    maxAge: "24h",
-    maxBytes: "32MiB",
-    discard: "old",
-  });
+  const declared = testStream("HOSTED");
   const props = (inputs: object, provider: string): Record<string, unknown> => ({ ...inputs, __provider: provider });
   let id = "";
   let outs: Record<string, unknown> = {};
@@ -129,16 +133,7 @@ describe("providers hosted by the SDK's dynamic provider host", () => {
 
 describe("state written by the earlier loader (a serialized forwarding closure, up to 2026-11)", () => {
   const earlier = earlierProviderTexts();
-  const declared = streamInputs({
-    name: "EARLIER",
-    subjects: ["test.earlier.>"],
-    retention: "limits",
-    storage: "file",
-    replicas: 3,
-    maxAge: "24h",
-    maxBytes: "32MiB",
-    discard: "old",
-  });
+  const declared = testStream("EARLIER");
   const urn = STREAM_URN.replace("stream-HOSTED", "stream-EARLIER");
   const consumerUrn = CONSUMER_URN.replace("consumer-HOSTED-w", "consumer-EARLIER-w");
   const consumer = consumerInputs({ stream: "EARLIER", name: "w", deliverPolicy: "all", ackPolicy: "explicit", ackWait: "30s", maxDeliver: 4 });
