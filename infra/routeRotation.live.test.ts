@@ -7,18 +7,18 @@
 // stream without pause: every server must stay routed to every other, and no publish may fail.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "nats";
-import { kubernetesSecurity, natsConfInput, renderCluster, ROUTE_USER } from "./renderCluster";
+import { kubernetesSecurity, renderCluster, ROUTE_USER } from "./renderCluster";
 import { passwordHashes } from "./passwordHash";
 import { deploymentModel } from "../model";
 import { readStackConfig } from "./stackFile";
 import { parseStackConfig } from "./stackConfig";
-import { renderNatsConf, type RouteAuth } from "./natsConfig";
+import type { RouteAuth } from "./natsConfig";
 import { userSpecs, type UserName } from "./users";
-import { LocalCluster, localTopology } from "../local/localCluster";
+import { LocalCluster } from "../local/localCluster";
 
 // The dev stack's grants: the BFF publishes user events (`events.user.*`).
 const { grants } = deploymentModel(readStackConfig("dev"));
@@ -44,17 +44,10 @@ function routeAuthFor(password: string, routePasswordRotation: boolean): RouteAu
 /** When each reload was sent (ms since the epoch). */
 const reloads: number[] = [];
 
-/** Rewrites one server's nats.conf with `auth` and sends it SIGHUP, as its pod's config reloader does. */
+/** Reloads one server with `auth`, as its pod's config reloader does, noting when. */
 async function reload(index: number, auth: RouteAuth): Promise<void> {
-  const node = cluster.nodes[index];
-  const loadTime = async (): Promise<string> => ((await (await fetch(`${node.monitorUrl}/varz`)).json()) as { config_load_time: string }).config_load_time;
-  const before = await loadTime();
-  const ports = cluster.nodes.map((n) => n.ports);
-  const config = parseStackConfig("test", {});
-  writeFileSync(node.confPath, renderNatsConf(natsConfInput(config, localTopology(ports, index, stateDir), grants, hashes, { routeAuth: auth })), { mode: 0o600 });
   reloads.push(Date.now());
-  process.kill(cluster.pids[index], "SIGHUP");
-  await until(`${node.name} to reload`, async () => (await loadTime()) !== before);
+  await cluster.reloadRouteAuth(index, auth);
 }
 
 /** The distinct servers each server has a route to, by name. */
@@ -145,8 +138,8 @@ afterAll(async () => {
 
 describe("route password rotation", () => {
   it("renders the rotation window as credentials presented but not checked", () => {
-    const window = renderNatsConf(natsConfInput(parseStackConfig("test", { routePasswordRotation: true }), localTopology(cluster.nodes.map((n) => n.ports), 0, stateDir), grants, hashes, { routeAuth: routeAuthFor(OLD, true) }));
-    expect(window).toContain(`nats://${ROUTE_USER}:${OLD}@127.0.0.1:${cluster.nodes[1].ports.cluster}`);
+    const window = renderCluster(parseStackConfig("test", { routePasswordRotation: true }), grants, hashes, OLD).natsConf;
+    expect(window).toMatch(new RegExp(`nats://${ROUTE_USER}:${OLD}@nats-1\\.`));
     expect(window).not.toMatch(/cluster \{[^}]*authorization \{/s);
     expect(readFileSync(cluster.nodes[0].confPath, "utf8")).toMatch(/cluster \{[\s\S]*authorization \{\n\s+user: "fluo-route"/);
     // Both steps are config reloads, not pod restarts: the StatefulSet's restart checksum stays the same.

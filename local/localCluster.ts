@@ -151,6 +151,13 @@ export interface ClusterHealth {
   readonly routePeers: readonly number[];
 }
 
+/** The parts of a server's nats.conf that a reload may change: logins and route credentials. */
+interface NodeAuth {
+  readonly hashes: PasswordHashes;
+  readonly extraLogins?: ExtraLogins;
+  readonly routeAuth?: RouteAuth;
+}
+
 export class LocalCluster {
   private readonly processes: ChildProcess[] = [];
   private readonly exits: Array<Promise<void>> = [];
@@ -160,7 +167,9 @@ export class LocalCluster {
   private constructor(
     readonly nodes: readonly LocalNode[],
     private readonly onProgress: (message: string) => void,
-    private readonly render: (index: number, auth: Pick<LocalClusterOptions, "hashes" | "extraLogins">) => string,
+    private readonly render: (index: number, auth: NodeAuth) => string,
+    /** What each server's nats.conf holds now: reloads change parts of it and render the rest as it was. */
+    private readonly current: NodeAuth[],
   ) {}
 
   /**
@@ -168,15 +177,33 @@ export class LocalCluster {
    * server. Resolves once every server reports a newer config load time (the reload is in effect).
    */
   async reloadAuth(auth: Pick<LocalClusterOptions, "hashes" | "extraLogins">): Promise<void> {
-    const loaded = async (node: LocalNode) => ((await getJson(`${node.monitorUrl}/varz`)) as { config_load_time?: string }).config_load_time ?? "";
-    const before = await Promise.all(this.nodes.map(loaded));
-    this.nodes.forEach((node, i) => {
-      writeFileSync(node.confPath, this.render(i, auth), { mode: 0o600 });
+    await this.reload(
+      this.nodes.map((_, i) => i),
+      (i) => ({ ...this.current[i], hashes: auth.hashes, extraLogins: auth.extraLogins }),
+    );
+  }
+
+  /**
+   * New route credentials for server `index` only, as its pod's config reloader applies a changed Secret while
+   * the other pods still run the old one. Resolves once that server has reloaded.
+   */
+  async reloadRouteAuth(index: number, routeAuth: RouteAuth): Promise<void> {
+    await this.reload([index], (i) => ({ ...this.current[i], routeAuth }));
+  }
+
+  private async reload(indexes: readonly number[], next: (index: number) => NodeAuth): Promise<void> {
+    const loaded = async (i: number) =>
+      ((await getJson(`${this.nodes[i].monitorUrl}/varz`)) as { config_load_time?: string }).config_load_time ?? "";
+    const before = await Promise.all(indexes.map(loaded));
+    for (const i of indexes) {
+      this.current[i] = next(i);
+      writeFileSync(this.nodes[i].confPath, this.render(i, this.current[i]), { mode: 0o600 });
       this.processes[i].kill("SIGHUP");
-    });
-    await this.waitUntil("every server to reload its config", 20_000, async () => {
-      const after = await Promise.all(this.nodes.map(loaded));
-      return after.every((t, i) => t !== before[i]);
+    }
+    const what = indexes.length === this.nodes.length ? "every server" : indexes.map((i) => this.nodes[i].name).join(", ");
+    await this.waitUntil(`${what} to reload its config`, 20_000, async () => {
+      const after = await Promise.all(indexes.map(loaded));
+      return after.every((t, k) => t !== before[k]);
     });
   }
 
@@ -206,18 +233,18 @@ export class LocalCluster {
     const config = options.limits
       ? { ...options.config, bytes: { ...options.config.bytes, ...options.limits } }
       : options.config;
-    const security: ConnectionSecurity = {
-      ...(options.tls ? { tls: options.tls } : {}),
-      ...(ports.length > 1 ? { routeAuth: options.routeAuth ?? { user: ROUTE_USER, password: randomBytes(18).toString("base64url") } } : {}),
-    };
+    const routeAuth = ports.length > 1 ? (options.routeAuth ?? { user: ROUTE_USER, password: randomBytes(18).toString("base64url") }) : undefined;
     const scheme = options.tls ? "tls" : "nats";
-    const render = (i: number, auth: Pick<LocalClusterOptions, "hashes" | "extraLogins">): string =>
-      renderNatsConf(natsConfInput(config, localTopology(ports, i, options.stateDir), options.grants, auth.hashes, security, auth.extraLogins));
+    const render = (i: number, auth: NodeAuth): string => {
+      const security: ConnectionSecurity = { ...(options.tls ? { tls: options.tls } : {}), ...(auth.routeAuth ? { routeAuth: auth.routeAuth } : {}) };
+      return renderNatsConf(natsConfInput(config, localTopology(ports, i, options.stateDir), options.grants, auth.hashes, security, auth.extraLogins));
+    };
+    const current: NodeAuth[] = ports.map(() => ({ hashes: options.hashes, extraLogins: options.extraLogins, routeAuth }));
     const nodes: LocalNode[] = ports.map((p, i) => {
       const dir = join(options.stateDir, `nats-${i}`);
       mkdirSync(join(dir, "data"), { recursive: true });
       const confPath = join(dir, "nats.conf");
-      writeFileSync(confPath, render(i, options), { mode: 0o600 });
+      writeFileSync(confPath, render(i, current[i]), { mode: 0o600 });
       return {
         name: `nats-${i}`,
         ports: p,
@@ -227,7 +254,7 @@ export class LocalCluster {
         logPath: join(dir, "nats.log"),
       };
     });
-    const cluster = new LocalCluster(nodes, progress, render);
+    const cluster = new LocalCluster(nodes, progress, render, current);
     try {
       for (const node of nodes) cluster.spawnNode(binary, node);
       await cluster.waitUntil("all servers listening", 20_000, async () => {
