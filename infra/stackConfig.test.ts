@@ -74,9 +74,29 @@ describe("stack config", () => {
     ["boolean given as word", { zoneSpread: "yes" }, /fluo-queue:zoneSpread = "yes"/],
     ["unknown authentication mode", { authentication: "nkeys" }, /^invalid stack config: fluo-queue:authentication = "nkeys": must be one of password, password\+nkey, nkey$/],
     ["a seed while logging in with passwords", { bffSeed: SEED }, /^invalid stack config: fluo-queue:bffSeed is set, but fluo-queue:authentication = "password" logs in with passwords only: set authentication to "password\+nkey" or "nkey", or remove the seed \(`pulumi config rm fluo-queue:bffSeed`\)$/],
+    [
+      "passwords left in config after the move to NKEYs",
+      { authentication: "nkey", bffPassword: "a", operatorPassword: { secure: "v1:abc" }, bcryptSaltKey: "k", routePassword: "r" },
+      /^invalid stack config: fluo-queue:bffPassword, fluo-queue:operatorPassword and fluo-queue:bcryptSaltKey are set, but fluo-queue:authentication = "nkey" logs in with NKEYs only \(routePassword stays\): remove them \(`pulumi config rm fluo-queue:bffPassword`, `pulumi config rm fluo-queue:operatorPassword`, `pulumi config rm fluo-queue:bcryptSaltKey`\)$/,
+    ],
   ];
   it.each(invalid)("rejects %s, naming the key", (_name, raw, expected) => {
     expect(problemsOf(raw)).toMatch(expected);
+  });
+
+  it("with nkey the route password is still read, and one password key left over is named alone", () => {
+    expect(parseStackConfig("test", { authentication: "nkey", routePassword: "r" }).authentication).toBe("nkey");
+    expect(parseStackConfig("test", { authentication: "password+nkey", bffPassword: "a", bcryptSaltKey: "k" }).authentication).toBe("password+nkey");
+    expect(problemsOf({ authentication: "nkey", workersPassword: "w" })).toBe(
+      'invalid stack config: fluo-queue:workersPassword is set, but fluo-queue:authentication = "nkey" logs in with NKEYs only (routePassword stays): remove it (`pulumi config rm fluo-queue:workersPassword`)',
+    );
+  });
+
+  it("a YAML boolean or number on a text key is read as its text, as Pulumi passes it to the program", () => {
+    // Pulumi hands the program every scalar as a string; the stack file reader sees YAML's types.
+    expect(parseStackConfig("test", { kubeContext: true }).kubeContext).toBe("true");
+    expect(parseStackConfig("test", { clusterName: 2026 }).clusterName).toBe("2026");
+    expect(parseStackConfig("test", { protect: "true" }).protect).toBe(true);
   });
 
   it("authentication defaults to password; nkey and password+nkey read seeds from config, prod included", () => {

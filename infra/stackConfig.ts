@@ -52,6 +52,8 @@ export const usesPasswords = (mode: Authentication): boolean => mode !== "nkey";
 export const usesNkeys = (mode: Authentication): boolean => mode !== "password";
 
 const SEED_KEYS: readonly SecretKey[] = SECRET_KEYS.filter((k) => k.endsWith("Seed"));
+// What only password logins read: with `nkey` these are credentials kept for nothing (routes keep routePassword).
+const PASSWORD_LOGIN_KEYS: readonly SecretKey[] = SECRET_KEYS.filter((k) => (k.endsWith("Password") && k !== "routePassword") || k === "bcryptSaltKey");
 
 /** Object-valued keys: Pulumi.yaml's typed `config:` block has no object type, so they are documented only. */
 export const UNTYPED_KEYS = ["streamOverrides"] as const;
@@ -189,15 +191,16 @@ const show = (value: unknown): string => (value === undefined ? "(unset)" : JSON
 
 /**
  * Coerce a raw Pulumi config value (always a string in the engine, typed in a YAML file) to what the schema
- * expects: Pulumi stores `replicas: 3` as "3" and arrays/objects as JSON text; and a YAML number for a string key
- * (`cpuLimit: 2`) reaches the program as its text, so the CLI reading the file takes it as text too.
+ * expects: Pulumi stores `replicas: 3` as "3" and arrays/objects as JSON text; and a YAML number or boolean for a
+ * string key (`cpuLimit: 2`, `kubeContext: true`) reaches the program as its text, so the CLI reading the file
+ * takes it as text too.
  */
 function coerce(key: string, raw: unknown): unknown {
   const shape = (stackConfigSchema.shape as Record<string, z.ZodType>)[key];
   if (!shape) return raw;
-  if (typeof raw === "number") {
-    const asNumber = shape.safeParse(raw);
-    const wantsString = !asNumber.success && asNumber.error.issues.some((i) => i.code === "invalid_type" && i.expected === "string");
+  if (typeof raw === "number" || typeof raw === "boolean") {
+    const asIs = shape.safeParse(raw);
+    const wantsString = !asIs.success && asIs.error.issues.some((i) => i.code === "invalid_type" && i.expected === "string");
     return wantsString ? String(raw) : raw;
   }
   if (typeof raw !== "string") return raw;
@@ -244,7 +247,7 @@ export function parseStackConfig(stack: string, raw: Readonly<Record<string, unk
     memoryRequest: parseSize(c.memoryRequest)!,
     memoryLimit: parseSize(c.memoryLimit)!,
   };
-  problems.push(...crossFieldProblems(c, bytes), ...seedProblems(c, raw));
+  problems.push(...crossFieldProblems(c, bytes), ...seedProblems(c, raw), ...unusedPasswordProblems(c, raw));
   if (c.renderYamlToDirectory !== undefined && raw.kubeconfig !== undefined) {
     // The provider refuses the pair ("kubeconfig" arg is not compatible with "renderYamlToDirectory" arg).
     problems.push(
@@ -276,6 +279,21 @@ function seedProblems(c: ParsedKeys, raw: Readonly<Record<string, unknown>>): st
     }
   }
   return problems;
+}
+
+/**
+ * Password keys set while every identity logs in with an NKEY: nothing reads them, and a credential nobody uses
+ * still leaks from the stack file or state. One line names them all (values never shown).
+ */
+function unusedPasswordProblems(c: ParsedKeys, raw: Readonly<Record<string, unknown>>): string[] {
+  if (usesPasswords(c.authentication)) return [];
+  const left = PASSWORD_LOGIN_KEYS.filter((k) => raw[k] !== undefined).map((k) => `${PROJECT}:${k}`);
+  if (left.length === 0) return [];
+  const names = left.length === 1 ? left[0] : `${left.slice(0, -1).join(", ")} and ${left[left.length - 1]}`;
+  return [
+    `${names} ${left.length === 1 ? "is" : "are"} set, but ${PROJECT}:authentication = "${c.authentication}" logs in with NKEYs only ` +
+      `(routePassword stays): remove ${left.length === 1 ? "it" : "them"} (${left.map((k) => `\`pulumi config rm ${k}\``).join(", ")})`,
+  ];
 }
 
 function gib(bytes: number): string {
