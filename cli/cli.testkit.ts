@@ -2,9 +2,9 @@
 // code, so a test sees exactly what a terminal would, stack traces included.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
-import { portsFromBase } from "../local/ports";
+// One port picker for every test that starts local mode: its ranges stay below the ephemeral ports.
+export { freeBasePort } from "../local/localCluster";
 
 // FLUO_CLI_ROOT runs the same tests against another checkout (e.g. main, to see a test fail on the old code).
 export const PROJECT_ROOT = process.env.FLUO_CLI_ROOT ?? join(__dirname, "..");
@@ -63,25 +63,6 @@ export function expectOneLineError(run: CliRun, command: string): string {
     throw new Error(`expected exit 1 and one "${command}: ..." line on stderr, got exit ${run.code}:\n${quoted}`);
   }
   return lines[0];
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
-}
-
-/** A --base-port whose client, route and monitoring ports (local/ports.ts) are all free, below 32000. */
-export async function freeBasePort(servers = 3): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 9_000);
-    let free = true;
-    for (const p of portsFromBase(base, servers).flatMap((n) => [n.client, n.cluster, n.monitor])) free &&= await portFree(p);
-    if (free) return base;
-  }
-  throw new Error("no free port range found");
 }
 
 /** A running `npm run local` child process, from its "Ready:" line on. */

@@ -13,6 +13,7 @@ import type { UserGrant } from "../infra/userGrants";
 import { renderNatsConf, type NatsTopology, type RouteAuth, type TlsFiles } from "../infra/natsConfig";
 import type { StackConfig } from "../infra/stackConfig";
 import { natsServer, requireBinary } from "../tools/resolve";
+import { portsFromBase, PORT_RANGE_STRIDE } from "./ports";
 
 export interface NodePorts {
   readonly client: number;
@@ -89,6 +90,21 @@ export async function freeNodePorts(count: number): Promise<NodePorts[]> {
   const ports: NodePorts[] = [];
   for (let i = 0; i < count; i++) ports.push({ client: await freePort(taken), cluster: await freePort(taken), monitor: await freePort(taken) });
   return ports;
+}
+
+/**
+ * A base port (local/ports.ts: client base+i, routes base+2000+i, monitoring base+4000+i) whose ports for
+ * `servers` servers are all free right now, every one of them below the ephemeral range like freePort's.
+ */
+export async function freeBasePort(servers = 3): Promise<number> {
+  const highestBase = PORT_RANGE.high - 2 * PORT_RANGE_STRIDE - servers;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = PORT_RANGE.low + Math.floor(Math.random() * (highestBase - PORT_RANGE.low));
+    let free = true;
+    for (const p of portsFromBase(base, servers).flatMap((n) => [n.client, n.cluster, n.monitor])) free &&= await canListen(p);
+    if (free) return base;
+  }
+  throw new Error(`no free range of ports for ${servers} servers found in ${PORT_RANGE.low}-${PORT_RANGE.high} on 127.0.0.1`);
 }
 
 /** The topology of local node `index`: loopback addresses, routes to every local node. */

@@ -3,43 +3,19 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { connect } from "nats";
 import { runSmoke } from "../cli/smoke";
 import { clientOptions, readContextFile } from "../local/credentials";
-import { PORT_RANGE_STRIDE, portsFromBase } from "../local/ports";
+import { portsFromBase } from "../local/ports";
+import { freeBasePort } from "../local/localCluster";
 
 const ROOT = join(__dirname, "..");
 const stateDir = mkdtempSync(join(tmpdir(), "fluo-local-test-"));
 const started: ChildProcess[] = [];
 const serverPids: number[] = [];
-
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
-}
-
-/**
- * A base port whose client, cluster and monitor ranges are all free right now. Every port (base+4000+2 at most)
- * stays below Linux's ephemeral range (32768-60999), where an outgoing connection may take it at any moment.
- */
-async function freeBasePort(): Promise<number> {
-  const highestBase = 32_000 - 2 * PORT_RANGE_STRIDE - 3;
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * (highestBase - 20_000));
-    const ports = portsFromBase(base, 3).flatMap((p) => [p.client, p.cluster, p.monitor]);
-    let free = true;
-    for (const port of ports) free &&= await portFree(port);
-    if (free) return base;
-  }
-  throw new Error("no free port range found");
-}
 
 interface Running {
   readonly child: ChildProcess;
