@@ -14,11 +14,11 @@
 // It publishes real jobs and acks whatever the consumer holds: never point it at production.
 
 import { randomUUID } from "node:crypto";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { connect, type Consumer, type JetStreamClient, type NatsConnection } from "nats";
 import type { UserName } from "../infra/users";
-import { clientOptions, readContextFile, type ClientOptions } from "../local/credentials";
+import { clientOptions, ContextFileError, readContextFile, type ClientOptions } from "../lib/natsContext";
 import { readRecord, stateLayout } from "../local/stateDir";
 import { smokeFlow } from "../cli/smoke";
 import { parseCommandLine, positiveInteger, UsageError, type CommandSpec } from "../cli/args";
@@ -46,7 +46,7 @@ export const BENCH: CommandSpec<"state-dir" | "credentials" | "context" | "url" 
   options: {
     "state-dir": { value: "<dir>", help: "the local cluster to measure (default .local, as `npm run local` runs it)" },
     credentials: { value: "<dir>", help: "another cluster: a directory of nats CLI context files <user>.json (fluo-bff, fluo-backend, fluo-workers, fluo-provisioner)" },
-    context: { value: "<file>", help: "one user's nats CLI context file (e.g. .local/credentials/fluo-bff.json): the other users' are read beside it" },
+    context: { value: "<file>", help: "one user's nats CLI context file (e.g. .local/credentials/fluo-bff.json or fluo-bff.nkey.json): the other users' files of the same kind are read beside it" },
     url: { value: "<nats-url>", help: "with --credentials or --context: server URL(s) instead of the files' url" },
     ca: { value: "<file>", help: "CA certificate (PEM) of the servers' TLS certificates, instead of the context files' ca" },
     stack: { value: "<name>", help: "the stack whose catalog names the jobs stream and consumer (default: the local cluster's, else dev)" },
@@ -58,15 +58,23 @@ export const BENCH: CommandSpec<"state-dir" | "credentials" | "context" | "url" 
   notes: ["never point it at production: it publishes jobs and acks whatever the consumer holds"],
 };
 
-function readCredentialsDir(dir: string, url: string | undefined): Record<string, ClientOptions> {
+/** The suffix of the context file named (".json", or local mode's ".nkey.json"): the other users' files have it too. */
+function contextSuffix(file: string): string {
+  const name = basename(file);
+  const user = USERS.find((u) => name.startsWith(`${u}.`));
+  return user ? name.slice(user.length) : ".json";
+}
+
+function readCredentialsDir(dir: string, url: string | undefined, suffix = ".json"): Record<string, ClientOptions> {
   return Object.fromEntries(
     USERS.map((u) => {
-      const file = join(dir, `${u}.json`);
+      const file = join(dir, `${u}${suffix}`);
       let options: ClientOptions;
       try {
         options = clientOptions(readContextFile(file));
       } catch (err) {
-        throw new UsageError(`--credentials ${dir}: ${u}.json: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
+        if (err instanceof ContextFileError) throw new UsageError(`--credentials ${dir}: ${u}${suffix}: ${err.detail}`);
+        throw err;
       }
       return [u, url ? { ...options, servers: url.split(",") } : options];
     }),
@@ -82,7 +90,7 @@ function parseSettings(argv: readonly string[]): BenchSettings {
   const credentialsDir = values.credentials ?? (values.context ? dirname(values.context) : undefined);
   if (values.url && !credentialsDir) throw new UsageError("--url needs --credentials <dir of <user>.json context files> or --context <file>");
   if (credentialsDir) {
-    credentials = readCredentialsDir(credentialsDir, values.url);
+    credentials = readCredentialsDir(credentialsDir, values.url, values.context ? contextSuffix(values.context) : undefined);
   } else {
     const record = readRecord(stateLayout(values["state-dir"] ?? join(projectRoot(), ".local")));
     stack ??= record.stack;

@@ -7,9 +7,8 @@
 // Stacks with authentication nkey: a context whose `nkey` names a seed file (natscli's field) logs in with the seed.
 
 import { existsSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { dirname, join, resolve as resolvePath } from "node:path";
-import { isUserSeed, USER_SEED_HELP } from "../infra/nkeys";
+import { join } from "node:path";
+import { ContextFileError, readContextFile, type NatsContext } from "../lib/natsContext";
 import { userSpecs, type UserName, type UserSpec } from "../infra/users";
 import { projectRoot } from "../infra/stackFile";
 import { stateLayout, type ClusterRecord } from "../local/stateDir";
@@ -60,26 +59,6 @@ function checkUrls(flag: string, text: string): string[] {
 // when the server requires it).
 const sameServer = (a: string): string => a.replace(/^(nats|tls):\/\//, "").replace(/^localhost:/, "127.0.0.1:").replace(/\/$/, "");
 
-function readJson(flag: string, file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`${flag} ${file}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : `cannot be read (${code})`}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new UsageError(`${flag} ${file}: not valid JSON; a nats CLI context is a JSON object with url, user and password`);
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new UsageError(`${flag} ${file}: must be a JSON object with url, user and password (a nats CLI context)`);
-  }
-  return parsed as Record<string, unknown>;
-}
-
 /** A CA file named by --ca or a context's `ca`: it must be a readable PEM certificate, or one line says why. */
 export function checkCaFile(where: string, file: string): string {
   let text: string;
@@ -93,20 +72,6 @@ export function checkCaFile(where: string, file: string): string {
   return file;
 }
 
-/** The seed in a context's `nkey` file (natscli reads the same field as a path to a seed file). */
-function seedOf(flag: string, file: string, nkeyFile: string): string {
-  const path = resolvePath(dirname(file), nkeyFile.replace(/^~(?=\/)/, homedir()));
-  let seed: string;
-  try {
-    seed = readFileSync(path, "utf8").trim();
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`${flag} ${file}: "nkey" ${path}: ${code === "ENOENT" ? "no such file" : `cannot be read (${code})`}`);
-  }
-  if (!isUserSeed(seed)) throw new UsageError(`${flag} ${file}: "nkey" ${path} does not hold ${USER_SEED_HELP}`);
-  return seed;
-}
-
 function fromContext(
   flag: string,
   file: string,
@@ -115,36 +80,31 @@ function fromContext(
   caFlag: string | undefined,
   commandUser?: UserSpec,
 ): ResolvedConnection {
-  const context = readJson(flag, file);
-  const nkeyFile = typeof context.nkey === "string" && context.nkey !== "" ? context.nkey : undefined;
+  let context: NatsContext;
+  try {
+    context = readContextFile(file);
+  } catch (err) {
+    if (err instanceof ContextFileError) throw new UsageError(`${flag} ${file}: ${err.detail}`);
+    throw err;
+  }
   let spec: UserSpec | undefined;
-  if (nkeyFile) {
-    // The server knows an NKEY login by its key alone, and refuses it when a user name comes with it (natscli
-    // v0.5.0 sends the context's "user" too: "Authorization Violation"), so such a context names no user; the
+  if (context.login.kind === "nkey") {
+    // An NKEY context names no user (the server refuses a login that names one beside the key), so the
     // command's own user gives the identity (inbox prefix, pinning).
-    if (context.user !== undefined) {
-      throw new UsageError(`${flag} ${file}: has both "nkey" and "user"; with an NKEY the server refuses a login that also names a user, so remove "user"`);
-    }
     spec = commandUser ?? wanted;
     if (!spec) throw new UsageError(`${flag} ${file}: an NKEY context names no user; pass --user`);
   } else {
-    for (const key of ["user", "password"] as const) {
-      if (typeof context[key] !== "string" || context[key] === "") {
-        throw new UsageError(`${flag} ${file}: "${key}" is missing; a context for this command needs url, user and password (or url and nkey, a seed file)`);
-      }
-    }
-    spec = userSpecs().find((u) => u.name === context.user);
-    if (!spec) throw new UsageError(`${flag} ${file}: user "${String(context.user)}" is not a NATS user of fluo-queue (${userSpecs().map((u) => u.name).join(", ")})`);
+    const user = context.login.user;
+    spec = userSpecs().find((u) => u.name === user);
+    if (!spec) throw new UsageError(`${flag} ${file}: user "${user}" is not a NATS user of fluo-queue (${userSpecs().map((u) => u.name).join(", ")})`);
     if (wanted && spec.name !== wanted.name) {
       throw new UsageError(`${flag} ${file}: is a context of ${spec.name}, this command runs as ${wanted.name} (its file is credentials/${wanted.name}.json)`);
     }
   }
-  const url = urlFlag ?? (typeof context.url === "string" ? context.url : undefined);
+  const url = urlFlag ?? context.url;
   if (!url) throw new UsageError(`${flag} ${file}: has no "url"; add one or pass --url`);
   // A natscli context saved by hand may lack inbox_prefix; the user's permissions allow only its own.
-  const inboxPrefix = typeof context.inbox_prefix === "string" && context.inbox_prefix !== "" ? context.inbox_prefix : spec.inboxPrefix;
-  if (context.ca !== undefined && typeof context.ca !== "string") throw new UsageError(`${flag} ${file}: "ca" must be the path of a CA file`);
-  // natscli saves "ca": "" for none.
+  const inboxPrefix = context.inboxPrefix ?? spec.inboxPrefix;
   const caFile = caFlag ? checkCaFile("--ca", caFlag) : context.ca ? checkCaFile(`${flag} ${file}: ca`, context.ca) : undefined;
   const target = {
     servers: checkUrls(urlFlag ? "--url" : `${flag} ${file}: url`, url),
@@ -153,7 +113,7 @@ function fromContext(
     ...(caFile ? { caFile } : {}),
     source: file,
   };
-  return nkeyFile ? { ...target, seed: seedOf(flag, file, nkeyFile) } : { ...target, password: context.password as string };
+  return context.login.kind === "nkey" ? { ...target, seed: context.login.seed } : { ...target, password: context.login.password };
 }
 
 function localRecord(stateDir: string): ClusterRecord | undefined {

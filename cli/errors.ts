@@ -8,6 +8,7 @@ import { StreamOverrideError } from "../streams/catalog";
 import { PolicyError } from "../streams/policy";
 import { CatalogError } from "../streams/spec";
 import { StateDirError } from "../local/stateDir";
+import { ContextFileError } from "../lib/natsContext";
 import { HelpRequested, UsageError } from "./args";
 import { processIo, type Io } from "./io";
 
@@ -19,7 +20,8 @@ export function isUserError(err: unknown): err is Error {
     err instanceof StreamOverrideError ||
     err instanceof CatalogError ||
     err instanceof PolicyError ||
-    err instanceof StateDirError
+    err instanceof StateDirError ||
+    err instanceof ContextFileError
   );
 }
 

@@ -1,21 +1,24 @@
-// npm run local [-- --stack dev] [--state-dir <dir>] [--reset] [--base-port 4222] [--tls] [--smoke]
+// npm run local [-- --stack dev] [--state-dir <dir>] [--reset] [--base-port 4222] [--tls] [--auth <mode>] [--smoke]
 // The real cluster on a laptop: the stack's nats.conf (same users, permissions, JetStream limits scaled to the
 // machine) run as three nats-server processes on 127.0.0.1, and the whole stream catalog applied through the
 // same provider code as `pulumi up`. Prints one line starting with "Ready:" once usable, then runs until
 // SIGINT/SIGTERM and stops the servers; data and credentials stay in the state directory for the next run.
 // --tls: client TLS, mutual TLS on routes and route credentials, as prod runs it, with a CA made once in the
 // state directory (local/certificates.ts); the context files then carry `ca`.
+// Logins follow the stack's `authentication` (or --auth): passwords (bcrypt hashes in nats.conf), NKEYs (public
+// keys in nats.conf, seeds made once in the state directory) or both; the context files say how to log in.
 
 import { existsSync, statfsSync } from "node:fs";
 import { freemem } from "node:os";
 import { join, relative } from "node:path";
 import { deploymentModel, type DeploymentModel } from "../model";
 import { exitWhenFlushed, isUserError, runCli } from "./errors";
-import { imageTagVersion, type StackConfig } from "../infra/stackConfig";
+import { AUTHENTICATION_MODES, imageTagVersion, usesNkeys, usesPasswords, type Authentication, type StackConfig } from "../infra/stackConfig";
 import { parseSize } from "../lib/units";
 import { userSpecs, type UserName } from "../infra/users";
 import { localCertificates, type GeneratedCertificates } from "../local/certificates";
-import { loadOrCreatePasswords, writeContextFiles, type LocalPasswords } from "../local/credentials";
+import { loadOrCreatePasswords, loadOrCreateSeeds, writeContextFiles, type LocalContexts, type LocalPasswords, type LocalSeeds } from "../local/credentials";
+import { clusterLogins, noPasswords } from "../infra/renderCluster";
 import { localPasswordHashes } from "../local/passwordHashCache";
 import { localLimits, reservationProblems } from "../local/limits";
 import { canListen, LocalCluster, LocalClusterError } from "../local/localCluster";
@@ -30,7 +33,7 @@ import { projectRoot, readStackConfig } from "../infra/stackFile";
 import { ensureBinary } from "../tools/install";
 import { natsServer, natsServerVersion, ToolNotFoundError, type ResolvedBinary } from "../tools/resolve";
 
-export const LOCAL: CommandSpec<"stack" | "state-dir" | "reset" | "base-port" | "tls" | "smoke"> = {
+export const LOCAL: CommandSpec<"stack" | "state-dir" | "reset" | "base-port" | "tls" | "auth" | "smoke"> = {
   command: "npm run local --",
   summary: "runs the stack's cluster on this machine (nats-server processes on 127.0.0.1, catalog applied) until Ctrl-C",
   options: {
@@ -41,11 +44,15 @@ export const LOCAL: CommandSpec<"stack" | "state-dir" | "reset" | "base-port" | 
     tls: {
       help: "TLS for clients and routes (mutual TLS, route credentials) with a local CA made once in <state-dir>/tls; clients use tls:// and trust <state-dir>/tls/ca.crt",
     },
+    auth: {
+      value: `<${AUTHENTICATION_MODES.join("|")}>`,
+      help: "how the users log in for this run, instead of the stack's fluo-queue:authentication: passwords, NKEYs (seeds made once in <state-dir>/credentials) or both",
+    },
     smoke: { help: "run the smoke check once Ready, then stop (exit 0 if it passed)" },
   },
   notes: [
     'prints a line starting with "Ready:" once usable; credentials are nats CLI context files in <state-dir>/credentials (with --tls their `ca` names the CA)',
-    "with or without --tls on the same state directory: every start rewrites the configs and context files, the data stays",
+    "with or without --tls, with any --auth on the same state directory: every start rewrites the configs and context files, the data stays",
   ],
 };
 
@@ -74,16 +81,23 @@ const shown = (path: string): string => {
   return rel.startsWith("..") ? path : rel;
 };
 
-/** The provisioner's connection to the local cluster, as applyCatalog and printCatalog use it. */
-function provisionerSettings(servers: readonly string[], passwords: LocalPasswords, caFile: string | undefined): ConnectionSettings {
+/** The credentials of this start: passwords when the mode uses them, seeds when it uses NKEYs. */
+interface StartCredentials {
+  readonly authentication: Authentication;
+  readonly passwords?: LocalPasswords;
+  readonly seeds?: LocalSeeds;
+}
+
+/**
+ * The provisioner's connection to the local cluster, as applyCatalog and printCatalog use it: with its password
+ * while the mode has one (password+nkey too, as the stack's stream provider does), else with its seed.
+ */
+function provisionerSettings(servers: readonly string[], credentials: StartCredentials, caFile: string | undefined): ConnectionSettings {
   const provisioner = userSpecs().find((s) => s.name === "fluo-provisioner")!;
-  return {
-    servers,
-    user: provisioner.name,
-    password: passwords[provisioner.name],
-    inboxPrefix: provisioner.inboxPrefix,
-    ...(caFile ? { caFile } : {}),
-  };
+  const target = { servers, user: provisioner.name, inboxPrefix: provisioner.inboxPrefix, ...(caFile ? { caFile } : {}) };
+  if (credentials.passwords) return { ...target, password: credentials.passwords[provisioner.name] };
+  if (credentials.seeds) return { ...target, seed: credentials.seeds[provisioner.name].seed };
+  throw new Error(`authentication ${credentials.authentication}: no password and no seed for ${provisioner.name}`);
 }
 
 async function printCatalog(catalog: Catalog, settings: ConnectionSettings): Promise<void> {
@@ -108,21 +122,41 @@ async function printCatalog(catalog: Catalog, settings: ConnectionSettings): Pro
   }
 }
 
-function printAccess(cluster: LocalCluster, contexts: Record<UserName, string>, caFile: string | undefined): void {
+/**
+ * The nats.js lines that connect with a context file of local mode: a password context's user and password, or an
+ * NKEY context's seed file read and given to nkeyAuthenticator (the context holds the file's path, as natscli wants).
+ */
+export function nodeConnectLines(contextPath: string, login: "password" | "nkey", tls: boolean): string[] {
+  const auth = login === "nkey" ? `authenticator: nkeyAuthenticator(new TextEncoder().encode(readFileSync(c.nkey, "utf8").trim()))` : "user: c.user, pass: c.password";
+  return [
+    `const c = JSON.parse(readFileSync("${contextPath}", "utf8"));`,
+    `const nc = await connect({ servers: c.url.split(","), ${auth}, inboxPrefix: c.inbox_prefix${tls ? ", tls: { caFile: c.ca }" : ""} });`,
+  ];
+}
+
+function printAccess(cluster: LocalCluster, written: LocalContexts, authentication: Authentication, caFile: string | undefined): void {
+  const { contexts, nkeyContexts } = written;
   log("Servers:");
   cluster.nodes.forEach((node, i) =>
     log(`  ${node.name}  ${node.url}  monitor ${node.monitorUrl}  pid ${cluster.pids[i] ?? "?"}  log ${shown(node.logPath)}`),
   );
-  log("Credentials (nats CLI context files, mode 0600):");
-  for (const spec of userSpecs()) log(`  ${spec.name.padEnd(17)} ${shown(contexts[spec.name])}`);
-  const workers = shown(contexts["fluo-workers"]);
-  log(`  nats CLI:  nats --context ${shown(contexts["fluo-provisioner"])} stream ls`);
-  log(`  nats.js:   const c = JSON.parse(readFileSync("${workers}", "utf8"));`);
-  if (!caFile) {
-    log(`             const nc = await connect({ servers: c.url.split(","), user: c.user, pass: c.password, inboxPrefix: c.inbox_prefix });`);
-    return;
+  const kinds = { password: "user and password", nkey: "NKEY: nkey names the user's seed file", "password+nkey": "user and password; *.nkey.json: NKEY, nkey names the seed file" };
+  log(`Credentials (authentication ${authentication}; nats CLI context files, mode 0600; ${kinds[authentication]}):`);
+  for (const spec of userSpecs()) {
+    log(`  ${spec.name.padEnd(17)} ${shown(contexts[spec.name])}${nkeyContexts ? `  ${shown(nkeyContexts[spec.name])}` : ""}`);
   }
-  log(`             const nc = await connect({ servers: c.url.split(","), user: c.user, pass: c.password, inboxPrefix: c.inbox_prefix, tls: { caFile: c.ca } });`);
+  const primary = usesPasswords(authentication) ? "password" : "nkey";
+  const ways: Array<{ readonly files: Record<UserName, string>; readonly login: "password" | "nkey" }> = [
+    { files: contexts, login: primary },
+    ...(nkeyContexts ? [{ files: nkeyContexts, login: "nkey" as const }] : []),
+  ];
+  for (const { files, login } of ways) {
+    const [read, connect] = nodeConnectLines(shown(files["fluo-workers"]), login, caFile !== undefined);
+    log(`  nats CLI:  nats --context ${shown(files["fluo-provisioner"])} stream ls`);
+    log(`  nats.js:   ${read}`);
+    log(`             ${connect}`);
+  }
+  if (!caFile) return;
   log(`TLS: clients must use TLS and trust the local CA ${caFile} (the context files name it as "ca"):`);
   log(`  npm run smoke/drift/backup/bench: nothing to add (they read the context files); with --url ${cluster.servers[0]} add --ca ${shown(caFile)}`);
   log(`  Node programs given no CA option (pulumi up's provider host): NODE_EXTRA_CA_CERTS=${caFile}`);
@@ -175,12 +209,22 @@ interface LocalArgs {
   readonly smoke: boolean;
 }
 
+/** --auth's value: one of the stack config's authentication modes. */
+export function authenticationFlag(value: string): Authentication {
+  const mode = AUTHENTICATION_MODES.find((m) => m === value);
+  if (!mode) throw new UsageError(`--auth "${value}": must be one of ${AUTHENTICATION_MODES.join(", ")}`);
+  return mode;
+}
+
 function parseArgs(argv: readonly string[]): LocalArgs {
   const { values, switches } = parseCommandLine(LOCAL, argv);
   const basePort = values["base-port"] === undefined ? DEFAULT_BASE_PORT : Number(values["base-port"]);
   if (!/^\d+$/.test(values["base-port"] ?? "0") || !Number.isInteger(basePort)) throw new UsageError(`--base-port "${values["base-port"]}": must be a port number`);
+  const authentication = values.auth === undefined ? undefined : authenticationFlag(values.auth);
+  const stack = readStackConfig(values.stack ?? "dev", undefined, (line) => console.error(`warning: ${line}`));
   return {
-    config: readStackConfig(values.stack ?? "dev", undefined, (line) => console.error(`warning: ${line}`)),
+    // The stack's nats.conf with this run's logins: --auth stands in for fluo-queue:authentication.
+    config: authentication ? { ...stack, authentication } : stack,
     layout: stateLayout(values["state-dir"] ?? join(projectRoot(), ".local")),
     reset: switches.has("reset"),
     basePort,
@@ -249,7 +293,6 @@ async function start(args: LocalArgs): Promise<number> {
     console.error(`local: ${(err as Error).message}`);
     return 1;
   }
-  const passwords = loadOrCreatePasswords(layout);
   let model: DeploymentModel;
   try {
     // The same model as `pulumi up`: catalog with the stack's overrides, stream policy, derived grants.
@@ -296,15 +339,37 @@ async function start(args: LocalArgs): Promise<number> {
     progress(`the last start ran ${wasTls ? "with" : "without"} TLS: switching; the context files get ${args.tls ? "tls:// URLs and ca" : "nats:// URLs without ca"}`);
   }
   const caFile = certificates?.caFile;
-  progress("hashing passwords (bcrypt; the last start's hashes of unchanged passwords are reused)");
-  const hashes = localPasswordHashes(layout, passwords);
+  const authentication = config.authentication;
+  const wasAuthentication = previous.servers ? (previous.authentication ?? "password") : undefined;
+  if (wasAuthentication !== undefined && wasAuthentication !== authentication) {
+    progress(`the last start logged in with authentication ${wasAuthentication}: switching to ${authentication}; every context file is rewritten for it`);
+  }
+  // Each kind of credential is made on the first start that uses it and kept, also while another mode runs, so
+  // switching back finds the same passwords and seeds (and bcrypt hashes).
+  const passwords = usesPasswords(authentication) ? loadOrCreatePasswords(layout) : undefined;
+  const seeds = usesNkeys(authentication) ? loadOrCreateSeeds(layout) : undefined;
+  let hashes = noPasswords();
+  if (passwords) {
+    progress("hashing passwords (bcrypt; the last start's hashes of unchanged passwords are reused)");
+    hashes = localPasswordHashes(layout, passwords);
+  }
+  if (seeds) {
+    progress(
+      `NKEY logins: nats.conf lists each user's public key${passwords ? " beside its password" : ", no password hash (nothing to hash)"}; ` +
+        `seeds in ${shown(layout.credentials)}/<user>.seed (made once, reused)`,
+    );
+  }
+  const publicKeys = seeds ? (Object.fromEntries(userSpecs().map((u) => [u.name, seeds[u.name].publicKey])) as Record<UserName, string>) : undefined;
+  const logins = clusterLogins(authentication, { hashes, ...(publicKeys ? { publicKeys } : {}) });
+  const credentials: StartCredentials = { authentication, ...(passwords ? { passwords } : {}), ...(seeds ? { seeds } : {}) };
 
   let cluster: LocalCluster;
   try {
     cluster = await LocalCluster.start({
     config,
     grants,
-    hashes,
+    hashes: logins.hashes,
+    extraLogins: logins.extraLogins,
     stateDir: layout.root,
     ports,
     binary: server.path,
@@ -322,8 +387,8 @@ async function start(args: LocalArgs): Promise<number> {
     const ready = (async () => {
       await cluster.waitForMetaLeader();
       await cluster.waitForStreamLeaders();
-      const contexts = writeContextFiles(layout, cluster.servers, passwords, caFile);
-      const provisioner = provisionerSettings(cluster.servers, passwords, caFile);
+      const written = writeContextFiles(layout, cluster.servers, { authentication, ...(passwords ? { passwords } : {}) }, caFile);
+      const provisioner = provisionerSettings(cluster.servers, credentials, caFile);
       progress(`applying the stream catalog (${catalog.streams.length} streams, ${catalog.consumers.length} consumers) as fluo-provisioner`);
       const applyStart = Date.now();
       const report = await applyCatalog(
@@ -350,11 +415,13 @@ async function start(args: LocalArgs): Promise<number> {
         servers: cluster.servers,
         monitors: cluster.nodes.map((n) => n.monitorUrl),
         pids: cluster.pids,
-        contexts,
+        authentication,
+        contexts: written.contexts,
+        ...(written.nkeyContexts ? { nkeyContexts: written.nkeyContexts } : {}),
         ...(caFile ? { ca: caFile } : {}),
         startedAt: new Date().toISOString(),
       });
-      printAccess(cluster, contexts, caFile);
+      printAccess(cluster, written, authentication, caFile);
       await printCatalog(catalog, provisioner);
       await closeConnections();
     })();
@@ -366,7 +433,7 @@ async function start(args: LocalArgs): Promise<number> {
     }
     log(
       `Ready: ${cluster.servers.join(",")} (pids ${cluster.pids.join(",")}); credentials in ` +
-        `${shown(layout.credentials)}${caFile ? `; TLS, CA ${shown(caFile)}` : ""}; ${args.smoke ? "running the smoke check" : "Ctrl-C to stop"}`,
+        `${shown(layout.credentials)} (authentication ${authentication})${caFile ? `; TLS, CA ${shown(caFile)}` : ""}; ${args.smoke ? "running the smoke check" : "Ctrl-C to stop"}`,
     );
     if (args.smoke) return (await runSmoke(layout.root, log)) ? 0 : 1;
     const signal = await stopped;

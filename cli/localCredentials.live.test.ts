@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clientOptions, readContextFile } from "../local/credentials";
+import { clientOptions, readContextFile } from "../lib/natsContext";
 import { runningServers, stateLayout } from "../local/stateDir";
 import { expectOneLineError, freeBasePort, PROJECT_ROOT, runCli } from "./cli.testkit";
 

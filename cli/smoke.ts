@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { connect, type Consumer, type JsMsg, type NatsConnection } from "nats";
 import { subjectMatches } from "../infra/permissions";
 import type { UserName } from "../infra/users";
-import { clientOptions, readContextFile } from "../local/credentials";
+import { clientOptions, readContextFile } from "../lib/natsContext";
 import { readRecord, stateLayout, type ClusterRecord } from "../local/stateDir";
 import { catalogForStack } from "../streams/catalog";
 import { publishSubjects } from "../streams/permissions";

@@ -179,3 +179,13 @@ describe("drift: user errors are one line", () => {
     expect(lines[1]).toMatch(/^drift: cannot reach NATS at nats:\/\/127\.0\.0\.1:1 /);
   });
 });
+
+describe("local: user errors are one line", () => {
+  it("--auth with a mode that is not one, naming the flag, the value and the modes, before anything is made", () => {
+    const stateDir = join(dir, "local-bogus-auth");
+    const run = runCliSync("cli/local.ts", ["--auth", "bogus", "--state-dir", stateDir]);
+    expect(expectOneLineError(run, "local")).toBe('local: --auth "bogus": must be one of password, password+nkey, nkey');
+    expect(run.stdout).toBe("");
+    expect(existsSync(stateDir)).toBe(false);
+  });
+});

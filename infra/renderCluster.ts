@@ -52,7 +52,8 @@ export const REDACTED_PUBLIC_KEYS: Readonly<Record<UserName, string>> = Object.f
   userSpecs().map((s) => [s.name, `<public NKEY of ${s.name}: derived from its seed>`]),
 ) as Record<UserName, string>;
 
-const noPasswords = (): PasswordHashes => Object.fromEntries(userSpecs().map((s) => [s.name, NO_PASSWORD])) as PasswordHashes;
+/** The hashes of an identity set without password logins (authentication nkey): nats.conf lists none. */
+export const noPasswords = (): PasswordHashes => Object.fromEntries(userSpecs().map((s) => [s.name, NO_PASSWORD])) as PasswordHashes;
 
 /**
  * Every identity's logins under an authentication mode: with "nkey" nats.conf holds public keys and no password

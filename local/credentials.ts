@@ -1,22 +1,28 @@
-// Local mode's passwords and per-user credentials files. Passwords are generated once (crypto random) and kept
-// in the state directory, so a restart reuses them along with the data. Each user's credentials file is a
-// nats CLI context (the JSON that `nats context save` writes: url, user, password, inbox_prefix, and with --tls
-// `ca`), so `nats --context <file>` works as that user, and nats.js reads the same fields (see clientOptions).
+// Local mode's credentials. Passwords and NKEY seeds are generated once (crypto random) and kept in the state
+// directory, so a restart reuses them along with the data. Each user's credentials file is a nats CLI context
+// (the JSON that `nats context save` writes), so `nats --context <file>` works as that user, and our CLIs read
+// the same files (lib/natsContext.ts). Which contexts exist follows the authentication mode of the start:
+//   password       <user>.json: url, user, password, inbox_prefix
+//   nkey           <user>.json: url, nkey (the path of <user>.seed), inbox_prefix; no user (see writeContextFiles)
+//   password+nkey  both: <user>.json with the password, <user>.nkey.json with the seed
+// and with --tls every context carries `ca`.
 
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { isUserSeed, NKEY_SEED_BYTES, userNkeyFromBytes, userNkeyFromSeed, type UserNkey } from "../infra/nkeys";
+import { usesNkeys, usesPasswords, type Authentication } from "../infra/stackConfig";
 import { userSpecs, type UserName } from "../infra/users";
 import type { StateLayout } from "./stateDir";
 
 export type LocalPasswords = Readonly<Record<UserName, string>>;
+/** Every user's NKEY pair; the seed is also in the user's seed file. */
+export type LocalSeeds = Readonly<Record<UserName, UserNkey>>;
 
 /** The fields of a nats CLI context that local mode fills in. */
-export interface NatsContextFile {
+interface ContextCommon {
   readonly description: string;
   /** Comma-separated server URLs, as the nats CLI takes them. */
   readonly url: string;
-  readonly user: string;
-  readonly password: string;
   /** Without it, replies go to _INBOX.> and the user's permissions deny them. */
   readonly inbox_prefix: string;
   /**
@@ -27,15 +33,11 @@ export interface NatsContextFile {
   readonly ca?: string;
 }
 
-/** nats.js connection options for a credentials file. */
-export interface ClientOptions {
-  readonly servers: string[];
-  readonly user: string;
-  readonly pass: string;
-  readonly inboxPrefix: string;
-  /** TLS trusting only this CA file; absent: nats.js upgrades to TLS if a server asks, trusting Node's CAs. */
-  readonly tls?: { readonly caFile: string };
-}
+/** A password context, or an NKEY context whose `nkey` is the absolute path of the seed file (natscli reads a file). */
+export type NatsContextFile = ContextCommon & ({ readonly user: string; readonly password: string } | { readonly nkey: string });
+
+/** How one context logs in: a password, or the seed file of the user's NKEY. */
+export type ContextLogin = { readonly password: string } | { readonly seedFile: string };
 
 function newPassword(): string {
   return randomBytes(24).toString("base64url");
@@ -56,51 +58,90 @@ export function loadOrCreatePasswords(layout: StateLayout): LocalPasswords {
   return passwords;
 }
 
-export function contextFile(user: UserName, servers: readonly string[], password: string, caFile?: string): NatsContextFile {
+function storedSeed(path: string): string | undefined {
+  if (!existsSync(path)) return undefined;
+  const seed = readFileSync(path, "utf8").trim();
+  return isUserSeed(seed) ? seed : undefined;
+}
+
+/**
+ * Every user's NKEY from its seed file (<user>.seed, mode 0600). A user without a usable one (first NKEY start,
+ * a user added since, an edited file) gets a new seed from 32 random bytes, encoded as infra/nkeys.ts does for
+ * `pulumi up`; a kept seed file is not rewritten, so a restart leaves it byte for byte as it was.
+ */
+export function loadOrCreateSeeds(layout: StateLayout): LocalSeeds {
+  return Object.fromEntries(
+    userSpecs().map((s) => {
+      const path = layout.seedFile(s.name);
+      const kept = storedSeed(path);
+      if (kept !== undefined) {
+        chmodSync(path, 0o600);
+        return [s.name, userNkeyFromSeed(kept)];
+      }
+      const made = userNkeyFromBytes(randomBytes(NKEY_SEED_BYTES));
+      writeFileSync(path, `${made.seed}\n`, { mode: 0o600 });
+      chmodSync(path, 0o600);
+      return [s.name, made];
+    }),
+  ) as Record<UserName, UserNkey>;
+}
+
+export function contextFile(user: UserName, servers: readonly string[], login: ContextLogin, caFile?: string): NatsContextFile {
   const spec = userSpecs().find((s) => s.name === user);
   if (!spec) throw new Error(`unknown NATS user "${user}"`);
-  return {
-    description: `fluo-queue local: ${spec.description}`,
+  const common = {
     url: servers.join(","),
-    user,
-    password,
     inbox_prefix: spec.inboxPrefix,
     ...(caFile ? { ca: caFile } : {}),
   };
+  if ("password" in login) return { description: `fluo-queue local: ${spec.description}`, ...common, user, password: login.password };
+  // No "user" beside the key: the server refuses an NKEY login that also names a user (natscli v0.5.0 sends it).
+  // The description says whose key it is.
+  return { description: `fluo-queue local: ${user} (NKEY): ${spec.description}`, ...common, nkey: login.seedFile };
 }
 
-/** Writes one context file per user (mode 0600), with `ca` when the servers require TLS; returns their paths by user. */
-export function writeContextFiles(
-  layout: StateLayout,
-  servers: readonly string[],
-  passwords: LocalPasswords,
-  caFile?: string,
-): Record<UserName, string> {
-  const paths = {} as Record<UserName, string>;
-  for (const spec of userSpecs()) {
-    const path = layout.contextFile(spec.name);
-    writeFileSync(path, `${JSON.stringify(contextFile(spec.name, servers, passwords[spec.name], caFile), null, 2)}\n`, { mode: 0o600 });
-    paths[spec.name] = path;
+/** The logins of one start: the mode, and the passwords when it uses them (NKEY contexts name the seed files). */
+export interface LocalLogins {
+  readonly authentication: Authentication;
+  readonly passwords?: LocalPasswords;
+}
+
+/** The context files written, by user: `contexts` are <user>.json; `nkeyContexts` exist with password+nkey only. */
+export interface LocalContexts {
+  readonly contexts: Record<UserName, string>;
+  readonly nkeyContexts?: Record<UserName, string>;
+}
+
+function writeContext(path: string, context: NatsContextFile): void {
+  writeFileSync(path, `${JSON.stringify(context, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+/**
+ * Writes every user's context files for the mode (mode 0600), with `ca` when the servers require TLS, and removes
+ * the NKEY contexts of an earlier password+nkey start that this mode does not have: a context left from another
+ * mode would look valid and be refused.
+ */
+export function writeContextFiles(layout: StateLayout, servers: readonly string[], logins: LocalLogins, caFile?: string): LocalContexts {
+  const mode = logins.authentication;
+  const passwords = usesPasswords(mode) ? logins.passwords : undefined;
+  if (usesPasswords(mode) && !passwords) throw new Error(`authentication ${mode} needs the passwords`);
+  const missingSeed = usesNkeys(mode) ? userSpecs().find((s) => !existsSync(layout.seedFile(s.name))) : undefined;
+  if (missingSeed) throw new Error(`authentication ${mode}: no seed file ${layout.seedFile(missingSeed.name)} (loadOrCreateSeeds makes them)`);
+  const contexts = {} as Record<UserName, string>;
+  const nkeyContexts = {} as Record<UserName, string>;
+  for (const { name } of userSpecs()) {
+    const nkeyLogin = { seedFile: layout.seedFile(name) };
+    const path = layout.contextFile(name);
+    writeContext(path, contextFile(name, servers, passwords ? { password: passwords[name] } : nkeyLogin, caFile));
+    contexts[name] = path;
+    const nkeyPath = layout.nkeyContextFile(name);
+    if (mode === "password+nkey") {
+      writeContext(nkeyPath, contextFile(name, servers, nkeyLogin, caFile));
+      nkeyContexts[name] = nkeyPath;
+    } else {
+      rmSync(nkeyPath, { force: true });
+    }
   }
-  return paths;
-}
-
-export function readContextFile(path: string): NatsContextFile {
-  const raw = JSON.parse(readFileSync(path, "utf8")) as Partial<Record<keyof NatsContextFile, unknown>>;
-  for (const key of ["url", "user", "password", "inbox_prefix"] as const) {
-    if (typeof raw[key] !== "string" || raw[key] === "") throw new Error(`${path}: "${key}" is missing`);
-  }
-  if (raw.ca !== undefined && typeof raw.ca !== "string") throw new Error(`${path}: "ca" must be the path of a CA file`);
-  return raw as NatsContextFile;
-}
-
-export function clientOptions(context: NatsContextFile): ClientOptions {
-  return {
-    servers: context.url.split(",").map((s) => s.trim()).filter((s) => s !== ""),
-    user: context.user,
-    pass: context.password,
-    inboxPrefix: context.inbox_prefix,
-    // natscli writes "ca": "" for no CA.
-    ...(context.ca ? { tls: { caFile: context.ca } } : {}),
-  };
+  return mode === "password+nkey" ? { contexts, nkeyContexts } : { contexts };
 }

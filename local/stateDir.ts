@@ -3,12 +3,14 @@
 //
 //   <state>/fluo-local.json        marker + record of the last start (URLs, monitor URLs, pids, credentials)
 //   <state>/credentials/           passwords.json, bcrypt-hashes.json (salt key and hashes kept for the next
-//                                  start) and one nats CLI context per user (all mode 0600)
+//                                  start), <user>.seed (NKEY seeds), one nats CLI context per user <user>.json
+//                                  and, with authentication password+nkey, <user>.nkey.json (all mode 0600)
 //   <state>/tls/                   with --tls: ca.crt, ca.key, server.crt, server.key (made once, reused)
 //   <state>/nats-<i>/              nats.conf, nats.log, nats.pid and data/ (JetStream store) of server i
 
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { Authentication } from "../infra/stackConfig";
 
 export const RECORD_FILE = "fluo-local.json";
 
@@ -29,7 +31,12 @@ export interface StateLayout {
   readonly bcryptHashes: string;
   /** The local CA and the servers' certificate (--tls). */
   readonly tls: string;
+  /** The user's context: password or NKEY, as the authentication mode logs in. */
   contextFile(user: string): string;
+  /** With password+nkey: the user's NKEY context, beside its password context. */
+  nkeyContextFile(user: string): string;
+  /** The user's NKEY seed ("SU...") alone, the file a context's `nkey` names. */
+  seedFile(user: string): string;
 }
 
 export function stateLayout(dir: string): StateLayout {
@@ -43,6 +50,8 @@ export function stateLayout(dir: string): StateLayout {
     bcryptHashes: join(credentials, "bcrypt-hashes.json"),
     tls: join(root, "tls"),
     contextFile: (user) => join(credentials, `${user}.json`),
+    nkeyContextFile: (user) => join(credentials, `${user}.nkey.json`),
+    seedFile: (user) => join(credentials, `${user}.seed`),
   };
 }
 
@@ -52,8 +61,12 @@ export interface ClusterRecord {
   readonly servers: readonly string[];
   readonly monitors: readonly string[];
   readonly pids: readonly number[];
-  /** Credentials (nats CLI context) file per user. */
+  /** How the users log in (the stack's `authentication`, or --auth). Absent in records of earlier versions: password. */
+  readonly authentication?: Authentication;
+  /** Credentials (nats CLI context) file per user: password contexts, or NKEY contexts with authentication nkey. */
   readonly contexts: Readonly<Record<string, string>>;
+  /** With password+nkey: each user's NKEY context, beside the password one in `contexts`. */
+  readonly nkeyContexts?: Readonly<Record<string, string>>;
   /** With --tls: the CA file clients trust (also in each context file as `ca`). */
   readonly ca?: string;
   readonly startedAt: string;

@@ -117,7 +117,7 @@ beforeAll(async () => {
   contexts = {};
   for (const user of ["fluo-provisioner", "fluo-monitor", "fluo-operator", "fluo-backend"] as const) {
     const path = join(stack.stateDir, `${user}.json`);
-    writeFileSync(path, JSON.stringify(contextFile(user, stack.cluster.servers, stack.passwords[user])), { mode: 0o600 });
+    writeFileSync(path, JSON.stringify(contextFile(user, stack.cluster.servers, { password: stack.passwords[user] })), { mode: 0o600 });
     contexts[user] = path;
   }
   // A dead letter: JOBS#1 nak'd until trace-analysis's max_deliver of 4 (a NAK without delay is redelivered at

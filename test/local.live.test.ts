@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { connect } from "nats";
 import { runSmoke } from "../cli/smoke";
-import { clientOptions, readContextFile } from "../local/credentials";
+import { clientOptions, readContextFile } from "../lib/natsContext";
 import { portsFromBase } from "../local/ports";
 import { freeBasePort } from "../local/localCluster";
 

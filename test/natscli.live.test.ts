@@ -17,7 +17,8 @@ import type { Io } from "../cli/io";
 import { readStackConfig } from "../infra/stackFile";
 import { subjectMatches } from "../infra/permissions";
 import { userSpecs, type UserName } from "../infra/users";
-import { clientOptions, loadOrCreatePasswords, readContextFile, writeContextFiles, type LocalPasswords } from "../local/credentials";
+import { loadOrCreatePasswords, writeContextFiles, type LocalPasswords } from "../local/credentials";
+import { clientOptions, readContextFile } from "../lib/natsContext";
 import { LocalCluster } from "../local/localCluster";
 import { prepareStateDir, stateLayout } from "../local/stateDir";
 import { applyCatalog } from "../streams/ops/apply";
@@ -108,7 +109,7 @@ beforeAll(async () => {
   passwords = loadOrCreatePasswords(layout);
   cluster = await LocalCluster.start({ config, grants, hashes: passwordHashes(passwords), stateDir: layout.root });
   await cluster.waitForMetaLeader();
-  contexts = writeContextFiles(layout, cluster.servers, passwords);
+  contexts = writeContextFiles(layout, cluster.servers, { authentication: "password", passwords }).contexts;
   const provisioner = userSpecs().find((s) => s.name === "fluo-provisioner")!;
   await applyCatalog(
     { servers: cluster.servers, user: provisioner.name, password: passwords[provisioner.name], inboxPrefix: provisioner.inboxPrefix },
