@@ -16,6 +16,15 @@ describe("bench:local's phase split", () => {
     expect(split.readySeconds).toBe(8.4);
   });
 
+  it("ends the first phase at the NKEY line when nothing is hashed (authentication nkey)", () => {
+    const split = phaseSplit([
+      { ms: 700, text: "  .. NKEY logins: nats.conf lists each user's public key, no password hash (nothing to hash); seeds in .local/credentials/<user>.seed" },
+      { ms: 900, text: "  .. started nats-2 (pid 3) on nats://127.0.0.1:4224, monitor http://127.0.0.1:8224" },
+    ]);
+    expect(split.phases[0].seconds).toBe(0.7);
+    expect(split.phases[1].seconds).toBeCloseTo(0.2, 6);
+  });
+
   it("marks a phase whose line never came as NaN and times the next from the last known line", () => {
     const split = phaseSplit([
       { ms: 1000, text: "  .. hashing passwords (bcrypt)" },

@@ -16,7 +16,8 @@ export interface PhaseSplit {
 // Each phase ends at the first line matching its marker (the last one for "started": three servers start).
 // The wording is cli/local.ts's and local/localCluster.ts's progress output.
 const PHASES: ReadonlyArray<{ readonly phase: string; readonly marker: RegExp; readonly last?: true }> = [
-  { phase: "node, tsx, stack config, model", marker: /hashing passwords/ },
+  // With authentication nkey nothing is hashed: the NKEY line stands at the same point.
+  { phase: "node, tsx, stack config, model", marker: /hashing passwords|NKEY logins:/ },
   { phase: "bcrypt hashes, servers spawned", marker: /\bstarted nats-\d+ \(pid/, last: true },
   { phase: "meta leader, every peer current", marker: /JetStream meta leader:/ },
   { phase: "stream/consumer leaders (/healthz)", marker: /streams and consumers current/ },

@@ -51,7 +51,7 @@ export const LOCAL: CommandSpec<"stack" | "state-dir" | "reset" | "base-port" | 
     smoke: { help: "run the smoke check once Ready, then stop (exit 0 if it passed)" },
   },
   notes: [
-    'prints a line starting with "Ready:" once usable; credentials are nats CLI context files in <state-dir>/credentials (with --tls their `ca` names the CA)',
+    'prints a line starting with "Ready:" once usable; credentials are nats CLI context files in <state-dir>/credentials (with --tls their `ca` names the CA; with NKEYs their `nkey` names the user\'s seed file there)',
     "with or without --tls, with any --auth on the same state directory: every start rewrites the configs and context files, the data stays",
   ],
 };
