@@ -26,8 +26,10 @@ describe("--help", () => {
     expect(run.stdout).toContain("--help");
   });
 
-  it("lists local mode's --tls, and --ca on every command that takes --url", () => {
-    expect(runCliSync("cli/local.ts", ["--help"]).stdout).toMatch(/^ {2}--tls +TLS for clients and routes/m);
+  it("lists local mode's --tls and --auth with its modes, and --ca on every command that takes --url", () => {
+    const local = runCliSync("cli/local.ts", ["--help"]).stdout;
+    expect(local).toMatch(/^ {2}--tls +TLS for clients and routes/m);
+    expect(local).toMatch(/^ {2}--auth <password\|password\+nkey\|nkey> +how the users log in for this run, instead of the stack's fluo-queue:authentication/m);
     for (const [script, lead] of [["cli/drift.ts", []], ["cli/backup.ts", ["backup"]], ["cli/backup.ts", ["restore"]], ["bench/dataPath.ts", []]] as const) {
       const help = runCliSync(script, [...lead, "--help"]).stdout;
       expect(help, `${script} ${lead.join(" ")}`).toMatch(/^ {2}--ca <file> +CA certificate \(PEM\)/m);

@@ -210,7 +210,7 @@ interface LocalArgs {
 }
 
 /** --auth's value: one of the stack config's authentication modes. */
-export function authenticationFlag(value: string): Authentication {
+function authenticationFlag(value: string): Authentication {
   const mode = AUTHENTICATION_MODES.find((m) => m === value);
   if (!mode) throw new UsageError(`--auth "${value}": must be one of ${AUTHENTICATION_MODES.join(", ")}`);
   return mode;
