@@ -25,7 +25,7 @@ import { PROVISIONER_INBOX, PROVISIONER_USER } from "../streams/provider/setting
 import { closeConnections, jetStreamManager } from "../streams/provider/client";
 import { PROVIDER_MODULE } from "../streams/provider/resources";
 import { readStackConfig } from "../infra/stackFile";
-import { connectAs } from "./natsProbe.testkit";
+import { connectAs, publishStored } from "./natsProbe.testkit";
 import { EngineProject, ROOT, stateResources, summary, type CommandOutput, type StateResource } from "./engine.testkit";
 import { PROVIDER_TEXTS, earlierProviderTexts } from "../streams/provider/providerHost.testkit";
 
@@ -80,7 +80,7 @@ async function publish(user: UserName, subject: string, count: number): Promise<
   const nc: NatsConnection = await connectAs(cluster.servers, user, passwords[user]);
   try {
     const js = nc.jetstream();
-    for (let i = 0; i < count; i++) await js.publish(subject, new TextEncoder().encode(`engine test ${i}`));
+    for (let i = 0; i < count; i++) await publishStored(js, subject, new TextEncoder().encode(`engine test ${i}`));
   } finally {
     await nc.close();
   }

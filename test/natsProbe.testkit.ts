@@ -2,7 +2,7 @@
 // silently by the server (the client only gets an async -ERR), so "allowed" is proven by a reply arriving
 // from a responder, and "denied" by a permissions error on the connection or subscription.
 
-import { connect, type Msg, type NatsConnection, type Subscription } from "nats";
+import { connect, type JetStreamClient, type JetStreamPublishOptions, type Msg, type NatsConnection, type PubAck, type Subscription } from "nats";
 import { userSpecs, type UserName } from "../infra/users";
 
 export const TEST_PASSWORDS: Readonly<Record<UserName, string>> = {
@@ -119,6 +119,31 @@ export async function requestAnswered(nc: NatsConnection, subject: string, data:
   for (;;) {
     try {
       return await nc.request(subject, data, { timeout: timeoutMs });
+    } catch (err) {
+      if ((err as { code?: string }).code !== "503" || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/**
+ * A JetStream publish to a stream that may have just been created. The create returns once the stream exists,
+ * but a server other than its leader's learns the stream's subjects over the routes a moment later, and until
+ * then a publish through it gets 503 (no responders): nothing received it, so nothing was stored and sending it
+ * again cannot duplicate it (seen in CI: guards.live.test.ts's first publish after a create, under load). Any
+ * other error, a timeout included (the message may have been stored), or a 503 past the deadline is thrown.
+ */
+export async function publishStored(
+  js: JetStreamClient,
+  subject: string,
+  data: Uint8Array | string,
+  options?: Partial<JetStreamPublishOptions>,
+  deadlineMs = 15_000,
+): Promise<PubAck> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      return await js.publish(subject, data, options);
     } catch (err) {
       if ((err as { code?: string }).code !== "503" || Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 50));

@@ -17,7 +17,7 @@ import { readStackConfig } from "../../infra/stackFile";
 import { subjectMatches } from "../../infra/permissions";
 import { BACKUP_SUBJECTS, userSpecs, type UserName } from "../../infra/users";
 import { LocalCluster } from "../../local/localCluster";
-import { connectAs, nextPermissionError, subscriptionDenied, TEST_PASSWORDS } from "../../test/natsProbe.testkit";
+import { connectAs, nextPermissionError, publishStored, subscriptionDenied, TEST_PASSWORDS } from "../../test/natsProbe.testkit";
 import { JetStreamApiError, readBackupDir, restoreStream, snapshotStream, writeBackupDir, type StreamBackup } from "./backup";
 import { consumerApiConfig, streamApiConfig } from "../fields";
 import { main as backupCli, PASSWORD_ENV } from "../../cli/backup";
@@ -140,7 +140,7 @@ describe("fluo-backup: snapshot and restore of EVENTS", () => {
   it("the application users write EVENTS and the backend consumes part of it", async () => {
     const bff = await as("fluo-bff");
     const js = bff.jetstream();
-    for (const e of events) await js.publish(e.subject, e.data);
+    for (const e of events) await publishStored(js, e.subject, e.data);
     const consumed = await pullEvents(CONSUMED_BEFORE_BACKUP);
     expect(consumed).toEqual(events.slice(0, CONSUMED_BEFORE_BACKUP).map((e) => e.data));
     before = await (await provisioner.jetstreamManager()).streams.info("EVENTS");

@@ -11,6 +11,7 @@ import { closeConnections, jetStreamManager } from "./client";
 import { compareCatalog, readLiveState } from "../ops/drift";
 import { consumerInputs, type ConsumerInputs } from "./consumer";
 import { streamInputs, type StreamInputs } from "./stream";
+import { publishStored } from "../../test/natsProbe.testkit";
 
 const root = join(__dirname, "..", "..");
 
@@ -58,7 +59,7 @@ async function createConsumer(inputs: ConsumerInputs): Promise<Record<string, un
 
 async function publish(subject: string, count: number, size = 16): Promise<void> {
   const js = publisher.jetstream();
-  for (let i = 0; i < count; i++) await js.publish(subject, new Uint8Array(size).fill(65 + (i % 26)));
+  for (let i = 0; i < count; i++) await publishStored(js, subject, new Uint8Array(size).fill(65 + (i % 26)));
 }
 
 async function messages(name: string): Promise<number> {

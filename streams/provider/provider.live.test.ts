@@ -11,6 +11,7 @@ import { settingsFromConfig, UNKNOWN, type ProviderSettings } from "./settings";
 import { streamInputs, streamOps, type StreamInputs, type StreamOutputs } from "./stream";
 import { applyCatalog } from "../ops/apply";
 import type { Catalog } from "../spec";
+import { publishStored } from "../../test/natsProbe.testkit";
 
 let live: ProvisioningCluster;
 let settings: ProviderSettings;
@@ -47,7 +48,7 @@ async function separateConnection(user: "provisioner" | "publisher"): Promise<Na
 async function publish(subject: string, count: number): Promise<void> {
   const nc = await separateConnection("publisher");
   const js = nc.jetstream();
-  for (let i = 0; i < count; i++) await js.publish(subject, new TextEncoder().encode(`m${i}`));
+  for (let i = 0; i < count; i++) await publishStored(js, subject, new TextEncoder().encode(`m${i}`));
   await nc.close();
 }
 

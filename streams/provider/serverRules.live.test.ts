@@ -13,6 +13,7 @@ import type { ProviderSettings } from "./settings";
 import { natsServerBinary } from "../../local/localCluster";
 import { natsServerVersion } from "../../tools/resolve";
 import { updateRules } from "./serverRules";
+import { publishStored } from "../../test/natsProbe.testkit";
 
 let live: ProvisioningCluster;
 let settings: ProviderSettings;
@@ -35,18 +36,8 @@ const stream = (name: string, extra: Partial<StreamInputs> = {}): StreamInputs =
 
 async function publish(subject: string, count: number): Promise<void> {
   const js = publisher.jetstream();
-  for (let i = 0; i < count; i++) {
-    // A just-created R3 stream may not have a leader yet: no responders (503) until it has.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await js.publish(subject, new TextEncoder().encode(`m${i}`));
-        break;
-      } catch (err) {
-        if ((err as { code?: string }).code !== "503" || attempt === 20) throw err;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  }
+  // A just-created R3 stream may not have a leader yet: publishStored retries its 503 (no responders).
+  for (let i = 0; i < count; i++) await publishStored(js, subject, new TextEncoder().encode(`m${i}`));
 }
 
 describe(`update rules of the connected server`, () => {
