@@ -21,7 +21,7 @@ import { LocalCluster } from "../local/localCluster";
 import { closeConnections, jetStreamManager } from "../streams/provider/client";
 import { PROVISIONER_INBOX, PROVISIONER_USER } from "../streams/provider/settings";
 import { consumerApiConfig, streamApiConfig } from "../streams/fields";
-import { nextPermissionError, requestAnswered } from "../test/natsProbe.testkit";
+import { nextPermissionError, publishStored, requestAnswered } from "../test/natsProbe.testkit";
 import { runCli } from "../cli/cli.testkit";
 import { NATS_CLI, requireBinary } from "../tools/resolve";
 
@@ -149,7 +149,7 @@ describe("authentication nkey on a live cluster", () => {
     const workers = await withSeed("fluo-workers");
 
     // BFF submits a job; the workers pull and ack it.
-    const ack = await bff.jetstream().publish("jobs.rule_validation", sc.encode("job via nkey"));
+    const ack = await publishStored(bff.jetstream(), "jobs.rule_validation", sc.encode("job via nkey"));
     expect(ack.stream).toBe("JOBS");
     const msg = await (await workers.jetstream().consumers.get("JOBS", "rule-validation")).next({ expires: 5_000 });
     expect(msg && sc.decode(msg.data)).toBe("job via nkey");

@@ -16,7 +16,7 @@ import { readStackConfig } from "./stackFile";
 import { userSpecs, type UserName } from "./users";
 import { LocalCluster } from "../local/localCluster";
 import { consumerApiConfig, streamApiConfig } from "../streams/fields";
-import { requestAnswered } from "../test/natsProbe.testkit";
+import { publishStored, requestAnswered } from "../test/natsProbe.testkit";
 
 const sc = StringCodec();
 const config = readStackConfig("dev");
@@ -104,7 +104,7 @@ describe("abuse path 1: the backend's answers reach the requester's own inbox an
 
   it("the audit's replies into the JetStream API ($JS.API.STREAM.DELETE/PURGE, CONSUMER.DELETE) change nothing", async () => {
     const bff = await session("fluo-bff");
-    await bff.nc.jetstream().publish("jobs.trace_analysis", sc.encode('{"trace":"keep-me"}'));
+    await publishStored(bff.nc.jetstream(), "jobs.trace_analysis", sc.encode('{"trace":"keep-me"}'));
     const backend = await session("fluo-backend");
     const answering = backend.nc.subscribe("rpc.backend.>", { callback: (_err, msg) => msg.respond() });
     await backend.nc.flush();
@@ -169,7 +169,7 @@ describe("abuse path 2: the system account's users cannot wipe the application a
 describe("abuse path 4: derived publications are exactly the declared ones", () => {
   it("workers may publish signal status changes but not the backend's signals.status.resolved", async () => {
     const workers = await session("fluo-workers");
-    const ack = await workers.nc.jetstream().publish("signals.status.open", sc.encode('{"signal":"s-1"}'));
+    const ack = await publishStored(workers.nc.jetstream(), "signals.status.open", sc.encode('{"signal":"s-1"}'));
     expect(ack.stream).toBe("SIGNALS");
     workers.nc.publish("signals.status.resolved", sc.encode('{"signal":"s-1"}'));
     expect(await wasRefused(workers, "publish", "signals.status.resolved")).toBe(true);

@@ -17,7 +17,7 @@ import { passwordHashes } from "../infra/passwordHash";
 import { readStackConfig } from "../infra/stackFile";
 import { userSpecs, type UserName } from "../infra/users";
 import { LocalCluster } from "../local/localCluster";
-import { eventually } from "../test/natsProbe.testkit";
+import { eventually, publishStored } from "../test/natsProbe.testkit";
 import {
   consumerApiConfig,
   consumerSpecFromApi,
@@ -132,7 +132,7 @@ describe("fluo-provisioner", () => {
 describe("jobs: fluo-bff submits, fluo-workers pull and ack", () => {
   it("bff publishes a job with a JetStream ack (publish + own inbox is enough)", async () => {
     const bff = await connectAs("fluo-bff");
-    const ack = await bff.nc.jetstream().publish("jobs.trace_analysis", sc.encode('{"trace":"t-1"}'), { msgID: "t-1" });
+    const ack = await publishStored(bff.nc.jetstream(), "jobs.trace_analysis", sc.encode('{"trace":"t-1"}'), { msgID: "t-1" });
     expect(ack.stream).toBe("JOBS");
     expect(ack.seq).toBeGreaterThan(0);
     expect(bff.denials).toEqual([]);
@@ -190,7 +190,7 @@ describe("jobs: fluo-bff submits, fluo-workers pull and ack", () => {
 describe("signals: workers and backend publish, backend and BFF consume", () => {
   it("a signal reaches both durable consumers and leaves the interest stream once both acked", async () => {
     const workers = await connectAs("fluo-workers");
-    const ack = await workers.nc.jetstream().publish("signals.status.open", sc.encode('{"signal":"s-1"}'));
+    const ack = await publishStored(workers.nc.jetstream(), "signals.status.open", sc.encode('{"signal":"s-1"}'));
     expect(ack.stream).toBe("SIGNALS");
     for (const [user, name] of [["fluo-backend", "backend-status"], ["fluo-bff", "bff-updates"]] as const) {
       const session = await connectAs(user);
