@@ -7,6 +7,8 @@
 // state directory (local/certificates.ts); the context files then carry `ca`.
 // Logins follow the stack's `authentication` (or --auth): passwords (bcrypt hashes in nats.conf), NKEYs (public
 // keys in nats.conf, seeds made once in the state directory) or both; the context files say how to log in.
+// The stack's rotatingUsers get their `<user>-next` login as in the cluster, with credentials and contexts of
+// their own, so a rotation can be practised here and the local nats.conf lists the cluster's logins.
 
 import { existsSync, statfsSync } from "node:fs";
 import { freemem } from "node:os";
@@ -15,11 +17,20 @@ import { deploymentModel, type DeploymentModel } from "../model";
 import { exitWhenFlushed, isUserError, runCli } from "./errors";
 import { AUTHENTICATION_MODES, imageTagVersion, usesNkeys, usesPasswords, type Authentication, type StackConfig } from "../infra/stackConfig";
 import { parseSize } from "../lib/units";
-import { userSpecs, type UserName } from "../infra/users";
+import { nextLoginOf, pickCredentials, USER_NAMES, userSpecs, type UserName } from "../infra/users";
 import { localCertificates, type GeneratedCertificates } from "../local/certificates";
-import { loadOrCreatePasswords, loadOrCreateSeeds, writeContextFiles, type LocalContexts, type LocalPasswords, type LocalSeeds } from "../local/credentials";
+import {
+  loadOrCreateNextPasswords,
+  loadOrCreateNextSeeds,
+  loadOrCreatePasswords,
+  loadOrCreateSeeds,
+  writeContextFiles,
+  type LocalContexts,
+  type LocalPasswords,
+  type LocalSeeds,
+} from "../local/credentials";
 import { clusterLogins, noPasswords } from "../infra/renderCluster";
-import { localPasswordHashes } from "../local/passwordHashCache";
+import { localLoginHashes } from "../local/passwordHashCache";
 import { localLimits, reservationProblems } from "../local/limits";
 import { canListen, LocalCluster, LocalClusterError } from "../local/localCluster";
 import { DEFAULT_BASE_PORT, portsFromBase } from "../local/ports";
@@ -142,8 +153,14 @@ function printAccess(cluster: LocalCluster, written: LocalContexts, authenticati
   );
   const kinds = { password: "user and password", nkey: "NKEY: nkey names the user's seed file", "password+nkey": "user and password; *.nkey.json: NKEY, nkey names the seed file" };
   log(`Credentials (authentication ${authentication}; nats CLI context files, mode 0600; ${kinds[authentication]}):`);
+  const rotating = userSpecs().filter((s) => written.nextContexts?.[s.name] !== undefined);
+  const width = Math.max(...userSpecs().map((s) => s.name.length), ...rotating.map((s) => nextLoginOf(s.name).length));
   for (const spec of userSpecs()) {
-    log(`  ${spec.name.padEnd(17)} ${shown(contexts[spec.name])}${nkeyContexts ? `  ${shown(nkeyContexts[spec.name])}` : ""}`);
+    log(`  ${spec.name.padEnd(width)} ${shown(contexts[spec.name])}${nkeyContexts ? `  ${shown(nkeyContexts[spec.name])}` : ""}`);
+  }
+  for (const { name } of rotating) {
+    const nkey = written.nextNkeyContexts?.[name];
+    log(`  ${nextLoginOf(name).padEnd(width)} ${shown(written.nextContexts![name]!)}${nkey ? `  ${shown(nkey)}` : ""}  (rotatingUsers: ${name}'s second login)`);
   }
   const primary = usesPasswords(authentication) ? "password" : "nkey";
   const ways: Array<{ readonly files: Record<UserName, string>; readonly login: "password" | "nkey" }> = [
@@ -346,12 +363,25 @@ async function start(args: LocalArgs): Promise<number> {
   }
   // Each kind of credential is made on the first start that uses it and kept, also while another mode runs, so
   // switching back finds the same passwords and seeds (and bcrypt hashes).
+  // The stack's rotatingUsers have a `<user>-next` credential of each kind too, made and kept the same way.
+  const rotating = config.rotatingUsers;
   const passwords = usesPasswords(authentication) ? loadOrCreatePasswords(layout) : undefined;
+  const nextPasswords = passwords ? loadOrCreateNextPasswords(layout, rotating) : undefined;
   const seeds = usesNkeys(authentication) ? loadOrCreateSeeds(layout) : undefined;
+  const nextSeeds = seeds ? loadOrCreateNextSeeds(layout, rotating) : undefined;
   let hashes = noPasswords();
+  let nextHashes: Partial<Record<UserName, string>> = {};
   if (passwords) {
     progress("hashing passwords (bcrypt; the last start's hashes of unchanged passwords are reused)");
-    hashes = localPasswordHashes(layout, passwords);
+    const byLogin = localLoginHashes(layout, pickCredentials(passwords, USER_NAMES, nextPasswords));
+    hashes = Object.fromEntries(USER_NAMES.map((u) => [u, byLogin[u]])) as Record<UserName, string>;
+    nextHashes = Object.fromEntries(rotating.map((u) => [u, byLogin[nextLoginOf(u)]]));
+  }
+  if (rotating.length > 0) {
+    progress(
+      `rotatingUsers: ${rotating.map(nextLoginOf).join(", ")} log in beside ${rotating.join(", ")} (same permissions and inbox; ` +
+        `credentials made once, contexts ${shown(layout.credentials)}/<user>-next.json)`,
+    );
   }
   if (seeds) {
     progress(
@@ -360,7 +390,8 @@ async function start(args: LocalArgs): Promise<number> {
     );
   }
   const publicKeys = seeds ? (Object.fromEntries(userSpecs().map((u) => [u.name, seeds[u.name].publicKey])) as Record<UserName, string>) : undefined;
-  const logins = clusterLogins(authentication, { hashes, ...(publicKeys ? { publicKeys } : {}) });
+  const nextPublicKeys = nextSeeds ? Object.fromEntries(rotating.map((u) => [u, nextSeeds[u]!.publicKey])) : undefined;
+  const logins = clusterLogins(authentication, { hashes, nextHashes, ...(publicKeys ? { publicKeys } : {}), ...(nextPublicKeys ? { nextPublicKeys } : {}) });
   const credentials: StartCredentials = { authentication, ...(passwords ? { passwords } : {}), ...(seeds ? { seeds } : {}) };
 
   let cluster: LocalCluster;
@@ -387,7 +418,12 @@ async function start(args: LocalArgs): Promise<number> {
     const ready = (async () => {
       await cluster.waitForMetaLeader();
       await cluster.waitForStreamLeaders();
-      const written = writeContextFiles(layout, cluster.servers, { authentication, ...(passwords ? { passwords } : {}) }, caFile);
+      const written = writeContextFiles(
+        layout,
+        cluster.servers,
+        { authentication, rotating, ...(passwords ? { passwords } : {}), ...(nextPasswords ? { nextPasswords } : {}) },
+        caFile,
+      );
       const provisioner = provisionerSettings(cluster.servers, credentials, caFile);
       progress(`applying the stream catalog (${catalog.streams.length} streams, ${catalog.consumers.length} consumers) as fluo-provisioner`);
       const applyStart = Date.now();
@@ -418,6 +454,8 @@ async function start(args: LocalArgs): Promise<number> {
         authentication,
         contexts: written.contexts,
         ...(written.nkeyContexts ? { nkeyContexts: written.nkeyContexts } : {}),
+        ...(written.nextContexts ? { nextContexts: written.nextContexts } : {}),
+        ...(written.nextNkeyContexts ? { nextNkeyContexts: written.nextNkeyContexts } : {}),
         ...(caFile ? { ca: caFile } : {}),
         startedAt: new Date().toISOString(),
       });

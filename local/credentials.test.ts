@@ -1,5 +1,6 @@
 // Local mode's credentials without a server: the seed store (made once, kept byte for byte, mode 0600, an unusable
-// file replaced) and the context files each authentication mode writes, including what a switch leaves behind.
+// file replaced) and the context files each authentication mode writes, including what a switch leaves behind,
+// and the `<user>-next` logins of the stack's rotatingUsers (their credentials kept, their contexts only while rotating).
 
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,8 +8,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isUserSeed, userNkeyFromSeed } from "../infra/nkeys";
 import type { Authentication } from "../infra/stackConfig";
-import { userSpecs } from "../infra/users";
-import { loadOrCreatePasswords, loadOrCreateSeeds, writeContextFiles } from "./credentials";
+import { userSpecs, type UserName } from "../infra/users";
+import { loadOrCreateNextPasswords, loadOrCreateNextSeeds, loadOrCreatePasswords, loadOrCreateSeeds, writeContextFiles } from "./credentials";
 import { prepareStateDir, stateLayout, type StateLayout } from "./stateDir";
 
 const users = userSpecs().map((u) => u.name);
@@ -125,5 +126,104 @@ describe("local context files per authentication mode", () => {
     }
     // The seeds stay for the next NKEY start, as the passwords stay while NKEYs run.
     for (const user of users) expect(existsSync(layout.seedFile(user))).toBe(true);
+  });
+});
+
+describe("local <user>-next logins of the stack's rotatingUsers", () => {
+  const rotating = ["fluo-workers"] as const;
+
+  it("a -next password is made once, kept beside the own passwords in passwords.json, and reused", () => {
+    const layout = freshLayout();
+    const own = loadOrCreatePasswords(layout);
+    const next = loadOrCreateNextPasswords(layout, rotating);
+    expect(Object.keys(next)).toEqual(["fluo-workers"]);
+    expect(next["fluo-workers"]).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(next["fluo-workers"]).not.toBe(own["fluo-workers"]);
+    expect(readJson(layout.passwords)["fluo-workers-next"]).toBe(next["fluo-workers"]);
+    // The next start reads the own passwords first: the -next one survives that rewrite and is reused.
+    expect(loadOrCreatePasswords(layout)).toEqual(own);
+    expect(loadOrCreateNextPasswords(layout, rotating)).toEqual(next);
+    expect(statSync(layout.passwords).mode & 0o777).toBe(0o600);
+  });
+
+  it("a user no longer rotating gets no -next password, and its kept one stays in the store", () => {
+    const layout = freshLayout();
+    loadOrCreatePasswords(layout);
+    const next = loadOrCreateNextPasswords(layout, rotating);
+    expect(loadOrCreateNextPasswords(layout, [])).toEqual({});
+    loadOrCreatePasswords(layout);
+    expect(readJson(layout.passwords)["fluo-workers-next"]).toBe(next["fluo-workers"]);
+  });
+
+  it("a -next seed is a seed file of its own, <user>-next.seed (mode 0600), unlike the own one, kept byte for byte", () => {
+    const layout = freshLayout();
+    const own = loadOrCreateSeeds(layout);
+    const next = loadOrCreateNextSeeds(layout, rotating);
+    expect(Object.keys(next)).toEqual(["fluo-workers"]);
+    const file = layout.seedFile("fluo-workers-next");
+    expect(file.endsWith("/credentials/fluo-workers-next.seed")).toBe(true);
+    expect(readFileSync(file, "utf8")).toBe(`${next["fluo-workers"]!.seed}\n`);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(next["fluo-workers"]!.publicKey).not.toBe(own["fluo-workers"].publicKey);
+    const bytes = readFileSync(file);
+    expect(loadOrCreateNextSeeds(layout, rotating)).toEqual(next);
+    expect(readFileSync(file)).toEqual(bytes);
+    expect(loadOrCreateNextSeeds(layout, [])).toEqual({});
+  });
+
+  const write = (layout: StateLayout, authentication: Authentication, users: readonly UserName[], caFile?: string) =>
+    writeContextFiles(
+      layout,
+      servers,
+      { authentication, passwords: loadOrCreatePasswords(layout), nextPasswords: loadOrCreateNextPasswords(layout, users), rotating: users },
+      caFile,
+    );
+
+  it("password: <user>-next.json logs in as user <user>-next with its password and the user's own inbox prefix", () => {
+    const layout = freshLayout();
+    const written = write(layout, "password", rotating);
+    const path = layout.contextFile("fluo-workers-next");
+    expect(written.nextContexts).toEqual({ "fluo-workers": path });
+    expect(written.nextNkeyContexts).toBeUndefined();
+    expect(readJson(path)).toMatchObject({
+      url: servers.join(","),
+      user: "fluo-workers-next",
+      password: readJson(layout.passwords)["fluo-workers-next"],
+      inbox_prefix: userSpecs().find((u) => u.name === "fluo-workers")!.inboxPrefix,
+    });
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    for (const user of users.filter((u) => u !== "fluo-workers")) expect(existsSync(layout.contextFile(`${user}-next`)), user).toBe(false);
+  });
+
+  it("nkey: <user>-next.json names <user>-next.seed and no user; password+nkey writes both -next contexts, with the CA", () => {
+    const layout = freshLayout();
+    loadOrCreateSeeds(layout);
+    loadOrCreateNextSeeds(layout, rotating);
+    write(layout, "nkey", rotating);
+    const context = readJson(layout.contextFile("fluo-workers-next"));
+    expect(context).toMatchObject({ nkey: layout.seedFile("fluo-workers-next"), inbox_prefix: "_INBOX_FLUO_WORKERS" });
+    expect(context.user).toBeUndefined();
+    const both = write(layout, "password+nkey", rotating, "/state/tls/ca.crt");
+    expect(readJson(layout.contextFile("fluo-workers-next"))).toMatchObject({ user: "fluo-workers-next", ca: "/state/tls/ca.crt" });
+    expect(both.nextNkeyContexts).toEqual({ "fluo-workers": layout.nkeyContextFile("fluo-workers-next") });
+    expect(readJson(layout.nkeyContextFile("fluo-workers-next"))).toMatchObject({ nkey: layout.seedFile("fluo-workers-next"), ca: "/state/tls/ca.crt" });
+  });
+
+  it("nkey without the -next seed file is refused, naming it", () => {
+    const layout = freshLayout();
+    loadOrCreateSeeds(layout);
+    expect(() => write(layout, "nkey", rotating)).toThrow(`no seed file ${layout.seedFile("fluo-workers-next")}`);
+  });
+
+  it("a user removed from rotatingUsers loses its -next contexts (both kinds); its seed file stays", () => {
+    const layout = freshLayout();
+    loadOrCreateSeeds(layout);
+    loadOrCreateNextSeeds(layout, rotating);
+    write(layout, "password+nkey", rotating);
+    const written = write(layout, "password+nkey", []);
+    expect(written.nextContexts).toBeUndefined();
+    expect(existsSync(layout.contextFile("fluo-workers-next"))).toBe(false);
+    expect(existsSync(layout.nkeyContextFile("fluo-workers-next"))).toBe(false);
+    expect(existsSync(layout.seedFile("fluo-workers-next"))).toBe(true);
   });
 });

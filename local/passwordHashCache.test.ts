@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { hashPassword, verifyPassword } from "../infra/passwordHash";
 import { userSpecs, type UserName } from "../infra/users";
-import { localPasswordHashes } from "./passwordHashCache";
+import { localLoginHashes, localPasswordHashes } from "./passwordHashCache";
 import { prepareStateDir, stateLayout, type StateLayout } from "./stateDir";
 
 // Cost 4: the same bcrypt, without a second of hashing per test.
@@ -72,5 +72,20 @@ describe("local mode's bcrypt hashes between runs", () => {
     const again = hashed(layout, passwords);
     expect(again.ran).toHaveLength(userSpecs().length);
     expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  it("hashes a rotating user's <user>-next login under its own login name and reuses it on the next start", () => {
+    const layout = freshLayout();
+    const logins = { ...passwords, "fluo-workers-next": "the next one" };
+    const ran: string[] = [];
+    const first = localLoginHashes(layout, logins, { cost: COST, onHash: (login) => ran.push(login) });
+    expect(ran).toContain("fluo-workers-next");
+    expect(verifyPassword("the next one", first["fluo-workers-next"])).toBe(true);
+    // Salted for its login name, as the cluster's nats.conf hashes it (infra/natsCluster.ts).
+    const cache = JSON.parse(readFileSync(join(layout.credentials, "bcrypt-hashes.json"), "utf8")) as { saltKey: string };
+    expect(first["fluo-workers-next"]).toBe(hashPassword("fluo-workers-next", "the next one", cache.saltKey, COST));
+    ran.length = 0;
+    expect(localLoginHashes(layout, logins, { cost: COST, onHash: (login) => ran.push(login) })).toEqual(first);
+    expect(ran).toEqual([]);
   });
 });

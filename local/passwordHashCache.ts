@@ -31,25 +31,33 @@ function readKept(path: string): KeptHashes | undefined {
 export interface HashOptions {
   /** bcrypt cost; default the cluster's (BCRYPT_COST). */
   readonly cost?: number;
-  /** Called for each password that is hashed (not reused). */
+  /** Called with the login name of each password that is hashed (not reused). */
   readonly onHash?: (user: string) => void;
 }
 
 /** bcrypt hashes of every user's password, reusing the last start's where the password is unchanged. */
 export function localPasswordHashes(layout: StateLayout, passwords: LocalPasswords, options: HashOptions = {}): PasswordHashes {
+  return localLoginHashes(layout, Object.fromEntries(userSpecs().map((s) => [s.name, passwords[s.name]])), options) as PasswordHashes;
+}
+
+/**
+ * bcrypt hashes of `passwords` by login name (the users' own, and `<user>-next` while a user rotates), each salted
+ * for its login name as the cluster's are, reusing the last start's where the password is unchanged. The file keeps
+ * this start's logins only.
+ */
+export function localLoginHashes(layout: StateLayout, passwords: Readonly<Record<string, string>>, options: HashOptions = {}): Record<string, string> {
   const cost = options.cost ?? BCRYPT_COST;
   const kept = readKept(layout.bcryptHashes);
   const saltKey = kept?.saltKey ?? randomSaltKey();
   const hashes = Object.fromEntries(
-    userSpecs().map((s) => {
-      const password = passwords[s.name];
-      const old = kept?.hashes[s.name];
+    Object.entries(passwords).map(([login, password]) => {
+      const old = kept?.hashes[login];
       // A bcrypt hash starts with its salt ("$2a$11$" + 22 characters), which here is derived from the password.
-      if (typeof old === "string" && old.startsWith(keyedSalt(saltKey, s.name, password, cost))) return [s.name, old];
-      options.onHash?.(s.name);
-      return [s.name, hashPassword(s.name, password, saltKey, cost)];
+      if (typeof old === "string" && old.startsWith(keyedSalt(saltKey, login, password, cost))) return [login, old];
+      options.onHash?.(login);
+      return [login, hashPassword(login, password, saltKey, cost)];
     }),
-  ) as PasswordHashes;
+  );
   writeFileSync(layout.bcryptHashes, `${JSON.stringify({ saltKey, hashes }, null, 2)}\n`, { mode: 0o600 });
   return hashes;
 }

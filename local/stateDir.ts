@@ -4,7 +4,9 @@
 //   <state>/fluo-local.json        marker + record of the last start (URLs, monitor URLs, pids, credentials)
 //   <state>/credentials/           passwords.json, bcrypt-hashes.json (salt key and hashes kept for the next
 //                                  start), <user>.seed (NKEY seeds), one nats CLI context per user <user>.json
-//                                  and, with authentication password+nkey, <user>.nkey.json (all mode 0600)
+//                                  and, with authentication password+nkey, <user>.nkey.json (all mode 0600);
+//                                  for the stack's rotatingUsers the same for the login <user>-next
+//                                  (<user>-next.seed, <user>-next.json, <user>-next.nkey.json)
 //   <state>/tls/                   with --tls: ca.crt, ca.key, server.crt, server.key (made once, reused)
 //   <state>/nats-<i>/              nats.conf, nats.log, nats.pid and data/ (JetStream store) of server i
 
@@ -67,6 +69,10 @@ export interface ClusterRecord {
   readonly contexts: Readonly<Record<string, string>>;
   /** With password+nkey: each user's NKEY context, beside the password one in `contexts`. */
   readonly nkeyContexts?: Readonly<Record<string, string>>;
+  /** With rotatingUsers: the context of each rotating user's `<user>-next` login, by user (as `contexts`). */
+  readonly nextContexts?: Readonly<Record<string, string>>;
+  /** With rotatingUsers and password+nkey: the `<user>-next` NKEY contexts, by user. */
+  readonly nextNkeyContexts?: Readonly<Record<string, string>>;
   /** With --tls: the CA file clients trust (also in each context file as `ca`). */
   readonly ca?: string;
   readonly startedAt: string;
