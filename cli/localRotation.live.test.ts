@@ -44,6 +44,9 @@ let local: LocalRun | undefined;
 const pidsSeen = new Set<number>();
 
 async function start(args: readonly string[]): Promise<LocalRun> {
+  // A step that failed before its stopLocal left its cluster running: stop it, or this start is refused too.
+  await local?.stop();
+  local = undefined;
   const run = await startLocal(["--stack", stack, ...args, "--state-dir", stateDir, "--base-port", String(basePort)]);
   for (const pid of run.serverPids) pidsSeen.add(pid);
   return run;
@@ -133,6 +136,7 @@ describe("npm run local with the stack's rotatingUsers", () => {
 
   it("fluo-workers removed from rotatingUsers: its -next contexts are gone, nats.conf has no -next login, and its kept password is refused", async () => {
     const nextPassword = readJson(layout.passwords)[NEXT] as string;
+    expect(nextPassword).toMatch(/^[A-Za-z0-9_-]{32}$/);
     writeStack([]);
     local = await start([]);
     expect(existsSync(layout.contextFile(NEXT))).toBe(false);
