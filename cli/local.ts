@@ -160,7 +160,7 @@ function printAccess(cluster: LocalCluster, written: LocalContexts, authenticati
   }
   for (const { name } of rotating) {
     const nkey = written.nextNkeyContexts?.[name];
-    log(`  ${nextLoginOf(name).padEnd(width)} ${shown(written.nextContexts![name]!)}${nkey ? `  ${shown(nkey)}` : ""}  (rotatingUsers: ${name}'s second login)`);
+    log(`  ${nextLoginOf(name).padEnd(width)} ${shown(written.nextContexts![name]!)}${nkey ? `  ${shown(nkey)}` : ""}  (rotatingUsers: second login of ${name})`);
   }
   const primary = usesPasswords(authentication) ? "password" : "nkey";
   const ways: Array<{ readonly files: Record<UserName, string>; readonly login: "password" | "nkey" }> = [
@@ -379,8 +379,8 @@ async function start(args: LocalArgs): Promise<number> {
   }
   if (rotating.length > 0) {
     progress(
-      `rotatingUsers: ${rotating.map(nextLoginOf).join(", ")} log in beside ${rotating.join(", ")} (same permissions and inbox; ` +
-        `credentials made once, contexts ${shown(layout.credentials)}/<user>-next.json)`,
+      `rotatingUsers: second login ${rotating.map((u) => `${nextLoginOf(u)} beside ${u}`).join(", ")} (same permissions and inbox; ` +
+        `credentials made once and kept, contexts ${shown(layout.credentials)}/<user>-next.json)`,
     );
   }
   if (seeds) {

@@ -2,7 +2,8 @@
 // a rotation (README "Password rotation"): a stack file copy with rotatingUsers [fluo-workers] started with --smoke
 // (nats.conf lists fluo-workers-next, the start-up names its context), then running: fluo-workers-next pulls and
 // acks a job through its own context as fluo-workers does; with --auth nkey its seed file is its own and logs in;
-// and with fluo-workers removed from rotatingUsers again its contexts are gone and its kept password is refused.
+// and after steps 3 and 4 (the -next password made the user's own, the user removed from rotatingUsers) its
+// contexts are gone, its login is refused and the own login works with the new password.
 
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -134,9 +135,12 @@ describe("npm run local with the stack's rotatingUsers", () => {
     await stopLocal();
   }, 120_000);
 
-  it("fluo-workers removed from rotatingUsers: its -next contexts are gone, nats.conf has no -next login, and its kept password is refused", async () => {
-    const nextPassword = readJson(layout.passwords)[NEXT] as string;
+  it("steps 3 and 4 (fluo-workers takes the -next password, then leaves rotatingUsers): -next contexts gone, no -next login, the own login works with the new password", async () => {
+    const passwords = readJson(layout.passwords);
+    const nextPassword = passwords[NEXT] as string;
     expect(nextPassword).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    // Step 3 as README "Password rotation" does it locally: the -next password becomes the user's own.
+    writeFileSync(layout.passwords, JSON.stringify({ ...passwords, "fluo-workers": nextPassword }));
     writeStack([]);
     local = await start([]);
     expect(existsSync(layout.contextFile(NEXT))).toBe(false);
@@ -149,7 +153,8 @@ describe("npm run local with the stack's rotatingUsers", () => {
     await expect(
       connect({ servers: [...local.servers], user: NEXT, pass: nextPassword, inboxPrefix: inboxPrefixOf("fluo-workers"), reconnect: false, timeout: 10_000 }),
     ).rejects.toThrow(/authorization violation/i);
-    // The user's own login still works.
+    // The user's own login, with the password that was the -next one.
+    expect(readJson(layout.contextFile("fluo-workers")).password).toBe(nextPassword);
     const own = await connect({ ...clientOptions(readContextFile(layout.contextFile("fluo-workers"))), timeout: 10_000 });
     await own.close();
     await stopLocal();
