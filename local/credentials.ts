@@ -61,12 +61,9 @@ function loadOrCreateLoginPasswords(layout: StateLayout, logins: readonly string
     return typeof old === "string" && old.length > 0 ? old : undefined;
   };
   const passwords = Object.fromEntries(logins.map((login) => [login, usable(login) ?? newPassword()]));
-  const keptNext = userSpecs().flatMap((s) => {
-    const kept = usable(nextLoginOf(s.name));
-    return kept === undefined ? [] : [[nextLoginOf(s.name), kept] as const];
-  });
-  const own = Object.fromEntries(userSpecs().flatMap((s) => (usable(s.name) === undefined ? [] : [[s.name, usable(s.name)!] as const])));
-  writeFileSync(layout.passwords, `${JSON.stringify({ ...own, ...Object.fromEntries(keptNext), ...passwords }, null, 2)}\n`, { mode: 0o600 });
+  const known = userSpecs().flatMap((s) => [s.name, nextLoginOf(s.name)]);
+  const kept = Object.fromEntries(known.flatMap((login) => (usable(login) === undefined ? [] : [[login, usable(login)!] as const])));
+  writeFileSync(layout.passwords, `${JSON.stringify({ ...kept, ...passwords }, null, 2)}\n`, { mode: 0o600 });
   return passwords;
 }
 
@@ -120,16 +117,16 @@ function loadOrCreateSeed(path: string): UserNkey {
 export function contextFile(user: UserName, servers: readonly string[], login: ContextLogin, caFile?: string, loginName: string = user): NatsContextFile {
   const spec = userSpecs().find((s) => s.name === user);
   if (!spec) throw new Error(`unknown NATS user "${user}"`);
-  const whose = loginName === user ? "" : `${loginName}, the second login of a rotation: `;
+  const rotation = loginName === user ? "" : `second login of ${user} in a rotation: `;
   const common = {
     url: servers.join(","),
     inbox_prefix: spec.inboxPrefix,
     ...(caFile ? { ca: caFile } : {}),
   };
-  if ("password" in login) return { description: `fluo-queue local: ${whose}${spec.description}`, ...common, user: loginName, password: login.password };
+  if ("password" in login) return { description: `fluo-queue local: ${rotation ? `${loginName}, ${rotation}` : ""}${spec.description}`, ...common, user: loginName, password: login.password };
   // No "user" beside the key: the server refuses an NKEY login that also names a user (natscli v0.5.0 sends it).
   // The description says whose key it is.
-  return { description: `fluo-queue local: ${loginName} (NKEY): ${whose}${spec.description}`, ...common, nkey: login.seedFile };
+  return { description: `fluo-queue local: ${loginName} (NKEY): ${rotation}${spec.description}`, ...common, nkey: login.seedFile };
 }
 
 /** The logins of one start: the mode, and the passwords when it uses them (NKEY contexts name the seed files). */
