@@ -20,6 +20,7 @@ import { parseSize } from "../lib/units";
 import { nextLoginOf, pickCredentials, USER_NAMES, userSpecs, type UserName } from "../infra/users";
 import { localCertificates, type GeneratedCertificates } from "../local/certificates";
 import {
+  forgetNextCredentials,
   loadOrCreateNextPasswords,
   loadOrCreateNextSeeds,
   loadOrCreatePasswords,
@@ -365,6 +366,13 @@ async function start(args: LocalArgs): Promise<number> {
   // switching back finds the same passwords and seeds (and bcrypt hashes).
   // The stack's rotatingUsers have a `<user>-next` credential of each kind too, made and kept the same way.
   const rotating = config.rotatingUsers;
+  const forgotten = forgetNextCredentials(layout, rotating);
+  if (forgotten.length > 0) {
+    progress(
+      `rotatingUsers: ${forgotten.join(", ")} no longer rotating: ${forgotten.map(nextLoginOf).join(", ")}'s password and seed deleted, ` +
+        "as the cluster deletes them (a new rotation gets new ones)",
+    );
+  }
   const passwords = usesPasswords(authentication) ? loadOrCreatePasswords(layout) : undefined;
   const nextPasswords = passwords ? loadOrCreateNextPasswords(layout, rotating) : undefined;
   const seeds = usesNkeys(authentication) ? loadOrCreateSeeds(layout) : undefined;

@@ -3,7 +3,7 @@
 // (nats.conf lists fluo-workers-next, the start-up names its context), then running: fluo-workers-next pulls and
 // acks a job through its own context as fluo-workers does; with --auth nkey its seed file is its own and logs in;
 // and after steps 3 and 4 (the -next password made the user's own, the user removed from rotatingUsers) its
-// contexts are gone, its login is refused and the own login works with the new password.
+// contexts and credentials are gone, its login is refused and the own login works with the new password.
 
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -135,7 +135,7 @@ describe("npm run local with the stack's rotatingUsers", () => {
     await stopLocal();
   }, 120_000);
 
-  it("steps 3 and 4 (fluo-workers takes the -next password, then leaves rotatingUsers): -next contexts gone, no -next login, the own login works with the new password", async () => {
+  it("steps 3 and 4 (fluo-workers takes the -next password, then leaves rotatingUsers): -next contexts and credentials gone, no -next login, the own login works with the new password", async () => {
     const passwords = readJson(layout.passwords);
     const nextPassword = passwords[NEXT] as string;
     expect(nextPassword).toMatch(/^[A-Za-z0-9_-]{32}$/);
@@ -146,10 +146,13 @@ describe("npm run local with the stack's rotatingUsers", () => {
     expect(existsSync(layout.contextFile(NEXT))).toBe(false);
     expect(existsSync(layout.nkeyContextFile(NEXT))).toBe(false);
     expect(accountsOf(confOf(0))).not.toContain(NEXT);
-    expect(local.output()).not.toContain(NEXT);
+    expect(local.output()).not.toContain("(rotatingUsers: second login of");
     expect(readJson(layout.record).nextContexts).toBeUndefined();
-    // The credential stays in the store (README: Local mode); the server no longer takes it.
-    expect(readJson(layout.passwords)[NEXT]).toBe(nextPassword);
+    // Deleted from the store, as the cluster deletes the generated one (a later rotation gets a new credential);
+    // the server no longer takes it.
+    expect(local.output()).toContain("rotatingUsers: fluo-workers no longer rotating: fluo-workers-next's password and seed deleted");
+    expect(readJson(layout.passwords)[NEXT]).toBeUndefined();
+    expect(existsSync(layout.seedFile(NEXT))).toBe(false);
     await expect(
       connect({ servers: [...local.servers], user: NEXT, pass: nextPassword, inboxPrefix: inboxPrefixOf("fluo-workers"), reconnect: false, timeout: 10_000 }),
     ).rejects.toThrow(/authorization violation/i);

@@ -1,6 +1,6 @@
 // Local mode's credentials without a server: the seed store (made once, kept byte for byte, mode 0600, an unusable
 // file replaced) and the context files each authentication mode writes, including what a switch leaves behind,
-// and the `<user>-next` logins of the stack's rotatingUsers (their credentials kept, their contexts only while rotating).
+// and the `<user>-next` logins of the stack's rotatingUsers (credentials and contexts only while rotating).
 
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { isUserSeed, userNkeyFromSeed } from "../infra/nkeys";
 import type { Authentication } from "../infra/stackConfig";
 import { userSpecs, type UserName } from "../infra/users";
-import { loadOrCreateNextPasswords, loadOrCreateNextSeeds, loadOrCreatePasswords, loadOrCreateSeeds, writeContextFiles } from "./credentials";
+import { forgetNextCredentials, loadOrCreateNextPasswords, loadOrCreateNextSeeds, loadOrCreatePasswords, loadOrCreateSeeds, writeContextFiles } from "./credentials";
 import { prepareStateDir, stateLayout, type StateLayout } from "./stateDir";
 
 const users = userSpecs().map((u) => u.name);
@@ -146,13 +146,23 @@ describe("local <user>-next logins of the stack's rotatingUsers", () => {
     expect(statSync(layout.passwords).mode & 0o777).toBe(0o600);
   });
 
-  it("a user no longer rotating gets no -next password, and its kept one stays in the store", () => {
+  it("a user no longer rotating loses its -next password and seed, as the cluster deletes them, so a new rotation gets new ones", () => {
     const layout = freshLayout();
-    loadOrCreatePasswords(layout);
+    const own = loadOrCreatePasswords(layout);
     const next = loadOrCreateNextPasswords(layout, rotating);
-    expect(loadOrCreateNextPasswords(layout, [])).toEqual({});
-    loadOrCreatePasswords(layout);
+    const nextSeed = loadOrCreateNextSeeds(layout, rotating)["fluo-workers"]!;
+    // Still rotating: nothing forgotten.
+    expect(forgetNextCredentials(layout, rotating)).toEqual([]);
     expect(readJson(layout.passwords)["fluo-workers-next"]).toBe(next["fluo-workers"]);
+    expect(forgetNextCredentials(layout, [])).toEqual(["fluo-workers"]);
+    expect(readJson(layout.passwords)["fluo-workers-next"]).toBeUndefined();
+    expect(existsSync(layout.seedFile("fluo-workers-next"))).toBe(false);
+    expect(loadOrCreatePasswords(layout)).toEqual(own);
+    expect(statSync(layout.passwords).mode & 0o777).toBe(0o600);
+    // Listed again (after step 3 made the -next password the own one): a fresh -next credential, not the own.
+    expect(loadOrCreateNextPasswords(layout, rotating)["fluo-workers"]).not.toBe(next["fluo-workers"]);
+    expect(loadOrCreateNextSeeds(layout, rotating)["fluo-workers"]!.seed).not.toBe(nextSeed.seed);
+    expect(forgetNextCredentials(stateLayout(join(mkdtempSync(join(tmpdir(), "fluo-credentials-")), "empty")), [])).toEqual([]);
   });
 
   it("a -next seed is a seed file of its own, <user>-next.seed (mode 0600), unlike the own one, kept byte for byte", () => {

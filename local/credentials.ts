@@ -49,8 +49,8 @@ function newPassword(): string {
 
 /**
  * The stored passwords of `logins` (login names); one without a stored password gets a new random one. The file
- * keeps the own logins and every `<user>-next` password it held: a user that leaves rotatingUsers keeps its
- * -next password in the store (README: Local mode), so the own logins' rewrite never drops it.
+ * keeps the own logins and every `<user>-next` password it held, so the own logins' rewrite never drops a rotating
+ * user's; forgetNextCredentials alone removes those of users that left rotatingUsers.
  */
 function loadOrCreateLoginPasswords(layout: StateLayout, logins: readonly string[]): Record<string, string> {
   const stored: Record<string, unknown> = existsSync(layout.passwords)
@@ -76,6 +76,25 @@ export function loadOrCreatePasswords(layout: StateLayout): LocalPasswords {
 export function loadOrCreateNextPasswords(layout: StateLayout, rotating: readonly UserName[]): NextCredentials<string> {
   const passwords = loadOrCreateLoginPasswords(layout, rotating.map(nextLoginOf));
   return Object.fromEntries(rotating.map((user) => [user, passwords[nextLoginOf(user)]]));
+}
+
+/**
+ * Deletes the `<user>-next` password and seed of every user not in `rotating`, and names those users. The cluster
+ * deletes a generated -next credential when its user leaves rotatingUsers, so a later rotation gets a new one;
+ * a kept one would give the next rotation the credential step 3 made the user's own, and nothing would rotate.
+ */
+export function forgetNextCredentials(layout: StateLayout, rotating: readonly UserName[]): UserName[] {
+  const stored: Record<string, unknown> = existsSync(layout.passwords)
+    ? (JSON.parse(readFileSync(layout.passwords, "utf8")) as Record<string, unknown>)
+    : {};
+  const gone = userSpecs()
+    .map((s) => s.name)
+    .filter((user) => !rotating.includes(user) && (nextLoginOf(user) in stored || existsSync(layout.seedFile(nextLoginOf(user)))));
+  if (gone.length === 0) return [];
+  const kept = Object.fromEntries(Object.entries(stored).filter(([login]) => !gone.some((user) => login === nextLoginOf(user))));
+  if (existsSync(layout.passwords)) writeFileSync(layout.passwords, `${JSON.stringify(kept, null, 2)}\n`, { mode: 0o600 });
+  for (const user of gone) rmSync(layout.seedFile(nextLoginOf(user)), { force: true });
+  return gone;
 }
 
 function storedSeed(path: string): string | undefined {
