@@ -2,9 +2,12 @@
 // code, so a test sees exactly what a terminal would, stack traces included.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
+import { runningServers, stateLayout } from "../local/stateDir";
 // One port picker for every test that starts local mode: its ranges stay below the ephemeral ports.
-export { freeBasePort } from "../local/localCluster";
+import { freeBasePort } from "../local/localCluster";
+export { freeBasePort };
 
 // FLUO_CLI_ROOT runs the same tests against another checkout (e.g. main, to see a test fail on the old code).
 export const PROJECT_ROOT = process.env.FLUO_CLI_ROOT ?? join(__dirname, "..");
@@ -112,4 +115,48 @@ export async function startLocal(args: readonly string[], timeoutMs = 90_000): P
     serverPids: /\(pids ([\d,]+)\)/.exec(readyLine)![1].split(",").map(Number),
     stop,
   };
+}
+
+/**
+ * The `npm run local` runs of one live test file, on one state directory and one free base port. A start first
+ * stops the run before it (one cluster per state directory: a step that failed before stopping its run would get
+ * the next start refused), and `cleanup` stops whatever any run started, a half-started one included (by the pids
+ * seen and the state directory's pid files), then removes the directories given.
+ */
+export class LocalSession {
+  private readonly pids = new Set<number>();
+  private last: LocalRun | undefined;
+
+  private constructor(
+    readonly stateDir: string,
+    readonly basePort: number,
+  ) {}
+
+  static async open(stateDir: string): Promise<LocalSession> {
+    return new LocalSession(stateDir, await freeBasePort());
+  }
+
+  /** The flags that put a run of cli/local.ts on this session's state directory and ports. */
+  get flags(): string[] {
+    return ["--state-dir", this.stateDir, "--base-port", String(this.basePort)];
+  }
+
+  async start(args: readonly string[]): Promise<LocalRun> {
+    await this.last?.stop();
+    this.last = await startLocal([...args, ...this.flags]);
+    for (const pid of this.last.serverPids) this.pids.add(pid);
+    return this.last;
+  }
+
+  async cleanup(...dirs: string[]): Promise<void> {
+    await this.last?.stop();
+    for (const pid of [...this.pids, ...runningServers(stateLayout(this.stateDir)).map((r) => r.pid)]) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  }
 }

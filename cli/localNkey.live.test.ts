@@ -4,16 +4,16 @@
 // reuses the seeds byte for byte with `--smoke`, and back to the stack's password logins with `--smoke`.
 
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { userNkeyFromSeed } from "../infra/nkeys";
 import { userSpecs } from "../infra/users";
-import { runningServers, stateLayout } from "../local/stateDir";
+import { stateLayout } from "../local/stateDir";
 import { runNatsCli, type NatsCliResult } from "../test/natscli.testkit";
-import { freeBasePort, runCli, startLocal, type LocalRun } from "./cli.testkit";
+import { LocalSession, runCli, type LocalRun } from "./cli.testkit";
 
 const stateDir = mkdtempSync(join(tmpdir(), "fluo-local-nkey-"));
 const scratch = mkdtempSync(join(tmpdir(), "fluo-local-nkey-out-"));
@@ -29,15 +29,11 @@ const confOf = (i: number): string => readFileSync(join(stateDir, `nats-${i}`, "
 const accountsOf = (conf: string): string => conf.slice(conf.indexOf("accounts {"));
 const names = (r: NatsCliResult): string[] => r.out.split(/\s+/).filter((w) => w !== "").sort();
 
+let session: LocalSession;
 let basePort: number;
 let local: LocalRun | undefined;
-const pidsSeen = new Set<number>();
 
-async function start(args: readonly string[]): Promise<LocalRun> {
-  const run = await startLocal([...args, "--state-dir", stateDir, "--base-port", String(basePort)]);
-  for (const pid of run.serverPids) pidsSeen.add(pid);
-  return run;
-}
+const start = (args: readonly string[]): Promise<LocalRun> => session.start(args);
 
 async function stopLocal(): Promise<void> {
   expect(await local!.stop()).toBe(0);
@@ -45,22 +41,14 @@ async function stopLocal(): Promise<void> {
 }
 
 beforeAll(async () => {
-  basePort = await freeBasePort();
+  session = await LocalSession.open(stateDir);
+  basePort = session.basePort;
   local = await start(["--auth", "password+nkey"]);
 }, 120_000);
 
 afterAll(async () => {
   await local?.stop();
-  // Whatever is still running from this state directory (a start that failed half-way) is stopped by its pid.
-  for (const pid of [...pidsSeen, ...runningServers(layout).map((r) => r.pid)]) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-  rmSync(stateDir, { recursive: true, force: true });
-  rmSync(scratch, { recursive: true, force: true });
+  await session?.cleanup(stateDir, scratch);
 }, 60_000);
 
 describe("npm run local -- --auth", () => {

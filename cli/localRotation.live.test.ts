@@ -14,13 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { userNkeyFromSeed } from "../infra/nkeys";
 import { inboxPrefixOf } from "../infra/users";
 import { clientOptions, readContextFile } from "../lib/natsContext";
-import { runningServers, stateLayout } from "../local/stateDir";
+import { stateLayout } from "../local/stateDir";
 import { catalogForStack } from "../streams/catalog";
 import { readStackConfig } from "../infra/stackFile";
 import { publishStored } from "../test/natsProbe.testkit";
 import { runNatsCli } from "../test/natscli.testkit";
 import { smokeFlow } from "./smoke";
-import { freeBasePort, PROJECT_ROOT, runCli, startLocal, type LocalRun } from "./cli.testkit";
+import { LocalSession, PROJECT_ROOT, runCli, type LocalRun } from "./cli.testkit";
 
 const stateDir = mkdtempSync(join(tmpdir(), "fluo-local-rotation-"));
 const scratch = mkdtempSync(join(tmpdir(), "fluo-local-rotation-out-"));
@@ -40,18 +40,12 @@ const confOf = (i: number): string => readFileSync(join(stateDir, `nats-${i}`, "
 const accountsOf = (conf: string): string => conf.slice(conf.indexOf("accounts {"));
 const publicKey = (login: string): string => userNkeyFromSeed(readFileSync(layout.seedFile(login), "utf8")).publicKey;
 
+let session: LocalSession;
 let basePort: number;
 let local: LocalRun | undefined;
-const pidsSeen = new Set<number>();
 
-async function start(args: readonly string[]): Promise<LocalRun> {
-  // A step that failed before its stopLocal left its cluster running: stop it, or this start is refused too.
-  await local?.stop();
-  local = undefined;
-  const run = await startLocal(["--stack", stack, ...args, "--state-dir", stateDir, "--base-port", String(basePort)]);
-  for (const pid of run.serverPids) pidsSeen.add(pid);
-  return run;
-}
+// A step that failed before its stopLocal left its cluster running: the session stops it before the next start.
+const start = (args: readonly string[]): Promise<LocalRun> => session.start(["--stack", stack, ...args]);
 
 async function stopLocal(): Promise<void> {
   expect(await local!.stop()).toBe(0);
@@ -59,23 +53,15 @@ async function stopLocal(): Promise<void> {
 }
 
 beforeAll(async () => {
-  basePort = await freeBasePort();
+  session = await LocalSession.open(stateDir);
+  basePort = session.basePort;
   writeStack(["fluo-workers"]);
 });
 
 afterAll(async () => {
   await local?.stop();
-  // Whatever is still running from this state directory (a start that failed half-way) is stopped by its pid.
-  for (const pid of [...pidsSeen, ...runningServers(layout).map((r) => r.pid)]) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
   rmSync(stackFile, { force: true });
-  rmSync(stateDir, { recursive: true, force: true });
-  rmSync(scratch, { recursive: true, force: true });
+  await session?.cleanup(stateDir, scratch);
 }, 60_000);
 
 describe("npm run local with the stack's rotatingUsers", () => {

@@ -4,15 +4,15 @@
 // and a start without --tls on the same state directory switches back to plaintext.
 
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { userSpecs } from "../infra/users";
-import { runningServers, stateLayout } from "../local/stateDir";
+import { stateLayout } from "../local/stateDir";
 import { runNatsCli, type NatsCliResult } from "../test/natscli.testkit";
-import { expectOneLineError, freeBasePort, runCli, startLocal, type LocalRun } from "./cli.testkit";
+import { expectOneLineError, LocalSession, runCli, type LocalRun } from "./cli.testkit";
 
 const stateDir = mkdtempSync(join(tmpdir(), "fluo-local-tls-"));
 const scratch = mkdtempSync(join(tmpdir(), "fluo-local-tls-out-"));
@@ -24,9 +24,9 @@ const context = (user: string): string => layout.contextFile(user);
 const readJson = (path: string): Record<string, unknown> => JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
 const digest = (path: string): string => createHash("sha256").update(readFileSync(path)).digest("hex");
 
+let session: LocalSession;
 let basePort: number;
 let local: LocalRun | undefined;
-const pidsSeen = new Set<number>();
 
 function nats(args: readonly string[]): Promise<NatsCliResult> {
   return runNatsCli(natsHome, args);
@@ -59,28 +59,18 @@ function plaintextTranscript(port: number, password: string): Promise<{ text: st
 }
 
 async function startTls(extra: readonly string[] = []): Promise<LocalRun> {
-  const run = await startLocal(["--tls", "--state-dir", stateDir, "--base-port", String(basePort), ...extra]);
-  for (const pid of run.serverPids) pidsSeen.add(pid);
-  return run;
+  return session.start(["--tls", ...extra]);
 }
 
 beforeAll(async () => {
-  basePort = await freeBasePort();
+  session = await LocalSession.open(stateDir);
+  basePort = session.basePort;
   local = await startTls();
 }, 120_000);
 
 afterAll(async () => {
   await local?.stop();
-  // Whatever is still running from this state directory (a start that failed half-way) is stopped by its pid.
-  for (const pid of [...pidsSeen, ...runningServers(layout).map((r) => r.pid)]) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-  rmSync(stateDir, { recursive: true, force: true });
-  rmSync(scratch, { recursive: true, force: true });
+  await session?.cleanup(stateDir, scratch);
 }, 60_000);
 
 describe("npm run local -- --tls", () => {
