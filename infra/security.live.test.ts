@@ -16,7 +16,7 @@ import { readStackConfig } from "./stackFile";
 import { userSpecs, type UserName } from "./users";
 import { LocalCluster } from "../local/localCluster";
 import { consumerApiConfig, streamApiConfig } from "../streams/fields";
-import { publishStored, requestAnswered } from "../test/natsProbe.testkit";
+import { eventually, publishStored, requestAnswered } from "../test/natsProbe.testkit";
 
 const sc = StringCodec();
 const config = readStackConfig("dev");
@@ -91,11 +91,25 @@ describe("abuse path 1: the backend's answers reach the requester's own inbox an
     await workers.nc.flush();
     const aimedAt = [`${inboxOf("fluo-workers")}.forged`, "jobs.data_export", "events.user.forged"];
     // A backend that answers every request with an empty body, as the audit's did.
-    const answering = backend.nc.subscribe("rpc.backend.>", { max: aimedAt.length });
+    const forged: string[] = [];
+    const answering = backend.nc.subscribe("rpc.backend.>", {
+      callback: (_err, request) => {
+        if (request.reply && aimedAt.includes(request.reply)) forged.push(request.reply);
+        request.respond();
+      },
+    });
     await backend.nc.flush();
-    for (const reply of aimedAt) bff.nc.publish("rpc.backend.status", sc.encode("{}"), { reply });
-    await bff.nc.flush();
-    for await (const request of answering) request.respond();
+    try {
+      // The flush proves only that the backend's own server has the subscription; the BFF's may learn it over the
+      // routes a moment later and drop a request sent before (CI: the forged requests never arrived). An answered
+      // probe proves it arrived (requestAnswered resends the 503 until then).
+      await requestAnswered(bff.nc, "rpc.backend.ping", sc.encode("{}"));
+      for (const reply of aimedAt) bff.nc.publish("rpc.backend.status", sc.encode("{}"), { reply });
+      await bff.nc.flush();
+      expect((await eventually(async () => [...forged], (got) => got.length >= aimedAt.length)).sort()).toEqual([...aimedAt].sort());
+    } finally {
+      answering.unsubscribe();
+    }
     for (const reply of aimedAt) expect(await wasRefused(backend, "publish", reply), reply).toBe(true);
     await workers.nc.flush();
     expect(workersInbox.getProcessed()).toBe(0);
