@@ -118,9 +118,21 @@ function clientErrorCode(err: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
+// "no suitable peers for placement" with "peer offline" as its only reason: a server the meta leader has not heard
+// from lately (a restart, or a missed heartbeat under load: CI saw it on a 3-node cluster up for minutes). It
+// comes back, or the budget runs out and the error names it; any other reason (insufficient resources, tags)
+// refuses the request itself and is not retried.
+const NO_SUITABLE_PEERS = 10005;
+function onlyPeersOffline(err: unknown): boolean {
+  const description = (err as { api_error?: { description?: unknown } } | undefined)?.api_error?.description;
+  if (typeof description !== "string") return false;
+  const reasons = description.replace(/^no suitable peers for placement,?/, "").split(",").map((r) => r.trim()).filter((r) => r !== "");
+  return reasons.length > 0 && reasons.every((r) => r === "peer offline");
+}
+
 export function isTransient(err: unknown): boolean {
   const api = apiErrorCode(err);
-  if (api !== undefined) return TRANSIENT_API_CODES.includes(api);
+  if (api !== undefined) return TRANSIENT_API_CODES.includes(api) || (api === NO_SUITABLE_PEERS && onlyPeersOffline(err));
   const code = clientErrorCode(err);
   return code !== undefined && TRANSIENT_CLIENT_CODES.includes(code);
 }
