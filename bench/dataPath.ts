@@ -19,6 +19,7 @@ import { performance } from "node:perf_hooks";
 import { connect, type Consumer, type JetStreamClient, type NatsConnection } from "nats";
 import type { UserName } from "../infra/users";
 import { clientOptions, ContextFileError, readContextFile, type ClientOptions } from "../lib/natsContext";
+import { resendWhileNoResponders } from "../lib/noResponders";
 import { readRecord, stateLayout } from "../local/stateDir";
 import { smokeFlow } from "../cli/smoke";
 import { parseCommandLine, positiveInteger, UsageError, type CommandSpec } from "../cli/args";
@@ -217,25 +218,6 @@ async function drain(consumer: Consumer, limitMs: number): Promise<number> {
   return drained;
 }
 
-const isNoResponders = (err: unknown): boolean => (err as { code?: unknown }).code === "503";
-
-/**
- * Waits until a request reaches the responder. The responder's subscription reaches the other servers of the
- * cluster a moment after its own server has it (route propagation): a request sent before that gets 503.
- */
-async function untilResponding(request: () => Promise<void>, limitMs: number): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    try {
-      await request();
-      return;
-    } catch (err) {
-      if (!isNoResponders(err) || Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
-
 async function bench(settings: BenchSettings): Promise<number> {
   const flow = smokeFlow(catalogForStack(readStackConfig(settings.stack)));
   const { stream, consumer: jobConsumer, subject } = flow.jobs;
@@ -293,7 +275,8 @@ async function bench(settings: BenchSettings): Promise<number> {
     const request = async (): Promise<void> => {
       await bff.request(RPC_SUBJECT, "ping", { timeout: 5_000 });
     };
-    await untilResponding(request, 5_000);
+    // The responder's subscription reaches the BFF's server over the routes a moment after the flush.
+    await resendWhileNoResponders(request, 5_000);
     phase(`core NATS request/reply: ${fixed} at ${settings.rate}/s`);
     r = await atFixedRate(fixed, settings.rate, request);
     results.push({ phase: `core request/reply ${settings.rate}/s`, messages: fixed, seconds: r.seconds, latenciesMs: r.latencies });

@@ -10,6 +10,7 @@ import { connect, type Consumer, type JsMsg, type NatsConnection } from "nats";
 import { subjectMatches } from "../infra/permissions";
 import type { UserName } from "../infra/users";
 import { clientOptions, readContextFile } from "../lib/natsContext";
+import { resendWhileNoResponders } from "../lib/noResponders";
 import { readRecord, stateLayout, type ClusterRecord } from "../local/stateDir";
 import { catalogForStack } from "../streams/catalog";
 import { publishSubjects } from "../streams/permissions";
@@ -144,7 +145,12 @@ export async function runSmoke(stateDir: string, log: (line: string) => void): P
   try {
     step = `${flow.jobs.publisher} publishes a job to ${flow.jobs.subject}`;
     const bff = (await conns.as(flow.jobs.publisher)).jetstream();
-    const jobAck = await bff.publish(flow.jobs.subject, JSON.stringify({ id, type: "trace_analysis", timestamp: Date.now() }), { msgID: id });
+    // Right after a start or catalog apply, a server may not yet know a stream's subjects (503): resent, and the
+    // message IDs would make a duplicate harmless anyway.
+    const jobAck = await resendWhileNoResponders(
+      () => bff.publish(flow.jobs.subject, JSON.stringify({ id, type: "trace_analysis", timestamp: Date.now() }), { msgID: id }),
+      STEP_TIMEOUT_MS,
+    );
     ok(`stored in ${jobAck.stream} seq ${jobAck.seq}`);
 
     const j = flow.jobs.consumer;
@@ -154,9 +160,11 @@ export async function runSmoke(stateDir: string, log: (line: string) => void): P
     ok(`got stream seq ${job.seq}, ack confirmed`);
 
     step = `${flow.signals.publisher} publishes a signal to ${flow.signals.subject}`;
-    const signalAck = await (await conns.as(flow.signals.publisher))
-      .jetstream()
-      .publish(flow.signals.subject, JSON.stringify({ id, status: "open", job: id }), { msgID: `${id}-signal` });
+    const signalPublisher = (await conns.as(flow.signals.publisher)).jetstream();
+    const signalAck = await resendWhileNoResponders(
+      () => signalPublisher.publish(flow.signals.subject, JSON.stringify({ id, status: "open", job: id }), { msgID: `${id}-signal` }),
+      STEP_TIMEOUT_MS,
+    );
     ok(`stored in ${signalAck.stream} seq ${signalAck.seq}`);
 
     for (const c of flow.signals.consumers) {
@@ -167,9 +175,11 @@ export async function runSmoke(stateDir: string, log: (line: string) => void): P
     }
 
     step = `${flow.events.publisher} publishes an event to ${flow.events.subject}`;
-    const eventAck = await (await conns.as(flow.events.publisher))
-      .jetstream()
-      .publish(flow.events.subject, JSON.stringify({ id, event: "smoke" }), { msgID: `${id}-event` });
+    const eventPublisher = (await conns.as(flow.events.publisher)).jetstream();
+    const eventAck = await resendWhileNoResponders(
+      () => eventPublisher.publish(flow.events.subject, JSON.stringify({ id, event: "smoke" }), { msgID: `${id}-event` }),
+      STEP_TIMEOUT_MS,
+    );
     ok(`stored in ${eventAck.stream} seq ${eventAck.seq}`);
 
     const e = flow.events.consumer;

@@ -4,6 +4,7 @@
 
 import { connect, type JetStreamClient, type JetStreamPublishOptions, type Msg, type NatsConnection, type PubAck, type Subscription } from "nats";
 import { userSpecs, type UserName } from "../infra/users";
+import { resendWhileNoResponders } from "../lib/noResponders";
 
 export const TEST_PASSWORDS: Readonly<Record<UserName, string>> = {
   "fluo-bff": "bff-test-password",
@@ -115,15 +116,7 @@ export async function eventually<T>(read: () => Promise<T>, settled: (value: T) 
  * error, or a 503 past the deadline, is thrown); the deadline only bounds a wait for something that never comes.
  */
 export async function requestAnswered(nc: NatsConnection, subject: string, data: Uint8Array, timeoutMs = 5_000, deadlineMs = 15_000): Promise<Msg> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    try {
-      return await nc.request(subject, data, { timeout: timeoutMs });
-    } catch (err) {
-      if ((err as { code?: string }).code !== "503" || Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  return resendWhileNoResponders(() => nc.request(subject, data, { timeout: timeoutMs }), deadlineMs);
 }
 
 /**
@@ -140,13 +133,5 @@ export async function publishStored(
   options?: Partial<JetStreamPublishOptions>,
   deadlineMs = 15_000,
 ): Promise<PubAck> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    try {
-      return await js.publish(subject, data, options);
-    } catch (err) {
-      if ((err as { code?: string }).code !== "503" || Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  return resendWhileNoResponders(() => js.publish(subject, data, options), deadlineMs);
 }
