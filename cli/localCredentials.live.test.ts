@@ -11,6 +11,7 @@ import { connect } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clientOptions, readContextFile } from "../lib/natsContext";
 import { runningServers, stateLayout } from "../local/stateDir";
+import { publishStored } from "../test/natsProbe.testkit";
 import { expectOneLineError, freeBasePort, PROJECT_ROOT, runCli } from "./cli.testkit";
 
 const TSX = join(PROJECT_ROOT, "node_modules/tsx/dist/cli.mjs");
@@ -114,7 +115,7 @@ describe("against a running npm run local", () => {
     const bff = await connect({ ...clientOptions(readContextFile(credentials("fluo-bff"))), timeout: 5_000 });
     try {
       const js = bff.jetstream();
-      for (let i = 0; i < 50; i++) await js.publish("jobs.trace_analysis", JSON.stringify({ id: `bench-crashed-${i}`, type: "bench" }));
+      for (let i = 0; i < 50; i++) await publishStored(js, "jobs.trace_analysis", JSON.stringify({ id: `bench-crashed-${i}`, type: "bench" }));
     } finally {
       await bff.close();
     }

@@ -16,6 +16,7 @@ import { hashPassword, passwordHashes, randomSaltKey } from "./passwordHash";
 import { NO_PASSWORD } from "./renderCluster";
 import { userSpecs, type UserName } from "./users";
 import { LocalCluster } from "../local/localCluster";
+import { publishStored } from "../test/natsProbe.testkit";
 import { consumerApiConfig, streamApiConfig } from "../streams/fields";
 
 const sc = StringCodec();
@@ -135,7 +136,7 @@ describe("credential rotation without outage", () => {
 
     const nc = await connect({ servers: cluster.servers, authenticator: nkeyAuthenticator(seed), inboxPrefix: inboxOf("fluo-bff"), reconnect: false });
     open.push(nc);
-    const ack = await nc.jetstream().publish("jobs.trace_analysis", sc.encode("via nkey"));
+    const ack = await publishStored(nc.jetstream(), "jobs.trace_analysis", sc.encode("via nkey"));
     expect(ack.stream).toBe("JOBS");
     // Same permissions as the password login had: no signals.
     const denied = new Promise<string>((resolve) => {

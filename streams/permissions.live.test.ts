@@ -225,7 +225,7 @@ describe("publishers keep to their own publications", () => {
 describe("events and dead letters: fluo-backend", () => {
   it("backend replays the event log (limits retention keeps it after the ack)", async () => {
     const backend = await connectAs("fluo-backend");
-    await backend.nc.jetstream().publish("events.system.startup", sc.encode('{"service":"backend"}'));
+    await publishStored(backend.nc.jetstream(), "events.system.startup", sc.encode('{"service":"backend"}'));
     const msg = await (await backend.nc.jetstream().consumers.get("EVENTS", "audit-replay")).next({ expires: 5_000 });
     expect(msg?.subject).toBe("events.system.startup");
     expect(await msg!.ackAck()).toBe(true);
@@ -234,7 +234,7 @@ describe("events and dead letters: fluo-backend", () => {
 
   it("a job that exhausts max_deliver lands in DEADLETTER and the backend fetches it from JOBS", async () => {
     const bff = await connectAs("fluo-bff");
-    const job = await bff.nc.jetstream().publish("jobs.rule_validation", sc.encode('{"rule":"r-1"}'));
+    const job = await publishStored(bff.nc.jetstream(), "jobs.rule_validation", sc.encode('{"rule":"r-1"}'));
     const workers = await connectAs("fluo-workers");
     const consumer = await workers.nc.jetstream().consumers.get("JOBS", "rule-validation");
     const maxDeliver = catalog.consumers.find((c) => c.name === "rule-validation")!.maxDeliver;

@@ -26,7 +26,7 @@ import { BACKUP_DATA_FILE, BACKUP_META_FILE } from "../streams/ops/backup";
 import { closeConnections } from "../streams/provider/client";
 import { runNatsCli } from "./natscli.testkit";
 import { connect } from "nats";
-import { eventually } from "./natsProbe.testkit";
+import { eventually, publishStored } from "./natsProbe.testkit";
 
 const config = readStackConfig("dev");
 const { catalog, grants } = deploymentModel(config);
@@ -80,7 +80,7 @@ async function streamInfo(name: string): Promise<StreamInfo> {
 async function fillEvents(count: number): Promise<StreamInfo> {
   const js = (await as("fluo-bff")).jetstream();
   const subject = publishSubject("fluo-bff", "events.>");
-  for (let i = 0; i < count; i++) await js.publish(subject, randomBytes(2048));
+  for (let i = 0; i < count; i++) await publishStored(js, subject, randomBytes(2048));
   return streamInfo("EVENTS");
 }
 
