@@ -10,6 +10,7 @@ import { catalogForStack } from "../streams/catalog";
 import { applyCatalog } from "../streams/ops/apply";
 import { closeConnections } from "../streams/provider/client";
 import { startProvisioningCluster, type ProvisioningCluster } from "../streams/provider/provisioningCluster.testkit";
+import { ADMIN_TIMEOUT_MS } from "../test/natsProbe.testkit";
 
 let live: ProvisioningCluster;
 let url: string;
@@ -45,7 +46,7 @@ describe("npm run drift", () => {
   it("exits 2 with a table of changed, missing and extra resources after out-of-band changes", async () => {
     const s = live.provisioner;
     const nc = await connect({ servers: [...s.servers], user: s.user, pass: s.password, inboxPrefix: s.inboxPrefix });
-    const jsm = await nc.jetstreamManager();
+    const jsm = await nc.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
     const jobs = await jsm.streams.info("JOBS");
     await jsm.streams.update("JOBS", { ...jobs.config, max_age: 3_600_000_000_000, max_bytes: 256 * 2 ** 20 });
     await jsm.consumers.delete("JOBS", "data-export");

@@ -10,7 +10,7 @@ import { passwordHashes } from "./passwordHash";
 import { userGrants } from "./userGrants";
 import { LocalCluster } from "../local/localCluster";
 import { parseStackConfig } from "./stackConfig";
-import { connectAs, nextPermissionError, requestAnswered, subscriptionDenied, TEST_PASSWORDS } from "../test/natsProbe.testkit";
+import { ADMIN_TIMEOUT_MS, connectAs, nextPermissionError, requestAnswered, subscriptionDenied, TEST_PASSWORDS } from "../test/natsProbe.testkit";
 
 let cluster: LocalCluster;
 let stateDir: string;
@@ -82,7 +82,7 @@ describe("3-node cluster from the rendered config", () => {
 
   it("the provisioner reaches the JetStream API but may not publish data", async () => {
     const provisioner = await as("fluo-provisioner");
-    const jsm = await provisioner.jetstreamManager();
+    const jsm = await provisioner.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
     const info = await jsm.getAccountInfo();
     expect(info.streams).toBeGreaterThanOrEqual(0);
     const denied = nextPermissionError(provisioner);

@@ -16,6 +16,7 @@ import { userSpecs, type UserName } from "./users";
 import { renderKubernetesObjects } from "./kubernetesObjects";
 import { LocalCluster } from "../local/localCluster";
 import { PROBE_PATHS } from "./kubernetesObjects";
+import { ADMIN_TIMEOUT_MS } from "../test/natsProbe.testkit";
 
 const passwords = Object.fromEntries(userSpecs().map((u) => [u.name, `probe-${u.name}`])) as Record<UserName, string>;
 let cluster: LocalCluster;
@@ -68,7 +69,7 @@ describe("startup probe semantics on the pinned server", () => {
   });
 
   it("a server restarted while one of its streams can never be current passes the startup endpoint; full /healthz does not", async () => {
-    const jsm = await nc.jetstreamManager();
+    const jsm = await nc.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
     const info = await jsm.streams.add({ name: "STUCK", subjects: ["stuck.>"], num_replicas: 3 });
     await jsm.consumers.add("STUCK", { durable_name: "idle", ack_policy: AckPolicy.Explicit });
     const members = [info.cluster!.leader!, ...(info.cluster!.replicas ?? []).map((r) => r.name)];

@@ -16,7 +16,7 @@ import { hashPassword, passwordHashes, randomSaltKey } from "./passwordHash";
 import { NO_PASSWORD } from "./renderCluster";
 import { userSpecs, type UserName } from "./users";
 import { LocalCluster } from "../local/localCluster";
-import { publishStored } from "../test/natsProbe.testkit";
+import { ADMIN_TIMEOUT_MS, publishStored } from "../test/natsProbe.testkit";
 import { consumerApiConfig, streamApiConfig } from "../streams/fields";
 
 const sc = StringCodec();
@@ -42,7 +42,7 @@ beforeAll(async () => {
   stateDir = mkdtempSync(join(tmpdir(), "fluo-rotation-"));
   cluster = await LocalCluster.start({ config, grants, hashes, stateDir });
   await cluster.waitForMetaLeader();
-  const jsm = await (await login("fluo-provisioner", passwords["fluo-provisioner"], "fluo-provisioner")).jetstreamManager();
+  const jsm = await (await login("fluo-provisioner", passwords["fluo-provisioner"], "fluo-provisioner")).jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
   for (const s of catalog.streams) await jsm.streams.add(streamApiConfig(s));
   for (const c of catalog.consumers) await jsm.consumers.add(c.stream, consumerApiConfig(c));
 });

@@ -19,7 +19,7 @@ import { parseStackConfig } from "./stackConfig";
 import type { RouteAuth } from "./natsConfig";
 import { userSpecs, type UserName } from "./users";
 import { LocalCluster } from "../local/localCluster";
-import { publishStored } from "../test/natsProbe.testkit";
+import { ADMIN_TIMEOUT_MS, publishStored } from "../test/natsProbe.testkit";
 
 // The dev stack's grants: the BFF publishes user events (`events.user.*`).
 const { grants } = deploymentModel(readStackConfig("dev"));
@@ -53,14 +53,36 @@ async function reload(index: number, auth: RouteAuth): Promise<void> {
   await cluster.reloadRouteAuth(index, auth);
 }
 
-/** The distinct servers each server has a route to, by name. */
-async function routedPeers(): Promise<string[][]> {
+/** Each server's routes: the connection id and the remote server's name. */
+async function routes(): Promise<Array<Array<{ rid: number; remote: string }>>> {
   return Promise.all(
     cluster.nodes.map(async (node) => {
-      const routez = (await (await fetch(`${node.monitorUrl}/routez`)).json()) as { routes?: Array<{ remote_name?: string }> };
-      return [...new Set((routez.routes ?? []).map((r) => r.remote_name ?? ""))].sort();
+      const routez = (await (await fetch(`${node.monitorUrl}/routez`)).json()) as { routes?: Array<{ rid: number; remote_name?: string }> };
+      return (routez.routes ?? []).map((r) => ({ rid: r.rid, remote: r.remote_name ?? "" }));
     }),
   );
+}
+
+/** The distinct servers each server has a route to, by name. */
+async function routedPeers(): Promise<string[][]> {
+  return (await routes()).map((mine) => [...new Set(mine.map((r) => r.remote))].sort());
+}
+
+/**
+ * The servers each server stays routed to for `ms`: one route connection (same id) seen in every sample. A server
+ * refused a route dials again about every second, and each attempt lists the remote's name from its INFO until
+ * the refusal arrives (CI, with both cores busy, caught one), so a single sample cannot tell a route from a retry.
+ */
+async function lastingPeers(ms: number): Promise<string[][]> {
+  const seen: Array<Map<number, { remote: string; samples: number }>> = cluster.nodes.map(() => new Map());
+  let samples = 0;
+  for (const deadline = Date.now() + ms; Date.now() < deadline; samples++) {
+    (await routes()).forEach((mine, i) => {
+      for (const r of mine) seen[i].set(r.rid, { remote: r.remote, samples: (seen[i].get(r.rid)?.samples ?? 0) + 1 });
+    });
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return seen.map((mine) => [...new Set([...mine.values()].filter((r) => r.samples === samples).map((r) => r.remote))].sort());
 }
 
 const fullMesh = (): string[][] => cluster.nodes.map((n) => cluster.nodes.filter((o) => o !== n).map((o) => o.name).sort());
@@ -87,7 +109,7 @@ async function meshHolds(ms: number): Promise<string[]> {
 
 /** Until the stream has a leader and every replica is current: a restarted server's replica catches up first. */
 async function streamReady(nc: NatsConnection): Promise<void> {
-  const jsm = await nc.jetstreamManager();
+  const jsm = await nc.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
   await until("the stream's leader and current replicas", async () => {
     const info = await jsm.streams.info("ROUTE_ROTATION").catch(() => undefined);
     return Boolean(info?.cluster?.leader) && (info?.cluster?.replicas ?? []).every((r) => r.current);
@@ -143,7 +165,7 @@ beforeAll(async () => {
   await cluster.waitForMetaLeader();
   admin = await connect({ servers: cluster.servers, user: "fluo-provisioner", pass: passwords["fluo-provisioner"], inboxPrefix: inboxOf("fluo-provisioner") });
   open.push(admin);
-  const jsm = await admin.jetstreamManager();
+  const jsm = await admin.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
   await jsm.streams.add({ name: "ROUTE_ROTATION", subjects: ["events.user.*"], num_replicas: 3 });
   await streamReady(admin);
 }, 60_000);
@@ -173,8 +195,7 @@ describe("route password rotation", () => {
       // the routes a server accepted); a route opened after the change never forms. A pod restart opens new ones.
       await cluster.restartNode(1);
       await until("nats-1 to route to nats-2", async () => (await routedPeers())[1].includes("nats-2"));
-      await new Promise((r) => setTimeout(r, 3_000));
-      const peers = await routedPeers();
+      const peers = await lastingPeers(3_000);
       expect(peers[0]).not.toContain("nats-1");
       expect(peers[1]).toEqual(["nats-2"]);
       expect(readFileSync(cluster.nodes[0].logPath, "utf8")).toMatch(/authentication error - User "fluo-route"/);

@@ -16,7 +16,7 @@ import { readStackConfig } from "./stackFile";
 import { userSpecs, type UserName } from "./users";
 import { LocalCluster } from "../local/localCluster";
 import { consumerApiConfig, streamApiConfig } from "../streams/fields";
-import { eventually, publishStored, requestAnswered } from "../test/natsProbe.testkit";
+import { ADMIN_TIMEOUT_MS, eventually, publishStored, requestAnswered } from "../test/natsProbe.testkit";
 
 const sc = StringCodec();
 const config = readStackConfig("dev");
@@ -59,7 +59,7 @@ async function wasRefused(s: Session, operation: "publish" | "subscription", sub
 }
 
 async function jsm() {
-  return (await session("fluo-provisioner")).nc.jetstreamManager();
+  return (await session("fluo-provisioner")).nc.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
 }
 
 async function streamNames(): Promise<string[]> {

@@ -19,6 +19,7 @@ import { userSpecs, type UserName } from "./users";
 import { PROBE_PATHS } from "./kubernetesObjects";
 import { generateCertificates, type GeneratedCertificates } from "../local/certificates";
 import { freeNodePorts, LocalCluster, localTopology, natsServerBinary } from "../local/localCluster";
+import { ADMIN_TIMEOUT_MS } from "../test/natsProbe.testkit";
 
 const config = parseStackConfig("test", {});
 const grants = userGrants();
@@ -114,7 +115,7 @@ describe("TLS and route authorization on a live cluster", () => {
     expect(varz.tls_required).toBe(true);
     expect(varz.cluster?.tls_required).toBe(true);
     const nc = await connect(clientOptions("fluo-provisioner", clusterCa.caFile));
-    const info = await (await nc.jetstreamManager()).getAccountInfo();
+    const info = await (await nc.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS })).getAccountInfo();
     expect(info.streams).toBe(0);
     await nc.close();
   });

@@ -21,6 +21,7 @@ import { publish, workOff } from "./live/traffic";
 import { renderAlertRules } from "./rules";
 import { renderPodMonitor } from "./scrape";
 import type { AlertTargets } from "./targets";
+import { ADMIN_TIMEOUT_MS } from "../test/natsProbe.testkit";
 
 const SCRAPE_SECONDS = 1;
 /** How long a scenario may take to reach its expected alerts, and to clear them again. */
@@ -130,7 +131,7 @@ beforeAll(async () => {
   bff = await stack.connectAs("fluo-bff");
   workers = await stack.connectAs("fluo-workers");
   backend = await stack.connectAs("fluo-backend");
-  jsm = await (await stack.connectAs("fluo-provisioner")).jetstreamManager();
+  jsm = await (await stack.connectAs("fluo-provisioner")).jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
 }, 120_000);
 
 afterAll(async () => {

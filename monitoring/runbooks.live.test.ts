@@ -15,6 +15,7 @@ import { committedMetricList } from "./exporterMetrics";
 import { httpGet, waitFor } from "./live/processes";
 import { startMonitoredCluster, type MonitoredCluster } from "./live/stack";
 import { publish } from "./live/traffic";
+import { ADMIN_TIMEOUT_MS } from "../test/natsProbe.testkit";
 
 const README = readFileSync(join(__dirname, "..", "README.md"), "utf8");
 const RUNBOOKS = README.slice(README.indexOf("## Alert runbooks"));
@@ -138,7 +139,7 @@ beforeAll(async () => {
     if (!m || m.seq !== 2) throw new Error(`delivery ${delivery}: expected JOBS#2, got ${m ? `#${m.seq}` : "nothing"}`);
     if (delivery === 1) m.nak();
   }
-  provisionerJsm = await (await stack.connectAs("fluo-provisioner")).jetstreamManager();
+  provisionerJsm = await (await stack.connectAs("fluo-provisioner")).jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
   await waitFor("the max-deliveries advisory in DEADLETTER", 15_000, async () =>
     (await provisionerJsm.streams.info("DEADLETTER")).state.messages === 1 ? true : undefined,
   );

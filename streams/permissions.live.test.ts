@@ -17,7 +17,7 @@ import { passwordHashes } from "../infra/passwordHash";
 import { readStackConfig } from "../infra/stackFile";
 import { userSpecs, type UserName } from "../infra/users";
 import { LocalCluster } from "../local/localCluster";
-import { eventually, publishStored } from "../test/natsProbe.testkit";
+import { ADMIN_TIMEOUT_MS, eventually, publishStored } from "../test/natsProbe.testkit";
 import {
   consumerApiConfig,
   consumerSpecFromApi,
@@ -104,7 +104,7 @@ afterAll(async () => {
 
 describe("fluo-provisioner", () => {
   it("creates every stream and consumer of the catalog, and reads back exactly the normalized spec", async () => {
-    const jsm = await provisioner.nc.jetstreamManager();
+    const jsm = await provisioner.nc.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
     for (const s of catalog.streams) {
       const info = await jsm.streams.add(streamApiConfig(s));
       expect(streamSpecFromApi(info.config)).toEqual(normalizeStream(s));
@@ -124,7 +124,7 @@ describe("fluo-provisioner", () => {
     await refused(provisioner, "publish", "jobs.trace_analysis");
     const err = await rejection(provisioner.nc.request("$JS.API.STREAM.MSG.GET.JOBS", sc.encode('{"seq":1}'), { timeout: 5_000 }));
     expect(err.message).toMatch(/permissions violation/i);
-    const jsm = await provisioner.nc.jetstreamManager();
+    const jsm = await provisioner.nc.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
     expect((await jsm.streams.info("JOBS")).state.messages).toBe(0);
   });
 });
@@ -145,7 +145,7 @@ describe("jobs: fluo-bff submits, fluo-workers pull and ack", () => {
     expect(msg).not.toBeNull();
     expect(sc.decode(msg!.data)).toBe('{"trace":"t-1"}');
     expect(await msg!.ackAck()).toBe(true);
-    const jsm = await provisioner.nc.jetstreamManager();
+    const jsm = await provisioner.nc.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
     // The R3 stream leader removes the acked job through Raft, after the ack's reply.
     expect((await eventually(() => jsm.streams.info("JOBS"), (i) => i.state.messages === 0)).state.messages).toBe(0);
     expect(workers.denials).toEqual([]);
@@ -172,7 +172,7 @@ describe("jobs: fluo-bff submits, fluo-workers pull and ack", () => {
       jsm.consumers.add("JOBS", { durable_name: "sneaky", ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: "jobs.data_export" }),
     );
     expect(err.message).toMatch(/permissions violation/i);
-    const names = await (await provisioner.nc.jetstreamManager()).consumers.list("JOBS").next();
+    const names = await (await provisioner.nc.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS })).consumers.list("JOBS").next();
     expect(names.map((c) => c.name)).not.toContain("sneaky");
   });
 
@@ -199,7 +199,7 @@ describe("signals: workers and backend publish, backend and BFF consume", () => 
       expect(await msg!.ackAck()).toBe(true);
       expect(session.denials).toEqual([]);
     }
-    const jsm = await provisioner.nc.jetstreamManager();
+    const jsm = await provisioner.nc.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
     expect((await eventually(() => jsm.streams.info("SIGNALS"), (i) => i.state.messages === 0)).state.messages).toBe(0);
   });
 
@@ -229,7 +229,7 @@ describe("events and dead letters: fluo-backend", () => {
     const msg = await (await backend.nc.jetstream().consumers.get("EVENTS", "audit-replay")).next({ expires: 5_000 });
     expect(msg?.subject).toBe("events.system.startup");
     expect(await msg!.ackAck()).toBe(true);
-    expect((await (await provisioner.nc.jetstreamManager()).streams.info("EVENTS")).state.messages).toBe(1);
+    expect((await (await provisioner.nc.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS })).streams.info("EVENTS")).state.messages).toBe(1);
   });
 
   it("a job that exhausts max_deliver lands in DEADLETTER and the backend fetches it from JOBS", async () => {
@@ -252,8 +252,8 @@ describe("events and dead letters: fluo-backend", () => {
     const advisory = JSON.parse(sc.decode(dead!.data)) as { stream_seq: number; deliveries: number };
     expect(advisory).toMatchObject({ stream_seq: job.seq, deliveries: maxDeliver });
     dead!.ack();
-    // The default jetstreamManager() (it checks $JS.API.INFO first) works for the dead-letter inspector.
-    const jsm = await backend.nc.jetstreamManager();
+    // The default jetstreamManager({ timeout: ADMIN_TIMEOUT_MS }) (it checks $JS.API.INFO first) works for the dead-letter inspector.
+    const jsm = await backend.nc.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
     const failed = await jsm.streams.getMessage("JOBS", { seq: advisory.stream_seq });
     expect(sc.decode(failed.data)).toBe('{"rule":"r-1"}');
     expect(backend.denials).toEqual([]);

@@ -11,6 +11,7 @@ import { runSmoke } from "../cli/smoke";
 import { clientOptions, readContextFile } from "../lib/natsContext";
 import { portsFromBase } from "../local/ports";
 import { freeBasePort } from "../local/localCluster";
+import { ADMIN_TIMEOUT_MS } from "./natsProbe.testkit";
 
 const ROOT = join(__dirname, "..");
 const stateDir = mkdtempSync(join(tmpdir(), "fluo-local-test-"));
@@ -84,7 +85,7 @@ function alive(pid: number): boolean {
 async function eventsMessages(): Promise<number> {
   const nc = await connect(clientOptions(readContextFile(join(stateDir, "credentials", "fluo-provisioner.json"))));
   try {
-    return (await (await nc.jetstreamManager()).streams.info("EVENTS")).state.messages;
+    return (await (await nc.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS })).streams.info("EVENTS")).state.messages;
   } finally {
     await nc.close();
   }

@@ -6,6 +6,14 @@ import { connect, type JetStreamClient, type JetStreamPublishOptions, type Msg, 
 import { userSpecs, type UserName } from "../infra/users";
 import { resendWhileNoResponders } from "../lib/noResponders";
 
+/**
+ * The request timeout of the tests' JetStream administration (nats.js defaults to 5 s). Creating an R3 stream
+ * waits for the meta group's proposal and the new group's election, and on a loaded machine that took longer
+ * (CI with both cores busy, on 2.14.10: the permission matrix's first create timed out and every test after it
+ * found its stream missing). The tests judge what an operation does, not how fast it is.
+ */
+export const ADMIN_TIMEOUT_MS = 20_000;
+
 export const TEST_PASSWORDS: Readonly<Record<UserName, string>> = {
   "fluo-bff": "bff-test-password",
   "fluo-backend": "backend-test-password",

@@ -26,7 +26,7 @@ import { BACKUP_DATA_FILE, BACKUP_META_FILE } from "../streams/ops/backup";
 import { closeConnections } from "../streams/provider/client";
 import { runNatsCli } from "./natscli.testkit";
 import { connect } from "nats";
-import { eventually, publishStored } from "./natsProbe.testkit";
+import { ADMIN_TIMEOUT_MS, eventually, publishStored } from "./natsProbe.testkit";
 
 const config = readStackConfig("dev");
 const { catalog, grants } = deploymentModel(config);
@@ -73,7 +73,7 @@ function publishSubject(user: UserName, streamSubjects: string): string {
 
 /** The stream's messages and config once more, for comparing a restore with what was backed up. */
 async function streamInfo(name: string): Promise<StreamInfo> {
-  return (await (await as("fluo-provisioner")).jetstreamManager()).streams.info(name);
+  return (await (await as("fluo-provisioner")).jetstreamManager({ timeout: ADMIN_TIMEOUT_MS })).streams.info(name);
 }
 
 /** Publishes `count` incompressible events as the BFF (several snapshot chunks) and returns EVENTS' info. */
@@ -86,7 +86,7 @@ async function fillEvents(count: number): Promise<StreamInfo> {
 
 /** Deletes EVENTS as the provisioner: a restore is refused while the stream exists, and fluo-backup cannot delete. */
 async function deleteEvents(): Promise<void> {
-  expect(await (await (await as("fluo-provisioner")).jetstreamManager()).streams.delete("EVENTS")).toBe(true);
+  expect(await (await (await as("fluo-provisioner")).jetstreamManager({ timeout: ADMIN_TIMEOUT_MS })).streams.delete("EVENTS")).toBe(true);
 }
 
 /** The restored stream equals what was backed up: config, messages, sequences, and its consumer is back. */
@@ -160,7 +160,7 @@ describe("natscli with the context files local mode writes", () => {
     expect(taken.out).toContain(payload);
     expect(taken.out).toContain("Acknowledged message");
     // natscli acks with a plain publish (no reply): the consumer leader may process it after natscli exits.
-    const jsm = await (await as("fluo-provisioner")).jetstreamManager();
+    const jsm = await (await as("fluo-provisioner")).jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
     const consumer = await eventually(() => jsm.consumers.info("JOBS", "trace-analysis"), (c) => c.ack_floor.stream_seq >= seq);
     expect(consumer.ack_floor.stream_seq).toBe(seq);
     expect(consumer.num_ack_pending).toBe(0);

@@ -17,7 +17,7 @@ import { readStackConfig } from "../../infra/stackFile";
 import { subjectMatches } from "../../infra/permissions";
 import { BACKUP_SUBJECTS, userSpecs, type UserName } from "../../infra/users";
 import { LocalCluster } from "../../local/localCluster";
-import { connectAs, nextPermissionError, publishStored, subscriptionDenied, TEST_PASSWORDS } from "../../test/natsProbe.testkit";
+import { ADMIN_TIMEOUT_MS, connectAs, nextPermissionError, publishStored, subscriptionDenied, TEST_PASSWORDS } from "../../test/natsProbe.testkit";
 import { JetStreamApiError, readBackupDir, restoreStream, snapshotStream, writeBackupDir, type StreamBackup } from "./backup";
 import { consumerApiConfig, streamApiConfig } from "../fields";
 import { main as backupCli, PASSWORD_ENV } from "../../cli/backup";
@@ -118,7 +118,7 @@ beforeAll(async () => {
   });
   await cluster.waitForMetaLeader();
   provisioner = await as("fluo-provisioner");
-  const jsm = await provisioner.jetstreamManager();
+  const jsm = await provisioner.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
   for (const s of catalog.streams) await jsm.streams.add(streamApiConfig(s));
   for (const c of catalog.consumers) await jsm.consumers.add(c.stream, consumerApiConfig(c));
 
@@ -143,12 +143,12 @@ describe("fluo-backup: snapshot and restore of EVENTS", () => {
     for (const e of events) await publishStored(js, e.subject, e.data);
     const consumed = await pullEvents(CONSUMED_BEFORE_BACKUP);
     expect(consumed).toEqual(events.slice(0, CONSUMED_BEFORE_BACKUP).map((e) => e.data));
-    before = await (await provisioner.jetstreamManager()).streams.info("EVENTS");
+    before = await (await provisioner.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS })).streams.info("EVENTS");
     expect(before.state.messages).toBe(EVENT_COUNT);
   });
 
   it("lists and inspects streams (JetStream info, stream names, list and info)", async () => {
-    const jsm = await backup.jetstreamManager(); // requests $JS.API.INFO
+    const jsm = await backup.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS }); // requests $JS.API.INFO
     expect((await jsm.getAccountInfo()).streams).toBe(catalog.streams.length);
     expect((await jsm.streams.names().next()).sort()).toEqual(catalog.streams.map((s) => s.name).sort());
     expect((await jsm.streams.list().next()).map((s) => s.config.name).sort()).toEqual(catalog.streams.map((s) => s.name).sort());
@@ -181,7 +181,7 @@ describe("fluo-backup: snapshot and restore of EVENTS", () => {
   });
 
   it("restores EVENTS after the provisioner deleted it: same config, same messages, the consumer's position kept", async () => {
-    const jsm = await provisioner.jetstreamManager();
+    const jsm = await provisioner.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
     // EVENTS has denyDelete (no single-message delete); deleting the whole stream is allowed, and is the
     // provisioner's job, never fluo-backup's.
     expect(await jsm.streams.delete("EVENTS")).toBe(true);
@@ -223,7 +223,7 @@ describe("fluo-backup: nothing beyond backup and restore", () => {
   });
 
   it("cannot create consumers, nor pull from an existing one", async () => {
-    const jsm = await backup.jetstreamManager();
+    const jsm = await backup.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
     let denied = nextPermissionError(backup, 5_000);
     await expect(
       jsm.consumers.add("EVENTS", { durable_name: "sneaky", ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All }),
@@ -239,7 +239,7 @@ describe("fluo-backup: nothing beyond backup and restore", () => {
   });
 
   it("cannot delete, create or update streams", async () => {
-    const jsm = await backup.jetstreamManager();
+    const jsm = await backup.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
     let denied = nextPermissionError(backup, 5_000);
     await expect(jsm.streams.delete("EVENTS")).rejects.toThrow(/permissions violation/i);
     expect(await denied).toBe("publish $JS.API.STREAM.DELETE.EVENTS");
@@ -255,7 +255,7 @@ describe("fluo-backup: nothing beyond backup and restore", () => {
     );
     expect(await denied).toBe("publish $JS.API.STREAM.RESTORE.STRAY");
 
-    const provisionerJsm = await provisioner.jetstreamManager();
+    const provisionerJsm = await provisioner.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
     expect((await provisionerJsm.streams.info("EVENTS")).state.messages).toBe(EVENT_COUNT);
     expect(await provisionerJsm.streams.names().next()).not.toContain("STRAY");
   });
@@ -278,7 +278,7 @@ describe("npm run backup / npm run restore", () => {
     expect(saved.out).toMatch(new RegExp(`^Backed up stream EVENTS \\(${EVENT_COUNT} messages, seq 1\\.\\.${EVENT_COUNT}, 1 consumers\\)`));
     expect(readBackupDir(dir).meta.config).toEqual(storedConfig(before.config));
 
-    const jsm = await provisioner.jetstreamManager();
+    const jsm = await provisioner.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
     expect(await jsm.streams.delete("EVENTS")).toBe(true);
     const restored = await run(["restore", "--url", url, "--dir", dir]);
     expect(restored.err).toBe(`restore: connecting to ${url} as fluo-backup (credentials from ${PASSWORD_ENV}; gives up after 5 s)`);

@@ -11,7 +11,7 @@ import { settingsFromConfig, UNKNOWN, type ProviderSettings } from "./settings";
 import { streamInputs, streamOps, type StreamInputs, type StreamOutputs } from "./stream";
 import { applyCatalog } from "../ops/apply";
 import type { Catalog } from "../spec";
-import { publishStored } from "../../test/natsProbe.testkit";
+import { ADMIN_TIMEOUT_MS, publishStored } from "../../test/natsProbe.testkit";
 
 let live: ProvisioningCluster;
 let settings: ProviderSettings;
@@ -105,7 +105,7 @@ describe("Stream provider on a live cluster", () => {
 
   it("shows drift after an out-of-band change and none after it is undone", async () => {
     const nc = await separateConnection("provisioner");
-    const jsm = await nc.jetstreamManager();
+    const jsm = await nc.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
     await jsm.streams.update("ORDERS", { ...streamApiConfig(outs), max_age: 3_600_000_000_000 });
     const drifted = await streamOps.read(settings, "ORDERS", outs);
     expect(drifted.props?.maxAge).toBe("1h");
@@ -144,7 +144,7 @@ describe("Stream provider on a live cluster", () => {
 
   it("adopts an identical existing stream and refuses a different one with a way out", async () => {
     const nc = await separateConnection("provisioner");
-    const jsm = await nc.jetstreamManager();
+    const jsm = await nc.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
     const adopt = orders({ name: "ADOPTED", subjects: ["test.adopted.>"] });
     await jsm.streams.add(streamApiConfig(adopt));
     const created = await streamOps.create(settings, adopt);
@@ -158,7 +158,7 @@ describe("Stream provider on a live cluster", () => {
 
   it("reads a stream whose max_bytes was made unlimited out of band as drift on maxBytes, not as an error", async () => {
     const nc = await separateConnection("provisioner");
-    const jsm = await nc.jetstreamManager();
+    const jsm = await nc.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
     const spec = orders({ name: "UNBOUNDED", subjects: ["test.unbounded.>"] });
     const created = await streamOps.create(settings, spec);
     await jsm.streams.update("UNBOUNDED", { ...streamApiConfig(spec), max_bytes: -1 });
@@ -172,7 +172,7 @@ describe("Stream provider on a live cluster", () => {
 
   it("refuses to adopt a stream whose unmanaged settings differ from the pinned ones", async () => {
     const nc = await separateConnection("provisioner");
-    const jsm = await nc.jetstreamManager();
+    const jsm = await nc.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
     const spec = orders({ name: "CAPPED", subjects: ["test.capped.>"] });
     // max_consumers cannot change after creation: adopting this stream would make every later update fail.
     await jsm.streams.add({ ...streamApiConfig(spec), max_consumers: 5 });

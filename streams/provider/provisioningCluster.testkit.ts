@@ -13,6 +13,7 @@ import { parseStackConfig } from "../../infra/stackConfig";
 import { userSpecs, type UserName } from "../../infra/users";
 import { LocalCluster } from "../../local/localCluster";
 import type { PasswordConnection } from "./client";
+import { ADMIN_TIMEOUT_MS } from "../../test/natsProbe.testkit";
 
 export interface ProvisioningCluster {
   readonly cluster: LocalCluster;
@@ -37,7 +38,7 @@ export const API_ADVISORIES = "$JS.EVENT.ADVISORY.API";
 async function waitForPlacement(provisioner: PasswordConnection, timeoutMs = 30_000): Promise<void> {
   const nc = await connect({ servers: [...provisioner.servers], user: provisioner.user, pass: provisioner.password, inboxPrefix: provisioner.inboxPrefix });
   try {
-    const jsm = await nc.jetstreamManager();
+    const jsm = await nc.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
