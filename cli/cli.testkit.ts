@@ -148,6 +148,18 @@ export class LocalSession {
     return this.last;
   }
 
+  /** The run `start` gave last, until `stop` (for the assertions on what a running start printed). */
+  get current(): LocalRun | undefined {
+    return this.last;
+  }
+
+  /** Stops the current run and forgets it; its exit code (0 is a clean stop), or null when none was running. */
+  async stop(): Promise<number | null> {
+    const run = this.last;
+    this.last = undefined;
+    return run ? run.stop() : null;
+  }
+
   async cleanup(...dirs: string[]): Promise<void> {
     await this.last?.stop();
     for (const pid of [...this.pids, ...runningServers(stateLayout(this.stateDir)).map((r) => r.pid)]) {

@@ -31,29 +31,22 @@ const names = (r: NatsCliResult): string[] => r.out.split(/\s+/).filter((w) => w
 
 let session: LocalSession;
 let basePort: number;
-let local: LocalRun | undefined;
 
 const start = (args: readonly string[]): Promise<LocalRun> => session.start(args);
-
-async function stopLocal(): Promise<void> {
-  expect(await local!.stop()).toBe(0);
-  local = undefined;
-}
 
 beforeAll(async () => {
   session = await LocalSession.open(stateDir);
   basePort = session.basePort;
-  local = await start(["--auth", "password+nkey"]);
+  await start(["--auth", "password+nkey"]);
 }, 120_000);
 
 afterAll(async () => {
-  await local?.stop();
   await session?.cleanup(stateDir, scratch);
 }, 60_000);
 
 describe("npm run local -- --auth", () => {
   it("password+nkey: nats.conf has both logins per user; <user>.json keeps the password, <user>.nkey.json names the seed, natscli logs in with it", async () => {
-    expect(local!.readyLine).toContain("(authentication password+nkey)");
+    expect(session.current!.readyLine).toContain("(authentication password+nkey)");
     const accounts = accountsOf(confOf(0));
     for (const user of users) {
       expect(accounts, user).toContain(`nkey: "${publicKey(user)}"`);
@@ -65,18 +58,18 @@ describe("npm run local -- --auth", () => {
       expect(nkeyContext.user).toBeUndefined();
     }
     // Both ways to connect are printed, the NKEY one with nkeyAuthenticator.
-    expect(local!.output()).toContain(`nats --context ${layout.nkeyContextFile("fluo-provisioner")} stream ls`);
-    expect(local!.output()).toContain("authenticator: nkeyAuthenticator(");
-    expect(local!.output()).toContain("user: c.user, pass: c.password");
+    expect(session.current!.output()).toContain(`nats --context ${layout.nkeyContextFile("fluo-provisioner")} stream ls`);
+    expect(session.current!.output()).toContain("authenticator: nkeyAuthenticator(");
+    expect(session.current!.output()).toContain("user: c.user, pass: c.password");
     const ls = await runNatsCli(natsHome, ["--context", layout.nkeyContextFile("fluo-provisioner"), "stream", "ls", "--names"]);
     expect(ls.code, ls.out).toBe(0);
     expect(names(ls)).toEqual(STREAMS);
     expect(readJson(layout.record)).toMatchObject({ authentication: "password+nkey" });
-    await stopLocal();
+    expect(await session.stop()).toBe(0);
   });
 
   it("nkey: every server's nats.conf lists public keys only (no bcrypt hash; the route's password is the only one), no hashing at start", async () => {
-    local = await start(["--auth", "nkey"]);
+    const local = await start(["--auth", "nkey"]);
     expect(local.readyLine).toContain("(authentication nkey)");
     expect(local.output()).toContain("the last start logged in with authentication password+nkey: switching to nkey");
     expect(local.output()).not.toContain("hashing passwords");
@@ -99,15 +92,15 @@ describe("npm run local -- --auth", () => {
       expect(context.password).toBeUndefined();
       expect(existsSync(layout.nkeyContextFile(user))).toBe(false);
     }
-    expect(local!.output()).toContain("authenticator: nkeyAuthenticator(new TextEncoder().encode(readFileSync(c.nkey");
-    expect(local!.output()).not.toContain("user: c.user, pass: c.password");
+    expect(session.current!.output()).toContain("authenticator: nkeyAuthenticator(new TextEncoder().encode(readFileSync(c.nkey");
+    expect(session.current!.output()).not.toContain("user: c.user, pass: c.password");
   });
 
   it("nkey: a password CONNECT is refused for every user, with the password that logged in one start before", async () => {
     const passwords = readJson(layout.passwords) as Record<string, string>;
     for (const user of users) {
       const inboxPrefix = userSpecs().find((u) => u.name === user)!.inboxPrefix;
-      await expect(connect({ servers: [...local!.servers], user, pass: passwords[user], inboxPrefix, reconnect: false, timeout: 10_000 }), user).rejects.toThrow(
+      await expect(connect({ servers: [...session.current!.servers], user, pass: passwords[user], inboxPrefix, reconnect: false, timeout: 10_000 }), user).rejects.toThrow(
         /authorization violation/i,
       );
     }
@@ -140,7 +133,7 @@ describe("npm run local -- --auth", () => {
   }, 180_000);
 
   it("a restart with --auth nkey --smoke reuses every seed byte for byte, and the smoke check passes", async () => {
-    await stopLocal();
+    expect(await session.stop()).toBe(0);
     const before = users.map((u) => digest(layout.seedFile(u)));
     const run = await runCli("cli/local.ts", ["--auth", "nkey", "--smoke", "--state-dir", stateDir, "--base-port", String(basePort)], { timeoutMs: 120_000 });
     expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);

@@ -42,15 +42,9 @@ const publicKey = (login: string): string => userNkeyFromSeed(readFileSync(layou
 
 let session: LocalSession;
 let basePort: number;
-let local: LocalRun | undefined;
 
-// A step that failed before its stopLocal left its cluster running: the session stops it before the next start.
+// A step that failed before its stop left its cluster running: the session stops it before the next start.
 const start = (args: readonly string[]): Promise<LocalRun> => session.start(["--stack", stack, ...args]);
-
-async function stopLocal(): Promise<void> {
-  expect(await local!.stop()).toBe(0);
-  local = undefined;
-}
 
 beforeAll(async () => {
   session = await LocalSession.open(stateDir);
@@ -59,7 +53,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await local?.stop();
   rmSync(stackFile, { force: true });
   await session?.cleanup(stateDir, scratch);
 }, 60_000);
@@ -76,7 +69,7 @@ describe("npm run local with the stack's rotatingUsers", () => {
   }, 150_000);
 
   it("running: fluo-workers-next pulls and acks a job from the workers' consumer through its context, and natscli shows the consumer", async () => {
-    local = await start([]);
+    await start([]);
     const flow = smokeFlow(catalogForStack(readStackConfig(stack)));
     const { stream, name } = flow.jobs.consumer;
     const info = await runNatsCli(natsHome, ["--context", layout.contextFile(NEXT), "consumer", "info", stream, name]);
@@ -101,11 +94,11 @@ describe("npm run local with the stack's rotatingUsers", () => {
       await bff.close();
       await worker.close();
     }
-    await stopLocal();
+    expect(await session.stop()).toBe(0);
   }, 120_000);
 
   it("--auth nkey: fluo-workers-next.seed is its own key, listed beside the user's own in nats.conf, and logs in through its context", async () => {
-    local = await start(["--auth", "nkey"]);
+    await start(["--auth", "nkey"]);
     const own = readFileSync(layout.seedFile("fluo-workers"), "utf8");
     const next = readFileSync(layout.seedFile(NEXT), "utf8");
     expect(next).toMatch(/^SU[A-Z2-7]{56}\n$/);
@@ -118,7 +111,7 @@ describe("npm run local with the stack's rotatingUsers", () => {
     const info = await runNatsCli(natsHome, ["--context", layout.contextFile(NEXT), "consumer", "info", stream, name]);
     expect(info.code, info.out).toBe(0);
     expect(info.out).toContain(name);
-    await stopLocal();
+    expect(await session.stop()).toBe(0);
   }, 120_000);
 
   it("steps 3 and 4 (fluo-workers takes the -next password, then leaves rotatingUsers): -next contexts and credentials gone, no -next login, the own login works with the new password", async () => {
@@ -128,7 +121,7 @@ describe("npm run local with the stack's rotatingUsers", () => {
     // Step 3 as README "Password rotation" does it locally: the -next password becomes the user's own.
     writeFileSync(layout.passwords, JSON.stringify({ ...passwords, "fluo-workers": nextPassword }));
     writeStack([]);
-    local = await start([]);
+    const local = await start([]);
     expect(existsSync(layout.contextFile(NEXT))).toBe(false);
     expect(existsSync(layout.nkeyContextFile(NEXT))).toBe(false);
     expect(accountsOf(confOf(0))).not.toContain(NEXT);
@@ -146,6 +139,6 @@ describe("npm run local with the stack's rotatingUsers", () => {
     expect(readJson(layout.contextFile("fluo-workers")).password).toBe(nextPassword);
     const own = await connect({ ...clientOptions(readContextFile(layout.contextFile("fluo-workers"))), timeout: 10_000 });
     await own.close();
-    await stopLocal();
+    expect(await session.stop()).toBe(0);
   }, 120_000);
 });
