@@ -107,12 +107,22 @@ async function meshHolds(ms: number): Promise<string[]> {
   return problems;
 }
 
-/** Until the stream has a leader and every replica is current: a restarted server's replica catches up first. */
-async function streamReady(nc: NatsConnection): Promise<void> {
+/**
+ * Until the stream has a leader and `current` of its replicas are current (the leader's view). After the restart
+ * of the test before, one replica was once still not current 20 s later (CI); publishing needs the leader and a
+ * quorum only, and the publishers prove it with a stored publish each. The timeout names what the stream showed.
+ */
+async function streamReady(nc: NatsConnection, current: "every" | "quorum"): Promise<void> {
   const jsm = await nc.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
-  await until("the stream's leader and current replicas", async () => {
+  let seen = "no answer";
+  await until(`the stream's leader and ${current === "every" ? "every replica" : "a quorum"} current`, async () => {
     const info = await jsm.streams.info("ROUTE_ROTATION").catch(() => undefined);
-    return Boolean(info?.cluster?.leader) && (info?.cluster?.replicas ?? []).every((r) => r.current);
+    if (info) seen = JSON.stringify(info.cluster);
+    const replicas = info?.cluster?.replicas ?? [];
+    const upToDate = replicas.filter((r) => r.current).length;
+    return Boolean(info?.cluster?.leader) && (current === "every" ? upToDate === replicas.length : upToDate >= 1);
+  }).catch((err: unknown) => {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; the stream's cluster last showed ${seen}`);
   });
 }
 
@@ -167,7 +177,7 @@ beforeAll(async () => {
   open.push(admin);
   const jsm = await admin.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
   await jsm.streams.add({ name: "ROUTE_ROTATION", subjects: ["events.user.*"], num_replicas: 3 });
-  await streamReady(admin);
+  await streamReady(admin, "every");
 }, 60_000);
 
 afterAll(async () => {
@@ -207,8 +217,8 @@ describe("route password rotation", () => {
   }, 60_000);
 
   it("through the window, every server stays routed to every other and publishing never stops, one reload at a time", async () => {
-    // The test before restarted nats-1: its replica of the stream must be current before the rotation starts.
-    await streamReady(admin);
+    // The test before restarted nats-1 and reloaded nats-0 twice: the stream must have its leader and a quorum.
+    await streamReady(admin, "quorum");
     const traffic = await publishers();
     const split: string[] = [];
     let result: Awaited<ReturnType<typeof traffic.stop>> = { acked: 0, failures: [{ started: 0, at: 0, what: "not run" }] };
