@@ -4,6 +4,7 @@
 
 import { createHash } from "node:crypto";
 import type { Permissions, SubjectRules } from "./permissions";
+import type { AccountExport, AccountImport } from "./accounts";
 
 export interface NatsTopology {
   /** A literal name, or an environment reference such as "$SERVER_NAME" resolved by the server at start. */
@@ -33,6 +34,8 @@ export interface NatsAccount {
   readonly name: string;
   readonly jetstream: boolean;
   readonly users: readonly NatsUser[];
+  readonly exports?: readonly AccountExport[];
+  readonly imports?: readonly AccountImport[];
 }
 
 /** PEM files as the server sees them (a mounted kubernetes.io/tls Secret, or local mode's generated files). */
@@ -164,7 +167,12 @@ function rules(name: string, r: SubjectRules): string {
 }
 
 function userBlock(u: NatsUser): string {
-  const perms = [rules("publish", u.permissions.publish), rules("subscribe", u.permissions.subscribe)];
+  const perms = [
+    rules("publish", u.permissions.publish),
+    rules("subscribe", u.permissions.subscribe),
+    // One answer per request, within the server's default window: what a request-reply responder needs.
+    ...(u.permissions.responses ? ["allow_responses: true"] : []),
+  ];
   const login =
     "nkey" in u.login
       ? [`  nkey: ${q(u.login.nkey)}`]
@@ -180,15 +188,33 @@ function userBlock(u: NatsUser): string {
   ].join("\n");
 }
 
+function exportLine(e: AccountExport): string {
+  const parts = [
+    `${e.kind}: ${q(e.subject)}`,
+    `accounts: [${e.importers.map(q).join(", ")}]`,
+    ...(e.streamedResponses ? ['response_type: "stream"'] : []),
+  ];
+  return `{ ${parts.join(", ")} }`;
+}
+
+const importLine = (i: AccountImport): string => `{ ${i.kind}: { account: ${q(i.account)}, subject: ${q(i.subject)} } }`;
+
+function accountBlock(a: NatsAccount): string {
+  const exports = a.exports ?? [];
+  const imports = a.imports ?? [];
+  return [
+    `${a.name} {`,
+    ...(a.jetstream ? ["  jetstream: enabled"] : []),
+    // An account without users (the stream account) says so: nobody logs in where the streams are.
+    indent(a.users.length === 0 ? "users: []" : `users: [\n${a.users.map((u) => indent(userBlock(u))).join("\n")}\n]`),
+    ...(exports.length > 0 ? [indent(`exports: [\n${exports.map((e) => indent(exportLine(e))).join("\n")}\n]`)] : []),
+    ...(imports.length > 0 ? [indent(`imports: [\n${imports.map((i) => indent(importLine(i))).join("\n")}\n]`)] : []),
+    "}",
+  ].join("\n");
+}
+
 export function accountsFragment(i: NatsConfInput): string {
-  const accounts = i.accounts.map((a) =>
-    [
-      `${a.name} {`,
-      ...(a.jetstream ? ["  jetstream: enabled"] : []),
-      indent(`users: [\n${a.users.map((u) => indent(userBlock(u))).join("\n")}\n]`),
-      "}",
-    ].join("\n"),
-  );
+  const accounts = i.accounts.map(accountBlock);
   return [`accounts {\n${indent(accounts.join("\n"))}\n}`, `system_account: ${q(i.systemAccount)}`].join("\n");
 }
 
@@ -213,6 +239,10 @@ export function restartChecksum(i: NatsConfInput): string {
   // during a rotation) and must not be fingerprinted into an annotation anyone may read: only whether route
   // auth is on counts.
   const masked: NatsConfInput = i.routeAuth ? { ...i, routeAuth: { user: i.routeAuth.user, password: "-" } } : i;
-  const restartRelevant = [serverFragment(masked), tlsFragment(masked), jetStreamFragment(masked), clusterFragment(masked)].join("\n");
+  // The set of account names: an account added by a reload gets imports that answer nothing (nats-server 2.15.3
+  // and 2.14.10 answered its JetStream requests with 503 until a second reload or a restart; accounts.live.test.ts
+  // shows it), so a new or removed account rolls the pods. Exports and imports of existing accounts reload in place.
+  const accountNames = `accounts: ${i.accounts.map((a) => a.name).sort().join(",")}`;
+  const restartRelevant = [serverFragment(masked), tlsFragment(masked), jetStreamFragment(masked), clusterFragment(masked), accountNames].join("\n");
   return createHash("sha256").update(restartRelevant).digest("hex");
 }

@@ -9,14 +9,19 @@ export interface SubjectRules {
 export interface Permissions {
   readonly publish: SubjectRules;
   readonly subscribe: SubjectRules;
-  // No `allow_responses`, by design: with it the REQUESTER picks where the responder's answer goes, so an answer
-  // can be aimed at any subject the requester may not publish itself ($JS.API.STREAM.DELETE.*), and deny lists
-  // do not stop it. Responders get publish on their requesters' inboxes instead (infra/users.ts rpcGrants).
+  /**
+   * `allow_responses`: may answer the requests it receives. Only responders of a service another account imports
+   * get it (infra/accounts.ts): a request that crossed an import carries a `_R_` reply the server made in the
+   * responder's account, and the answer goes back into the requester's own account, so the requester cannot aim
+   * it at a subject of the responder's (in one shared account it could: audit, issue 12).
+   */
+  readonly responses: boolean;
 }
 
 export const NO_PERMISSIONS: Permissions = {
   publish: { allow: [], deny: [] },
   subscribe: { allow: [], deny: [] },
+  responses: false,
 };
 
 export function grant(partial: {
@@ -24,10 +29,12 @@ export function grant(partial: {
   subscribe?: readonly string[];
   denyPublish?: readonly string[];
   denySubscribe?: readonly string[];
+  responses?: boolean;
 }): Permissions {
   return {
     publish: { allow: partial.publish ?? [], deny: partial.denyPublish ?? [] },
     subscribe: { allow: partial.subscribe ?? [], deny: partial.denySubscribe ?? [] },
+    responses: partial.responses ?? false,
   };
 }
 
@@ -38,6 +45,7 @@ export function mergePermissions(a: Permissions, b: Permissions): Permissions {
   return {
     publish: { allow: union(a.publish.allow, b.publish.allow), deny: union(a.publish.deny, b.publish.deny) },
     subscribe: { allow: union(a.subscribe.allow, b.subscribe.allow), deny: union(a.subscribe.deny, b.subscribe.deny) },
+    responses: a.responses || b.responses,
   };
 }
 

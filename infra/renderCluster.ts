@@ -1,7 +1,8 @@
 // nats.conf and the Kubernetes objects of one cluster from config, grants and password hashes. One function
 // for both topologies (Kubernetes pods, local processes), so local mode runs the nats.conf that deploys.
 
-import { APP_ACCOUNT, nextLoginOf, SYSTEM_ACCOUNT, userSpecs, type UserName } from "./users";
+import { nextLoginOf, SYSTEM_ACCOUNT, userSpecs, type UserName } from "./users";
+import { accountLayout } from "./accounts";
 import { renderNatsConf, restartChecksum, type NatsConfInput, type NatsLogin, type NatsTopology, type RouteAuth, type TlsFiles } from "./natsConfig";
 import { kubernetesTopology, LAME_DUCK_GRACE_PERIOD, TLS_FILES } from "./clusterLayout";
 import { renderKubernetesObjects, type KubernetesObjects } from "./kubernetesObjects";
@@ -92,11 +93,11 @@ export function natsConfInput(
   security: ConnectionSecurity = {},
   extraLogins: ExtraLogins = {},
 ): NatsConfInput {
-  // Every login of an identity gets the same permissions (and so the same inbox prefix): a second login is a
-  // second credential of the same service, valid side by side with the first during a rotation.
-  const usersOf = (account: string) =>
+  // Every login of an identity gets the same permissions (and so the same inbox prefix, and its account): a second
+  // login is a second credential of the same service, valid side by side with the first during a rotation.
+  const usersOf = (identities: readonly UserName[]) =>
     grants
-      .filter((g) => g.spec.account === account)
+      .filter((g) => identities.includes(g.spec.name))
       .flatMap((g) =>
         [...passwordLogin(g.spec.name, hashes[g.spec.name]), ...(extraLogins[g.spec.name] ?? [])].map((login) => ({
           login,
@@ -111,10 +112,13 @@ export function natsConfInput(
     maxFileStore: config.bytes.maxFileStore,
     lameDuckDuration: config.lameDuckDuration,
     lameDuckGracePeriod: LAME_DUCK_GRACE_PERIOD,
-    accounts: [
-      { name: APP_ACCOUNT, jetstream: true, users: usersOf(APP_ACCOUNT) },
-      { name: SYSTEM_ACCOUNT, jetstream: false, users: usersOf(SYSTEM_ACCOUNT) },
-    ],
+    accounts: accountLayout(grants).map((plan) => ({
+      name: plan.name,
+      jetstream: plan.jetstream,
+      users: usersOf(plan.identities),
+      exports: plan.exports,
+      imports: plan.imports,
+    })),
     systemAccount: SYSTEM_ACCOUNT,
   };
 }

@@ -30,12 +30,33 @@ export function pickCredentials<T>(
   );
 }
 
-export const APP_ACCOUNT = "FLUO";
+/**
+ * The account that holds every stream, with JetStream enabled and no user at all (infra/accounts.ts). Named as the
+ * one account of the first releases was, so existing streams stay where they are.
+ */
+export const STREAM_ACCOUNT = "FLUO";
 export const SYSTEM_ACCOUNT = "SYS";
+
+/**
+ * Each identity's own account. A request's answer (from the server or a responder) is delivered in the account
+ * of the one who sent it, at the reply subject it picked; in an account of its own that subject reaches a stream
+ * only through the identity's own imports, which are its publish rights (issue 19: in one shared account, 30 of
+ * 30 such answers were stored where the sender may not publish). The system account's users stay in SYS.
+ */
+export const IDENTITY_ACCOUNTS: Readonly<Record<UserName, string>> = {
+  "fluo-bff": "BFF",
+  "fluo-backend": "BACKEND",
+  "fluo-workers": "WORKERS",
+  "fluo-provisioner": "PROVISIONER",
+  "fluo-backup": "BACKUP",
+  "fluo-monitor": SYSTEM_ACCOUNT,
+  "fluo-operator": SYSTEM_ACCOUNT,
+};
 
 export interface UserSpec {
   readonly name: UserName;
-  readonly account: typeof APP_ACCOUNT | typeof SYSTEM_ACCOUNT;
+  /** IDENTITY_ACCOUNTS of the name. */
+  readonly account: string;
   readonly description: string;
   /** Stack config key that may hold this user's password (a Pulumi secret). */
   readonly passwordKey: SecretKey;
@@ -67,16 +88,16 @@ export const RPC_SERVICES: readonly RpcService[] = [
 ];
 
 /**
- * The grants of a service: requesters publish its subjects, the responder subscribes to them and may publish into
- * the requesters' own inboxes and nowhere else. Never `allow_responses`: the REQUESTER picks the reply subject, so
- * a BFF request with reply `$JS.API.STREAM.DELETE.EVENTS` made the backend's empty answer delete EVENTS (audit,
- * issue 12), and a deny list does not help (responses are allowed after deny is checked).
+ * The grants of a service: requesters publish its subjects, the responder subscribes to them and answers them
+ * (`allow_responses`). The service crosses accounts (infra/accounts.ts: the responder's account exports it, each
+ * requester's imports it), so a request reaches the responder with a reply subject the server made, and the
+ * answer lands in the requester's own account: a BFF request with reply `$JS.API.STREAM.DELETE.EVENTS` or
+ * `signals.status.resolved` can no longer aim the backend's answer at the streams (audits, issues 12 and 19).
  */
 export function rpcGrants(service: RpcService): Map<UserName, Permissions> {
   const grants = new Map<UserName, Permissions>();
   for (const requester of service.requesters) grants.set(requester, grant({ publish: service.subjects }));
-  const answers = service.requesters.map((r) => `${inboxPrefixOf(r)}.>`);
-  grants.set(service.responder, mergePermissions(grants.get(service.responder) ?? grant({}), grant({ subscribe: service.subjects, publish: answers })));
+  grants.set(service.responder, mergePermissions(grants.get(service.responder) ?? grant({}), grant({ subscribe: service.subjects, responses: true })));
   return grants;
 }
 
@@ -154,7 +175,7 @@ export function userSpecs(): readonly UserSpec[] {
   const users: Array<Omit<UserSpec, "inboxPrefix">> = [
     {
       name: "fluo-bff",
-      account: APP_ACCOUNT,
+      account: IDENTITY_ACCOUNTS["fluo-bff"],
       description: "BFF: submits jobs, sends requests to the backend, follows signal status",
       passwordKey: "bffPassword",
       seedKey: "bffSeed",
@@ -162,15 +183,15 @@ export function userSpecs(): readonly UserSpec[] {
     },
     {
       name: "fluo-backend",
-      account: APP_ACCOUNT,
-      description: "Backend: answers BFF requests (into the BFF's inbox only), consumes signals",
+      account: IDENTITY_ACCOUNTS["fluo-backend"],
+      description: "Backend: answers BFF requests (the answers go back into the BFF's account only), consumes signals",
       passwordKey: "backendPassword",
       seedKey: "backendSeed",
       base: grant({}),
     },
     {
       name: "fluo-workers",
-      account: APP_ACCOUNT,
+      account: IDENTITY_ACCOUNTS["fluo-workers"],
       description: "Workers: pull jobs, publish signal status",
       passwordKey: "workersPassword",
       seedKey: "workersSeed",
@@ -178,7 +199,7 @@ export function userSpecs(): readonly UserSpec[] {
     },
     {
       name: "fluo-provisioner",
-      account: APP_ACCOUNT,
+      account: IDENTITY_ACCOUNTS["fluo-provisioner"],
       description: "Stream and consumer management by `pulumi up`, `npm run local` and `npm run drift`",
       passwordKey: "provisionerPassword",
       seedKey: "provisionerSeed",
@@ -186,7 +207,7 @@ export function userSpecs(): readonly UserSpec[] {
     },
     {
       name: "fluo-backup",
-      account: APP_ACCOUNT,
+      account: IDENTITY_ACCOUNTS["fluo-backup"],
       description: "Stream backup and restore (snapshots); no publish to data subjects, no consumer or stream management",
       passwordKey: "backupPassword",
       seedKey: "backupSeed",
@@ -194,7 +215,7 @@ export function userSpecs(): readonly UserSpec[] {
     },
     {
       name: "fluo-monitor",
-      account: SYSTEM_ACCOUNT,
+      account: IDENTITY_ACCOUNTS["fluo-monitor"],
       description: "Monitoring (system account): read-only server and account reports; no application data",
       passwordKey: "monitorPassword",
       seedKey: "monitorSeed",
@@ -202,7 +223,7 @@ export function userSpecs(): readonly UserSpec[] {
     },
     {
       name: "fluo-operator",
-      account: SYSTEM_ACCOUNT,
+      account: IDENTITY_ACCOUNTS["fluo-operator"],
       description: "Cluster operator (system account): server reports and removing a dead server from the meta group",
       passwordKey: "operatorPassword",
       seedKey: "operatorSeed",

@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { natsConfInput, ROUTE_USER, type ConnectionSecurity, type ExtraLogins } from "../infra/renderCluster";
 import type { PasswordHashes } from "../infra/passwordHash";
 import type { UserGrant } from "../infra/userGrants";
-import { renderNatsConf, type NatsTopology, type RouteAuth, type TlsFiles } from "../infra/natsConfig";
+import { renderNatsConf, type NatsConfInput, type NatsTopology, type RouteAuth, type TlsFiles } from "../infra/natsConfig";
 import type { StackConfig } from "../infra/stackConfig";
 import { natsServer, requireBinary } from "../tools/resolve";
 import { portsFromBase, PORT_RANGE_STRIDE } from "./ports";
@@ -49,6 +49,11 @@ export interface LocalClusterOptions {
   readonly onProgress?: (message: string) => void;
   /** The nats-server to run; default natsServerBinary(). */
   readonly binary?: string;
+  /**
+   * Changes the rendered nats.conf input before it is written: a test's control runs the same probes against
+   * another layout (e.g. every identity in one account, as before issue 19) to show the probes can see a finding.
+   */
+  readonly adjustConfig?: (input: NatsConfInput) => NatsConfInput;
 }
 
 /**
@@ -253,7 +258,8 @@ export class LocalCluster {
     const scheme = options.tls ? "tls" : "nats";
     const render = (i: number, auth: NodeAuth): string => {
       const security: ConnectionSecurity = { ...(options.tls ? { tls: options.tls } : {}), ...(auth.routeAuth ? { routeAuth: auth.routeAuth } : {}) };
-      return renderNatsConf(natsConfInput(config, localTopology(ports, i, options.stateDir), options.grants, auth.hashes, security, auth.extraLogins));
+      const input = natsConfInput(config, localTopology(ports, i, options.stateDir), options.grants, auth.hashes, security, auth.extraLogins);
+      return renderNatsConf(options.adjustConfig ? options.adjustConfig(input) : input);
     };
     const current: NodeAuth[] = ports.map(() => ({ hashes: options.hashes, extraLogins: options.extraLogins, routeAuth }));
     const nodes: LocalNode[] = ports.map((p, i) => {

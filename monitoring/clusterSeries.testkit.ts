@@ -4,7 +4,7 @@
 // A healthy cluster is built once; each scenario changes the series it is about.
 
 import type { StackConfig } from "../infra/stackConfig";
-import { APP_ACCOUNT } from "../infra/users";
+import { STREAM_ACCOUNT } from "../infra/users";
 import { METRICS_JOB, METRICS_PORT_NAME } from "./scrape";
 import type { AlertTargets } from "./targets";
 
@@ -90,9 +90,9 @@ function streamLabels(config: StackConfig, pod: Pod, stream: string): Record<str
   const leader = STREAM_LEADERS[stream];
   return {
     ...jszLabels(config, pod),
-    account: APP_ACCOUNT,
-    account_name: APP_ACCOUNT,
-    account_id: APP_ACCOUNT,
+    account: STREAM_ACCOUNT,
+    account_name: STREAM_ACCOUNT,
+    account_id: STREAM_ACCOUNT,
     stream_name: stream,
     stream_leader: leader,
     is_stream_leader: String(leader === pod),
