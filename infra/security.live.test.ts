@@ -81,38 +81,45 @@ afterAll(async () => {
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 });
 
-describe("abuse path 1: the backend's answers reach the requester's own inbox and nothing else", () => {
-  it("a BFF request whose reply subject is another user's inbox or a subject the backend may not publish is not answered there", async () => {
+describe("abuse path 1: the backend's answers go back into the requester's own account and nowhere else", () => {
+  it("a BFF request whose reply subject is another user's inbox or a stream subject the BFF may not publish: the backend answers, nothing arrives there", async () => {
     const bff = await session("fluo-bff");
     const backend = await session("fluo-backend");
     const workers = await session("fluo-workers");
-    // What a forged answer would reach: a worker waiting for pulled jobs, and the job queue.
+    // What a forged answer would reach: a worker waiting for pulled jobs, and two streams the BFF may not publish to.
     const workersInbox = workers.nc.subscribe(`${inboxOf("fluo-workers")}.forged`);
     await workers.nc.flush();
-    const aimedAt = [`${inboxOf("fluo-workers")}.forged`, "jobs.data_export", "events.user.forged"];
-    // A backend that answers every request with an empty body, as the audit's did.
-    const forged: string[] = [];
+    const manager = await jsm();
+    const stored = async () => (await manager.streams.info("SIGNALS")).state.messages + (await manager.streams.info("EVENTS")).state.messages;
+    const storedBefore = await stored();
+    const aimedAt = [`${inboxOf("fluo-workers")}.forged`, "signals.status.resolved", "events.system.forged"];
+    // A backend that echoes every request, the audit's worst case: the BFF's own text would be the forged message.
+    const replies: string[] = [];
     const answering = backend.nc.subscribe("rpc.backend.>", {
       callback: (_err, request) => {
-        if (request.reply && aimedAt.includes(request.reply)) forged.push(request.reply);
-        request.respond();
+        if (request.reply) replies.push(request.reply);
+        request.respond(request.data);
       },
     });
     await backend.nc.flush();
     try {
-      // The flush proves only that the backend's own server has the subscription; the BFF's may learn it over the
-      // routes a moment later and drop a request sent before (CI: the forged requests never arrived). An answered
-      // probe proves it arrived (requestAnswered resends the 503 until then).
+      // An answered probe proves the backend's subscription reached the BFF's server (requestAnswered resends the 503).
       await requestAnswered(bff.nc, "rpc.backend.ping", sc.encode("{}"));
-      for (const reply of aimedAt) bff.nc.publish("rpc.backend.status", sc.encode("{}"), { reply });
+      for (const reply of aimedAt) bff.nc.publish("rpc.backend.status", sc.encode('{"status":"resolved"}'), { reply });
       await bff.nc.flush();
-      expect((await eventually(async () => [...forged], (got) => got.length >= aimedAt.length)).sort()).toEqual([...aimedAt].sort());
+      // Each request crossed the BFF account's import: the backend sees a reply the server made in its own account.
+      const seen = await eventually(async () => [...replies], (got) => got.length >= 1 + aimedAt.length);
+      expect(seen.every((r) => r.startsWith("_R_.")), seen.join(", ")).toBe(true);
     } finally {
       answering.unsubscribe();
     }
-    for (const reply of aimedAt) expect(await wasRefused(backend, "publish", reply), reply).toBe(true);
+    // The backend's answers were allowed (allow_responses) and went back into the BFF's account at the aimed
+    // subjects, where nothing listens and which the BFF does not import.
+    await backend.nc.flush();
+    expect(backend.denials.filter((d) => d.subject.startsWith("_R_."))).toEqual([]);
     await workers.nc.flush();
     expect(workersInbox.getProcessed()).toBe(0);
+    expect(await stored()).toBe(storedBefore);
     workersInbox.unsubscribe();
   });
 
@@ -226,18 +233,50 @@ describe("abuse path 5: the provisioner is an administrative identity without da
     expect(await wasRefused(s, "subscription", `${inboxOf("fluo-workers")}.>`)).toBe(true);
   });
 
-  it("what remains (README): it can still create a push consumer delivering to its own inbox and read a stream", async () => {
-    // Pinned so the README's statement stays true: subject permissions cannot see a consumer's deliver_subject.
+  it("a push consumer it creates has no one to deliver to: never its own inbox, never a stream", async () => {
+    // Before issue 19 this read EVENTS (the deliveries reached its inbox in the shared account). Now the server
+    // would publish them in FLUO, where no client subscribes (its account imports no stream from FLUO), and a push
+    // consumer delivers only while its deliver subject has interest: a stream's own subscription is not interest.
     const s = await session("fluo-provisioner");
-    const deliver = `${inboxOf("fluo-provisioner")}.residual`;
-    const sub = s.nc.subscribe(deliver, { max: 1 });
     const manager = await jsm();
-    await manager.consumers.add("EVENTS", { name: "residual-probe", deliver_subject: deliver, ack_policy: "none" as never, inactive_threshold: 5e9 });
-    await (await session("fluo-backend")).nc.jetstream().publish("events.system.residual", sc.encode("visible"));
-    let seen = "";
-    for await (const msg of sub) seen = sc.decode(msg.data);
-    expect(seen).not.toBe("");
-    await manager.consumers.delete("EVENTS", "residual-probe");
+    const signalsBefore = (await manager.streams.info("SIGNALS")).state.messages;
+    const deliver = `${inboxOf("fluo-provisioner")}.residual`;
+    const sub = s.nc.subscribe(deliver);
+    const probes = [
+      { name: "residual-inbox", deliver_subject: deliver },
+      { name: "residual-copy", deliver_subject: "signals.status.copied" },
+    ];
+    for (const p of probes) await manager.consumers.add("EVENTS", { ...p, ack_policy: "none" as never, inactive_threshold: 30e9 });
+    try {
+      await publishStored((await session("fluo-backend")).nc.jetstream(), "events.system.residual", sc.encode("not for the provisioner"));
+      // An R3 consumer learns about interest through its leader; ask the leader twice, a full round trip apart.
+      for (const p of probes) {
+        await manager.consumers.info("EVENTS", p.name);
+        const info = await manager.consumers.info("EVENTS", p.name);
+        expect(info.push_bound ?? false, p.name).toBe(false);
+        expect(info.delivered.stream_seq, p.name).toBe(0);
+      }
+      await s.nc.flush();
+      expect(sub.getProcessed()).toBe(0);
+      expect((await manager.streams.info("SIGNALS")).state.messages).toBe(signalsBefore);
+    } finally {
+      sub.unsubscribe();
+      for (const p of probes) await manager.consumers.delete("EVENTS", p.name);
+    }
+  });
+});
+
+describe("abuse path 7: the backup identity", () => {
+  it("what remains (README): a snapshot's chunks go to the deliver subject it names, in the stream account, a stream subject too", async () => {
+    // The deliver subject is payload of the snapshot request, and the server publishes the chunks in the stream's
+    // account (nats-server refuses only reserved subjects there). Like the provisioner's consumers, this is an
+    // administrator's power: fluo-backup restores whole streams anyway, and never runs in an application pod.
+    const s = await session("fluo-backup");
+    const manager = await jsm();
+    const before = (await manager.streams.info("SIGNALS")).state.messages;
+    const answer = await s.nc.request("$JS.API.STREAM.SNAPSHOT.DEADLETTER", sc.encode(JSON.stringify({ deliver_subject: "signals.status.snapshot", chunk_size: 1024 })), { timeout: ADMIN_TIMEOUT_MS });
+    expect(sc.decode(answer.data)).not.toMatch(/"error"/);
+    expect(await eventually(async () => (await manager.streams.info("SIGNALS")).state.messages, (n) => n > before)).toBeGreaterThan(before);
   });
 });
 
@@ -259,7 +298,8 @@ const OPERATIONS: readonly Operation[] = [
   { name: "resolve a signal (path 4)", kind: "publish", subject: "signals.status.resolved", allowed: ["fluo-backend"] },
   { name: "publish a user event", kind: "publish", subject: "events.user.login", allowed: ["fluo-bff"] },
   { name: "call the backend", kind: "publish", subject: "rpc.backend.ping", allowed: ["fluo-bff"] },
-  { name: "answer into the BFF's inbox", kind: "publish", subject: "_INBOX_FLUO_BFF.abc.1", allowed: ["fluo-backend"] },
+  // Answers cross back through the BFF's import (allow_responses); nobody publishes into another identity's inbox.
+  { name: "publish into the BFF's inbox", kind: "publish", subject: "_INBOX_FLUO_BFF.abc.1", allowed: [] },
   { name: "serve backend requests", kind: "subscription", subject: "rpc.backend.>", allowed: ["fluo-backend"] },
   { name: "pull trace-analysis jobs", kind: "publish", subject: "$JS.API.CONSUMER.MSG.NEXT.JOBS.trace-analysis", allowed: ["fluo-workers"] },
   { name: "ack a trace-analysis job", kind: "publish", subject: "$JS.ACK.JOBS.trace-analysis.1.1.1.1.0", allowed: ["fluo-workers"] },
