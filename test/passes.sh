@@ -9,7 +9,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 PREVIOUS_PASS_FILES=(
+  infra/accounts.live.test.ts
   infra/cluster.live.test.ts
+  infra/injection.live.test.ts
   infra/security.live.test.ts
   streams/permissions.live.test.ts
   streams/provider/guards.live.test.ts
