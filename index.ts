@@ -32,8 +32,6 @@ const streams = managedStreamCatalog("streams", {
   config,
   catalog,
   cluster: cluster.statefulSet,
-  // The provider logs in with a seed under authentication nkey, with a password otherwise (streams/provider/settings.ts).
-  provisionerCredentialSet: secretConfig(config.authentication === "nkey" ? "provisionerSeed" : "provisionerPassword") !== undefined,
 });
 
 export const namespace = cluster.namespace;

@@ -22,7 +22,6 @@ const catalog = new StreamCatalog("streams", {
   config: stackConfigFromPulumi(),
   catalog: syntheticCatalog(streams, replicas),
   cluster: new Placeholder(),
-  provisionerCredentialSet: true,
 });
 
 export const managedStreams = Object.keys(catalog.streams).length;

@@ -57,6 +57,14 @@ export const ACCOUNT_INFO = "$JS.API.INFO";
 const PULL_REQUEST = "$JS.API.CONSUMER.MSG.NEXT.";
 /** Who may request a snapshot gets its chunks: the server publishes them in the stream account at the deliver subject. */
 const SNAPSHOT_REQUEST = "$JS.API.STREAM.SNAPSHOT.";
+/**
+ * Restore chunks flow into the stream account as a stream, not as requests through a service import: a service
+ * import adds a Nats-Request-Info header to every message, and the restore's chunk handler (nats-server 2.15.3
+ * jetstream_api.go processStreamRestore) takes the header bytes for data, so the restored archive is corrupt and
+ * the final empty message is never seen as the end. The server's acks go to the chunk's reply in the stream
+ * account, the restorer's inbox, which reaches it through the same stream import as snapshot chunks.
+ */
+const RESTORE_CHUNKS = "$JS.SNAPSHOT.RESTORE.>";
 
 /** The account that answers requests to `subject`: the responder's for a request-reply service, else the stream account. */
 function servingAccount(subject: string, accountOf: (user: UserName) => string): string {
@@ -92,13 +100,19 @@ export function accountLayout(grants: readonly UserGrant[]): AccountPlan[] {
   };
   const exports = new Map<string, Map<string, AccountExport>>();
   const plans = new Map<string, { identities: UserName[]; imports: AccountImport[] }>();
+  /** What the stream account imports: restore chunks from the restorers' accounts. */
+  const streamImports: AccountImport[] = [];
   for (const { spec, permissions } of grants) {
     const plan = plans.get(spec.account) ?? { identities: [], imports: [] };
     plan.identities.push(spec.name);
     plans.set(spec.account, plan);
     if (spec.account === SYSTEM_ACCOUNT) continue;
-    const imports = importsOf(permissions, accountOf, spec.account);
-    if (permissions.publish.allow.some((s) => s.startsWith(SNAPSHOT_REQUEST))) {
+    const imports = importsOf(permissions, accountOf, spec.account).filter((i) => i.subject !== RESTORE_CHUNKS);
+    if (permissions.publish.allow.includes(RESTORE_CHUNKS)) {
+      addExport(exports, spec.account, { kind: "stream", subject: RESTORE_CHUNKS, importers: [STREAM_ACCOUNT] });
+      streamImports.push({ kind: "stream", account: spec.account, subject: RESTORE_CHUNKS });
+    }
+    if (permissions.publish.allow.some((s) => s.startsWith(SNAPSHOT_REQUEST) || s === RESTORE_CHUNKS)) {
       // Snapshot chunks are published in the stream account at the deliver subject the client names, inside its inbox.
       imports.push({ kind: "stream", account: STREAM_ACCOUNT, subject: `${spec.inboxPrefix}.>` });
     }
@@ -122,7 +136,7 @@ export function accountLayout(grants: readonly UserGrant[]): AccountPlan[] {
     .filter(([name]) => name !== SYSTEM_ACCOUNT)
     .map(([name, plan]) => ({ name, jetstream: false, identities: plan.identities, exports: sortedExports(name), imports: sortImports(plan.imports) }));
   return [
-    { name: STREAM_ACCOUNT, jetstream: true, identities: [], exports: sortedExports(STREAM_ACCOUNT), imports: [] },
+    { name: STREAM_ACCOUNT, jetstream: true, identities: [], exports: sortedExports(STREAM_ACCOUNT), imports: sortImports(streamImports) },
     ...identityAccounts,
     { name: SYSTEM_ACCOUNT, jetstream: false, identities: plans.get(SYSTEM_ACCOUNT)?.identities ?? [], exports: [], imports: [] },
   ];

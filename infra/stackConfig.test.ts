@@ -86,7 +86,7 @@ describe("stack config", () => {
 
   it("with nkey the route password is still read, and one password key left over is named alone", () => {
     expect(parseStackConfig("test", { authentication: "nkey", routePassword: "r" }).authentication).toBe("nkey");
-    expect(parseStackConfig("test", { authentication: "password+nkey", bffPassword: "a", bcryptSaltKey: "k" }).authentication).toBe("password+nkey");
+    expect(parseStackConfig("test", { authentication: "password+nkey", bffPassword: "a", bcryptSaltKey: Buffer.alloc(32, 7).toString("base64") }).authentication).toBe("password+nkey");
     expect(problemsOf({ authentication: "nkey", workersPassword: "w" })).toBe(
       'invalid stack config: fluo-queue:workersPassword is set, but fluo-queue:authentication = "nkey" logs in with NKEYs only (routePassword stays): remove it (`pulumi config rm fluo-queue:workersPassword`)',
     );

@@ -3,7 +3,7 @@
 // config. A bad value fails here, before any resource is registered, with the key, the value and the fix.
 
 import { z } from "zod";
-import { parseSize, SIZE_HELP } from "../lib/units";
+import { formatDuration, parseDuration, parseSize, sizeProblem, SIZE_HELP } from "../lib/units";
 import {
   compareQuantities,
   cpuQuantity,
@@ -15,6 +15,7 @@ import {
 } from "../lib/kubernetesQuantity";
 import { isUserSeed, USER_SEED_HELP } from "./nkeys";
 import { USER_NAMES } from "./users";
+import { SALT_KEY_BYTES } from "./passwordHash";
 
 export const PROJECT = "fluo-queue";
 
@@ -58,13 +59,26 @@ const PASSWORD_LOGIN_KEYS: readonly SecretKey[] = SECRET_KEYS.filter((k) => (k.e
 /** Object-valued keys: Pulumi.yaml's typed `config:` block has no object type, so they are documented only. */
 export const UNTYPED_KEYS = ["streamOverrides"] as const;
 
+/**
+ * Sizes become plain byte counts in nats.conf and Kubernetes objects: above 2^53 bytes (8 PiB) a JavaScript number
+ * no longer holds them exactly, and past 2^63-1 nats-server refuses the integer ("out of the range").
+ */
+const MAX_SIZE_HELP = "at most 8PiB (2^53 bytes)";
+
 const size = (what: string) =>
-  z.string().refine((v) => parseSize(v) !== undefined, { message: `${what} must be ${SIZE_HELP}` });
+  z.string().superRefine((v, ctx) => {
+    const problem = sizeProblem(v);
+    if (problem === "syntax") ctx.addIssue({ code: "custom", message: `${what} must be ${SIZE_HELP}` });
+    else if (problem === "too large") ctx.addIssue({ code: "custom", message: `too large: ${what} must be ${MAX_SIZE_HELP}` });
+  });
 
 // Values that land in a Kubernetes object (PVC size, container memory) must be spelled as Kubernetes spells
 // quantities: the loose size syntax would render and then have the StatefulSet rejected by the API server.
 const quantity = z.string().superRefine((v, ctx) => {
-  if (isKubernetesByteQuantity(v)) return;
+  if (isKubernetesByteQuantity(v)) {
+    if (parseSize(v) === undefined) ctx.addIssue({ code: "custom", message: `too large: must be ${MAX_SIZE_HELP} (no volume or node has more)` });
+    return;
+  }
   const spelling = kubernetesQuantitySpelling(v);
   ctx.addIssue({
     code: "custom",
@@ -74,9 +88,18 @@ const quantity = z.string().superRefine((v, ctx) => {
 
 // CPU amounts go into the same container resources; Kubernetes takes more spellings than bytes (m, exponents) and
 // some that no node can schedule (a binary suffix, mega): lib/kubernetesQuantity.ts says which and why.
+/** More cores than any node offers: the scheduler would leave every pod Pending. */
+export const MAX_CPU_CORES = 1024;
+
 const cpu = z.string().superRefine((v, ctx) => {
   const problem = cpuQuantityProblem(v);
-  if (!problem) return;
+  if (!problem) {
+    const q = cpuQuantity(v);
+    if (q && compareQuantities(q, cpuQuantity(String(MAX_CPU_CORES))!) > 0) {
+      ctx.addIssue({ code: "custom", message: `more than ${MAX_CPU_CORES} cores, which no node has (the pods would stay Pending). Allowed: ${CPU_QUANTITY_HELP}` });
+    }
+    return;
+  }
   ctx.addIssue({
     code: "custom",
     message: `${problem.reason}${problem.spelling ? `; write "${problem.spelling}"` : ""}. Allowed: ${CPU_QUANTITY_HELP}`,
@@ -102,7 +125,26 @@ const labelPair = z
     message: 'must be "key=value" with a valid Kubernetes label key and value',
   });
 
-const durationString = z.string().regex(/^(\d+(ms|s|m|h))+$/, { message: 'must be a duration such as "30s" or "2m"' });
+/**
+ * A Go duration (what nats-server reads) between `min` and `max`: "1m30s", "500ms"; no days, which Go does not read.
+ */
+const durationBetween = (min: string, max: string, why: string) => {
+  const [lo, hi] = [parseDuration(min)!, parseDuration(max)!];
+  return z.string().superRefine((v, ctx) => {
+    const nanos = /^(\d+(ms|s|m|h))+$/.test(v) ? parseDuration(v) : undefined;
+    if (nanos === undefined) ctx.addIssue({ code: "custom", message: `must be a duration from ${min} to ${max} such as "30s", "2m" or "1m30s"` });
+    else if (nanos < lo || nanos > hi) ctx.addIssue({ code: "custom", message: `must be from ${min} to ${max} (${why}); it is ${formatDuration(nanos)}` });
+  });
+};
+
+/** A runbook link that a browser opens: an http(s) URL or a path relative to where the alerts are read. */
+const runbookUrl = z.string().superRefine((v, ctx) => {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(v)?.[1]?.toLowerCase();
+  if (/[\s#]/.test(v)) ctx.addIssue({ code: "custom", message: "must be a URL without spaces or '#' (alerts append #runbook-<alert>)" });
+  else if (scheme !== undefined && scheme !== "http" && scheme !== "https") {
+    ctx.addIssue({ code: "custom", message: `must be an http(s) URL or a relative path, not a ${scheme}: link (it lands in alert annotations and dashboard links)` });
+  } else if (scheme !== undefined && !/^https?:\/\/[^/]+/i.test(v)) ctx.addIssue({ code: "custom", message: "must name a host after http(s)://" });
+});
 
 /** Every plain (non-secret) key, its type and its default: the source of the Pulumi.yaml `config:` block. */
 export const stackConfigSchema = z
@@ -130,12 +172,13 @@ export const stackConfigSchema = z
     requireHostSpread: z.boolean().default(true),
     zoneSpread: z.boolean().default(false),
     protect: z.boolean().default(false),
-    lameDuckDuration: durationString.default("30s"),
+    // nats-server refuses less than 30 s at start (every server exits); each pod's stop waits this long.
+    lameDuckDuration: durationBetween("30s", "1h", "nats-server refuses less than 30s; a pod's stop waits this long").default("30s"),
     prometheusOperator: z.boolean().default(true),
     grafanaNamespace: k8sName.default("monitoring"),
     podMonitorLabels: z.array(labelPair).default(["release=kube-prometheus-stack"]),
     // Alerts link to `<runbookBaseUrl>#runbook-<alert>`: the README's runbook sections.
-    runbookBaseUrl: z.string().regex(/^[^\s#]+$/, { message: "must be a URL without spaces or '#'" }).default("README.md"),
+    runbookBaseUrl: runbookUrl.default("README.md"),
     // TLS for clients and routes: certificates from cert-manager (Issuer/Certificate objects), or a
     // kubernetes.io/tls Secret with ca.crt that the operator provides (clusters without cert-manager).
     tls: z.enum(["off", "cert-manager", "secret"]).default("off"),
@@ -154,7 +197,7 @@ export const stackConfigSchema = z
     // rolling reload would otherwise split old from new servers (README "Route password rotation").
     routePasswordRotation: z.boolean().default(false),
     // Read by the stream provider in configure() (streams/provider/settings.ts): the time budget of one operation.
-    natsTimeout: z.string().regex(/^\d+(ms|s|m)$/, { message: 'must be a duration such as "20s" or "2m"' }).default("20s"),
+    natsTimeout: durationBetween("1s", "10m", "the time budget of one stream operation, retries included").default("20s"),
   })
   .strict();
 
@@ -181,10 +224,32 @@ export const SERVER_MEMORY_OVERHEAD = 512 * 2 ** 20;
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
-    // One problem is one line; several are one line each under a header.
-    super(problems.length === 1 ? `invalid stack config: ${problems[0]}` : `invalid stack config:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    // One line, whatever the count: one problem per key, each naming the key, the value and what is allowed.
+    super(problems.length === 1 ? `invalid stack config: ${problems[0]}` : `invalid stack config (${problems.length} problems): ${problems.join("; ")}`);
     this.name = "ConfigError";
   }
+}
+
+/**
+ * What the stream provider needs to log in, when `natsUrl` says it manages streams: the provisioner's credential
+ * of the authentication mode, from stack config (a generated one lives only in state, which the provider cannot
+ * read). The one copy of this guidance: the program, the CLI and the provider all refuse through it.
+ */
+export function provisionerCredentialKey(mode: Authentication): SecretKey {
+  return mode === "nkey" ? "provisionerSeed" : "provisionerPassword";
+}
+
+export function provisionerCredentialMissing(mode: Authentication): string {
+  const key = provisionerCredentialKey(mode);
+  const set =
+    key === "provisionerSeed"
+      ? `\`nats auth nkey gen user > provisioner.seed && pulumi config set --secret ${PROJECT}:provisionerSeed "$(cat provisioner.seed)" && rm provisioner.seed\``
+      : `\`pulumi config set --secret ${PROJECT}:provisionerPassword "$(openssl rand -hex 24)"\``;
+  return (
+    `${PROJECT}:${key} is not set, but ${PROJECT}:natsUrl is, so \`pulumi up\` manages streams as fluo-provisioner` +
+    `${mode === "nkey" ? ` with its NKEY seed (${PROJECT}:authentication = "nkey")` : " with its password"}, which the stream ` +
+    `provider reads from the stack config (a generated one lives only in state, where it cannot see it): set it with ${set}`
+  );
 }
 
 const show = (value: unknown): string => (value === undefined ? "(unset)" : JSON.stringify(value));
@@ -231,8 +296,12 @@ export function parseStackConfig(stack: string, raw: Readonly<Record<string, unk
   }
   const parsed = stackConfigSchema.safeParse(plain);
   if (!parsed.success) {
+    const seen = new Set<string>();
     for (const issue of parsed.error.issues) {
       const key = issue.path.map(String).join(".");
+      // One problem per key: a value that breaks two rules is one mistake.
+      if (seen.has(key)) continue;
+      seen.add(key);
       const top = String(issue.path[0] ?? "");
       problems.push(`${PROJECT}:${key} = ${show(raw[top] === undefined ? undefined : plain[top])}: ${issue.message}`);
     }
@@ -247,7 +316,8 @@ export function parseStackConfig(stack: string, raw: Readonly<Record<string, unk
     memoryRequest: parseSize(c.memoryRequest)!,
     memoryLimit: parseSize(c.memoryLimit)!,
   };
-  problems.push(...crossFieldProblems(c, bytes), ...seedProblems(c, raw), ...unusedPasswordProblems(c, raw));
+  problems.push(...crossFieldProblems(c, bytes), ...seedProblems(c, raw), ...unusedPasswordProblems(c, raw), ...saltKeyProblems(c, raw));
+  if (c.natsUrl !== undefined && raw[provisionerCredentialKey(c.authentication)] === undefined) problems.push(provisionerCredentialMissing(c.authentication));
   if (c.renderYamlToDirectory !== undefined && raw.kubeconfig !== undefined) {
     // The provider refuses the pair ("kubeconfig" arg is not compatible with "renderYamlToDirectory" arg).
     problems.push(
@@ -293,6 +363,21 @@ function unusedPasswordProblems(c: ParsedKeys, raw: Readonly<Record<string, unkn
   return [
     `${names} ${left.length === 1 ? "is" : "are"} set, but ${PROJECT}:authentication = "${c.authentication}" logs in with NKEYs only ` +
       `(routePassword stays): remove ${left.length === 1 ? "it" : "them"} (${left.map((k) => `\`pulumi config rm ${k}\``).join(", ")})`,
+  ];
+}
+
+/**
+ * The bcrypt salts' key (infra/passwordHash.ts) must be SALT_KEY_BYTES random bytes in base64: a short key makes
+ * every salt guessable. Checked where it is readable (plain text in a file, decrypted from the engine).
+ */
+function saltKeyProblems(c: ParsedKeys, raw: Readonly<Record<string, unknown>>): string[] {
+  const value = raw.bcryptSaltKey;
+  if (typeof value !== "string" || !usesPasswords(c.authentication)) return [];
+  const bytes = /^[A-Za-z0-9+/]+={0,2}$/.test(value.trim()) ? Buffer.from(value.trim(), "base64").length : 0;
+  if (bytes === SALT_KEY_BYTES) return [];
+  return [
+    `${PROJECT}:bcryptSaltKey (value not shown: a secret) is ${bytes === 0 ? "not base64" : `${bytes} bytes`}: it must be ` +
+      `${SALT_KEY_BYTES} random bytes in base64 (\`pulumi config set --secret ${PROJECT}:bcryptSaltKey "$(openssl rand -base64 ${SALT_KEY_BYTES})"\`)`,
   ];
 }
 

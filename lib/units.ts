@@ -30,14 +30,25 @@ const SIZE_UNITS: Readonly<Record<string, number>> = {
 
 export const SIZE_HELP = 'a size such as "512MiB", "10GiB", "1GB" or "12Gi" (binary: KiB/MiB/GiB or Ki/Mi/Gi; decimal: KB/MB/GB)';
 
-/** Bytes for a size string, or undefined when it is not one. */
+/** Bytes for a size string, or undefined when it is not one or is too large to hold exactly (above 2^53). */
 export function parseSize(text: string): number | undefined {
+  const problem = sizeProblem(text);
+  return problem === undefined ? sizeBytes(text) : undefined;
+}
+
+function sizeBytes(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$/.exec(text)!;
+  return Math.round(Number(match[1]) * SIZE_UNITS[match[2]]);
+}
+
+/**
+ * Why `text` is not a size: "syntax" (not a number with a known unit), "too large" (above 2^53 bytes, 8 PiB, where
+ * a JavaScript number stops holding byte counts exactly; nats-server refuses integers past 2^63-1 anyway).
+ */
+export function sizeProblem(text: string): "syntax" | "too large" | undefined {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$/.exec(text);
-  if (!match) return undefined;
-  const factor = SIZE_UNITS[match[2]];
-  if (factor === undefined) return undefined;
-  const bytes = Number(match[1]) * factor;
-  return Number.isSafeInteger(Math.round(bytes)) ? Math.round(bytes) : undefined;
+  if (!match || SIZE_UNITS[match[2]] === undefined) return "syntax";
+  return Number.isSafeInteger(sizeBytes(text)) ? undefined : "too large";
 }
 
 /** The shortest exact binary spelling of a byte count ("10GiB", "1536MiB", "100B"). */

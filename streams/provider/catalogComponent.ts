@@ -2,7 +2,7 @@
 // once the NATS StatefulSet is ready, managed over `fluo-queue:natsUrl` as fluo-provisioner.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../../infra/stackConfig";
+import { provisionerCredentialKey, type StackConfig } from "../../infra/stackConfig";
 import type { Catalog } from "../spec";
 import { consumerId, consumerInputs } from "./consumer";
 import { streamInputs } from "./stream";
@@ -13,24 +13,7 @@ export interface StreamCatalogArgs {
   readonly catalog: Catalog;
   /** Streams wait for it (the NATS StatefulSet: Pulumi waits for its pods to be ready). */
   readonly cluster: pulumi.Resource;
-  /**
-   * Whether the provisioner's credential is in stack config (`provisionerSeed` with authentication nkey,
-   * `provisionerPassword` otherwise): the provider can only log in with a configured one.
-   */
-  readonly provisionerCredentialSet: boolean;
 }
-
-export const STREAMS_NEED_PASSWORD =
-  "fluo-queue:natsUrl is set, so `pulumi up` manages streams as fluo-provisioner, but " +
-  "fluo-queue:provisionerPassword is not set. The stream provider reads its credentials from the stack config " +
-  "(a generated password lives only in state, where the provider cannot see it). Set one: " +
-  "`pulumi config set --secret fluo-queue:provisionerPassword \"$(openssl rand -hex 24)\"`";
-
-export const STREAMS_NEED_SEED =
-  "fluo-queue:natsUrl is set, so `pulumi up` manages streams as fluo-provisioner, and fluo-queue:authentication " +
-  "is nkey, but fluo-queue:provisionerSeed is not set. The stream provider reads its credentials from the stack " +
-  "config (a generated seed lives only in state, where the provider cannot see it). Set one: " +
-  "`nats auth nkey gen user > provisioner.seed && pulumi config set --secret fluo-queue:provisionerSeed \"$(cat provisioner.seed)\" && rm provisioner.seed`";
 
 export class StreamCatalog extends pulumi.ComponentResource {
   public readonly streams: Readonly<Record<string, Stream>>;
@@ -40,7 +23,7 @@ export class StreamCatalog extends pulumi.ComponentResource {
   constructor(name: string, args: StreamCatalogArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fluo-queue:streams:Catalog", name, {}, opts);
     if (!args.config.natsUrl) throw new Error("StreamCatalog needs fluo-queue:natsUrl");
-    if (!args.provisionerCredentialSet) throw new Error(args.config.authentication === "nkey" ? STREAMS_NEED_SEED : STREAMS_NEED_PASSWORD);
+    // The provisioner's credential is in stack config: parseStackConfig refuses natsUrl without it.
 
     const streams: Record<string, Stream> = {};
     for (const spec of args.catalog.streams) {
@@ -78,7 +61,7 @@ export function managedStreamCatalog(name: string, args: StreamCatalogArgs): Str
       `NATS reachable (e.g. \`kubectl -n ${args.config.namespace} port-forward svc/nats 4222:4222\`) and run` +
       " `pulumi config set fluo-queue:natsUrl " +
       "nats://127.0.0.1:4222` plus `pulumi config set --secret " +
-      `fluo-queue:${args.config.authentication === "nkey" ? "provisionerSeed <seed>" : "provisionerPassword <password>"}\` (README: Reaching NATS from pulumi up).`,
+      `fluo-queue:${provisionerCredentialKey(args.config.authentication)} <${args.config.authentication === "nkey" ? "seed" : "password"}>\` (README: Reaching NATS from pulumi up).`,
   );
   return undefined;
 }

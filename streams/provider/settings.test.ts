@@ -10,8 +10,8 @@ const config = (values: Record<string, string>) => ({ get: (k: string) => values
 const URL = { "fluo-queue:natsUrl": "nats://a:4222" };
 
 describe("provider login", () => {
-  it("with authentication nkey uses provisionerSeed and no password, even when one is set", () => {
-    const s = settingsFromConfig(config({ ...URL, "fluo-queue:authentication": "nkey", "fluo-queue:provisionerSeed": `${SEED}\n`, "fluo-queue:provisionerPassword": "pw" }));
+  it("with authentication nkey uses provisionerSeed and no password", () => {
+    const s = settingsFromConfig(config({ ...URL, "fluo-queue:authentication": "nkey", "fluo-queue:provisionerSeed": `${SEED}\n` }));
     expect(s.connection).toEqual({ servers: ["nats://a:4222"], user: "fluo-provisioner", inboxPrefix: "_INBOX_FLUO_PROVISIONER", seed: SEED });
     const options = loginOptions(s.connection);
     expect(options.user).toBeUndefined();
@@ -19,15 +19,23 @@ describe("provider login", () => {
     expect(typeof options.authenticator).toBe("function");
   });
 
-  it("a missing seed under nkey says which key to set and how to make one", () => {
-    expect(() => settingsFromConfig(config({ ...URL, "fluo-queue:authentication": "nkey", "fluo-queue:provisionerPassword": "pw" }))).toThrow(
-      /^fluo-queue:provisionerSeed is not set: with fluo-queue:authentication nkey the stream provider logs in as fluo-provisioner with its NKEY seed \(`nats auth nkey gen user > p\.seed && pulumi config set --secret fluo-queue:provisionerSeed "\$\(cat p\.seed\)" && rm p\.seed`\)$/,
+  it("a missing seed under nkey is the stack config's own one line, saying which key to set and how to make one", () => {
+    expect(() => settingsFromConfig(config({ ...URL, "fluo-queue:authentication": "nkey" }))).toThrow(
+      /^invalid stack config: fluo-queue:provisionerSeed is not set, but fluo-queue:natsUrl is, .* set it with `nats auth nkey gen user > provisioner\.seed && pulumi config set --secret fluo-queue:provisionerSeed "\$\(cat provisioner\.seed\)" && rm provisioner\.seed`$/,
     );
+  });
+
+  it("reads natsTimeout with the stack config's rules: what the program accepts, the provider accepts", () => {
+    const at = (natsTimeout: string) => settingsFromConfig(config({ ...URL, "fluo-queue:provisionerPassword": "pw", "fluo-queue:natsTimeout": natsTimeout })).timeoutMs;
+    expect(at("1m30s")).toBe(90_000);
+    expect(at("1500ms")).toBe(1_500);
+    expect(() => at("500ms")).toThrow(/^invalid stack config: fluo-queue:natsTimeout = "500ms": must be from 1s to 10m/);
+    expect(() => at("11m")).toThrow(/fluo-queue:natsTimeout = "11m"/);
   });
 
   it("password and password+nkey (the default too) log in with the password", () => {
     for (const mode of [undefined, "password", "password+nkey"]) {
-      const values = { ...URL, "fluo-queue:provisionerPassword": "pw", "fluo-queue:provisionerSeed": SEED, ...(mode ? { "fluo-queue:authentication": mode } : {}) };
+      const values = { ...URL, "fluo-queue:provisionerPassword": "pw", ...(mode === "password+nkey" ? { "fluo-queue:provisionerSeed": SEED } : {}), ...(mode ? { "fluo-queue:authentication": mode } : {}) };
       const s = settingsFromConfig(config(values));
       expect(s.connection, mode).toMatchObject({ user: "fluo-provisioner", password: "pw" });
       expect("seed" in s.connection, mode).toBe(false);

@@ -6,11 +6,13 @@
 // - inputs are the readable, normalised spec; outputs are every input plus `created`, nothing that moves
 //   (message counts would make every refresh report drift);
 // - diff/update get the OLD OUTPUTS; diff compares only the managed fields, after normalising;
-// - no secret is captured: connection settings arrive through configure() from the stack config;
-// - nothing here may hold a zod schema or a class instance at module level (the closure is serialized).
+// - no secret is captured: connection settings arrive through configure() from the stack config.
 
 import type * as pulumi from "@pulumi/pulumi";
 import { isNatsUnavailable, setRetryTotal, type ConnectionSettings } from "./client";
+import { parseStackConfig, PROJECT, provisionerCredentialKey, SECRET_KEYS, stackConfigSchema } from "../../infra/stackConfig";
+import { inboxPrefixOf, type UserName } from "../../infra/users";
+import { parseDuration } from "../../lib/units";
 
 /** What the provider needs besides the resource's inputs; built from stack config in configure(). */
 export interface ProviderSettings {
@@ -134,9 +136,8 @@ export function unmanagedMismatch(kind: string, name: string, settings: Provider
 }
 
 
-/** Reply prefix of fluo-provisioner (infra/users.ts): a literal, so the serialized provider needs no import. */
-export const PROVISIONER_USER = "fluo-provisioner";
-export const PROVISIONER_INBOX = "_INBOX_FLUO_PROVISIONER";
+export const PROVISIONER_USER: UserName = "fluo-provisioner";
+export const PROVISIONER_INBOX = inboxPrefixOf(PROVISIONER_USER);
 
 /** Stack config as configure() sees it: raw strings by `<project>:<key>`. */
 export interface RawConfig {
@@ -144,59 +145,27 @@ export interface RawConfig {
 }
 
 /**
- * How fluo-provisioner logs in: with its NKEY seed when `fluo-queue:authentication` is nkey (nats.conf then has
- * no password for it), with its password otherwise (password+nkey keeps both logins; the password serves here).
- * Both come from stack config: a generated credential lives only in state, which the provider cannot read.
+ * Provider settings from the stack config, validated by the same parser as the program's (infra/stackConfig.ts),
+ * so a value the program accepts is one the provider accepts. A problem fails the first operation with its line.
+ * The provisioner logs in with its NKEY seed under authentication nkey (nats.conf then has no password for it),
+ * with its password otherwise (password+nkey keeps both logins; the password serves here).
  */
-function provisionerLogin(config: RawConfig): { readonly password: string } | { readonly seed: string } {
-  const mode = config.get("fluo-queue:authentication") ?? "password";
-  if (mode === "nkey") {
-    const seed = config.get("fluo-queue:provisionerSeed")?.trim();
-    if (!seed) {
-      throw new Error(
-        "fluo-queue:provisionerSeed is not set: with fluo-queue:authentication nkey the stream provider logs in as " +
-          "fluo-provisioner with its NKEY seed (`nats auth nkey gen user > p.seed && pulumi config set --secret " +
-          'fluo-queue:provisionerSeed "$(cat p.seed)" && rm p.seed`)',
-      );
-    }
-    return { seed };
-  }
-  const password = config.get("fluo-queue:provisionerPassword");
-  if (!password) {
-    throw new Error(
-      "fluo-queue:provisionerPassword is not set: the stream provider logs in as fluo-provisioner with it " +
-        "(`pulumi config set --secret fluo-queue:provisionerPassword <password>`)",
-    );
-  }
-  return { password };
-}
-
-/** Provider settings from the stack config; a missing key fails with the command that sets it. */
 export function settingsFromConfig(config: RawConfig): ProviderSettings {
-  const url = config.get("fluo-queue:natsUrl");
-  if (!url) {
-    throw new Error("fluo-queue:natsUrl is not set: streams are managed over a NATS URL (`pulumi config set fluo-queue:natsUrl nats://127.0.0.1:4222`)");
+  const raw: Record<string, string> = {};
+  for (const key of [...Object.keys(stackConfigSchema.shape), ...SECRET_KEYS]) {
+    const value = config.get(`${PROJECT}:${key}`);
+    if (value !== undefined) raw[key] = value;
   }
-  const login = provisionerLogin(config);
-  let allowDestroy: string[] = [];
-  const raw = config.get("fluo-queue:allowDestroy");
-  if (raw) {
-    const parsed: unknown = JSON.parse(raw);
-    if (!Array.isArray(parsed) || parsed.some((s) => typeof s !== "string")) {
-      throw new Error(`fluo-queue:allowDestroy = ${raw}: must be a list of stream names`);
-    }
-    allowDestroy = parsed as string[];
+  const c = parseStackConfig("", raw);
+  if (!c.natsUrl) {
+    throw new Error(`${PROJECT}:natsUrl is not set: streams are managed over a NATS URL (\`pulumi config set ${PROJECT}:natsUrl nats://127.0.0.1:4222\`)`);
   }
-  const timeout = config.get("fluo-queue:natsTimeout") ?? "20s";
-  const match = /^(\d+)(ms|s|m)$/.exec(timeout);
-  const timeoutMs = match ? Number(match[1]) * { ms: 1, s: 1_000, m: 60_000 }[match[2] as "ms" | "s" | "m"] : NaN;
-  if (!(timeoutMs >= 1_000 && timeoutMs <= 600_000)) {
-    throw new Error(`fluo-queue:natsTimeout = ${JSON.stringify(timeout)}: must be a duration from 1s to 10m, e.g. 20s or 2m`);
-  }
+  const credential = raw[provisionerCredentialKey(c.authentication)];
+  const login = provisionerCredentialKey(c.authentication) === "provisionerSeed" ? { seed: credential.trim() } : { password: credential };
   return {
-    connection: { servers: url.split(","), user: PROVISIONER_USER, inboxPrefix: PROVISIONER_INBOX, ...login },
-    allowDestroy,
-    timeoutMs,
+    connection: { servers: c.natsUrl.split(","), user: PROVISIONER_USER, inboxPrefix: PROVISIONER_INBOX, ...login },
+    allowDestroy: c.allowDestroy,
+    timeoutMs: Number(parseDuration(c.natsTimeout)) / 1e6,
   };
 }
 
