@@ -10,7 +10,8 @@ import { passwordHashes } from "../../infra/passwordHash";
 import { userGrants } from "../../infra/userGrants";
 import { grant } from "../../infra/permissions";
 import { parseStackConfig } from "../../infra/stackConfig";
-import { userSpecs, type UserName } from "../../infra/users";
+import { IDENTITY_ACCOUNTS, STREAM_ACCOUNT, userSpecs, type UserName } from "../../infra/users";
+import type { NatsConfInput } from "../../infra/natsConfig";
 import { LocalCluster } from "../../local/localCluster";
 import type { PasswordConnection } from "./client";
 import { ADMIN_TIMEOUT_MS } from "../../test/natsProbe.testkit";
@@ -55,6 +56,21 @@ async function waitForPlacement(provisioner: PasswordConnection, timeoutMs = 30_
   }
 }
 
+/**
+ * The advisories are published in the stream account, and a subscribe right reaches only the subscriber's own
+ * account: the test publisher's account imports them as a stream (test clusters only; nothing renders this).
+ */
+function withAdvisoriesFor(account: string): (input: NatsConfInput) => NatsConfInput {
+  return (input) => ({
+    ...input,
+    accounts: input.accounts.map((a) => {
+      if (a.name === STREAM_ACCOUNT) return { ...a, exports: [...(a.exports ?? []), { kind: "stream" as const, subject: API_ADVISORIES, importers: [account] }] };
+      if (a.name === account) return { ...a, imports: [...(a.imports ?? []), { kind: "stream" as const, account: STREAM_ACCOUNT, subject: API_ADVISORIES }] };
+      return a;
+    }),
+  });
+}
+
 export async function startProvisioningCluster(replicas: 1 | 3 = 3): Promise<ProvisioningCluster> {
   const passwords = Object.fromEntries(userSpecs().map((u) => [u.name, `pw-${u.name}-${Math.random().toString(36).slice(2)}`])) as Record<UserName, string>;
   const stateDir = mkdtempSync(join(tmpdir(), "fluo-streams-"));
@@ -68,6 +84,7 @@ export async function startProvisioningCluster(replicas: 1 | 3 = 3): Promise<Pro
     stateDir,
     // File store large enough for the real catalog's reservations (max_bytes is reserved up front, not written).
     limits: { maxMemoryStore: 256 * 2 ** 20, maxFileStore: 16 * 2 ** 30 },
+    adjustConfig: withAdvisoriesFor(IDENTITY_ACCOUNTS["fluo-bff"]),
   });
   const settings = (name: UserName): PasswordConnection => ({
     servers: cluster.servers,
