@@ -63,7 +63,7 @@ describe("stack config", () => {
     ["request above limit", { memoryRequest: "4Gi", memoryLimit: "2Gi" }, /fluo-queue:memoryRequest = "4Gi": must not exceed memoryLimit/],
     ["floating image tag", { natsImage: "nats:latest" }, /fluo-queue:natsImage = "nats:latest": must pin a version/],
     ["image without tag", { exporterImage: "natsio/prometheus-nats-exporter" }, /fluo-queue:exporterImage.*<repository>:<tag>/],
-    ["unknown key (typo)", { replica: 3 }, /fluo-queue:replica: unknown key\. Known keys: .*replicas/],
+    ["unknown key (typo)", { replica: 3 }, /fluo-queue:replica = 3: unknown key \(did you mean fluo-queue:replicas\?\)\. Known keys: .*replicas/],
     ["bad namespace name", { namespace: "Fluo_Queue" }, /fluo-queue:namespace = "Fluo_Queue": must be a DNS-1123 label/],
     ["client namespace list not a list", { clientNamespaces: "fluo" }, /fluo-queue:clientNamespaces/],
     ["prod without protection", { environment: "prod", protect: false }, /fluo-queue:protect = false: prod must protect/],
@@ -123,7 +123,7 @@ describe("stack config", () => {
     const message = problemsOf({ replicas: 2, natsImage: "nats:latest", bogus: 1 });
     expect(message).toMatch(/fluo-queue:replicas/);
     expect(message).toMatch(/fluo-queue:natsImage/);
-    expect(message).toMatch(/fluo-queue:bogus: unknown key/);
+    expect(message).toMatch(/fluo-queue:bogus = 1: unknown key/);
   });
 
   it("ignores secret keys (read by the program as Pulumi secrets), not rejecting them as unknown", () => {
@@ -222,7 +222,7 @@ describe("stack config", () => {
   it("takes a CPU amount written as a YAML number (cpuLimit: 2) as the string Pulumi would pass", () => {
     const c = parseStackConfig("test", { cpuRequest: 0.25, cpuLimit: 2 });
     expect([c.cpuRequest, c.cpuLimit]).toEqual(["0.25", "2"]);
-    expect(problemsOf({ cpuRequest: -1 })).toContain('fluo-queue:cpuRequest = "-1": must not be negative');
+    expect(problemsOf({ cpuRequest: -1 })).toContain('fluo-queue:cpuRequest = -1: must not be negative');
   });
 
   it("refuses a CPU request above the CPU limit (the API server rejects the StatefulSet), comparing in cores", () => {

@@ -254,6 +254,25 @@ export function provisionerCredentialMissing(mode: Authentication): string {
 
 const show = (value: unknown): string => (value === undefined ? "(unset)" : JSON.stringify(value));
 
+/** The known key a typo most likely meant: the same letters ignoring case, or one edit away. */
+function closestKey(key: string): string | undefined {
+  const known = [...Object.keys(stackConfigSchema.shape), ...SECRET_KEYS];
+  const distance = (a: string, b: string): number => {
+    const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+      let prev = row[0];
+      row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const next = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+        prev = row[j];
+        row[j] = next;
+      }
+    }
+    return row[b.length];
+  };
+  return known.find((k) => k.toLowerCase() === key.toLowerCase()) ?? known.find((k) => distance(k, key) <= 2);
+}
+
 /**
  * Coerce a raw Pulumi config value (always a string in the engine, typed in a YAML file) to what the schema
  * expects: Pulumi stores `replicas: 3` as "3" and arrays/objects as JSON text; and a YAML number or boolean for a
@@ -289,7 +308,8 @@ export function parseStackConfig(stack: string, raw: Readonly<Record<string, unk
     if ((SECRET_KEYS as readonly string[]).includes(key)) continue;
     if (!(key in stackConfigSchema.shape)) {
       const known = [...Object.keys(stackConfigSchema.shape), ...SECRET_KEYS].sort().join(", ");
-      problems.push(`${PROJECT}:${key}: unknown key. Known keys: ${known}`);
+      const near = closestKey(key);
+      problems.push(`${PROJECT}:${key} = ${show(value)}: unknown key${near ? ` (did you mean ${PROJECT}:${near}?)` : ""}. Known keys: ${known}`);
       continue;
     }
     plain[key] = coerce(key, value);
@@ -303,7 +323,8 @@ export function parseStackConfig(stack: string, raw: Readonly<Record<string, unk
       if (seen.has(key)) continue;
       seen.add(key);
       const top = String(issue.path[0] ?? "");
-      problems.push(`${PROJECT}:${key} = ${show(raw[top] === undefined ? undefined : plain[top])}: ${issue.message}`);
+      // The value as written (a string the coercion read as JSON, "1e3", is shown as "1e3", not 1000).
+      problems.push(`${PROJECT}:${key} = ${show(raw[top] === undefined ? undefined : issue.path.length > 1 ? plain[top] : raw[top])}: ${issue.message}`);
     }
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
@@ -403,7 +424,8 @@ function crossFieldProblems(c: ParsedKeys, b: StackConfig["bytes"]): string[] {
         `OOM-killed; raise memoryLimit to at least ${Math.ceil(neededMemory / 2 ** 20)}Mi or lower maxMemoryStore`,
     );
   }
-  if (b.memoryRequest > b.memoryLimit) {
+  // Only one line per mistake: a memoryLimit already too small says so once, not also against the request.
+  if (b.memoryRequest > b.memoryLimit && b.memoryLimit >= neededMemory) {
     problems.push(
       `${PROJECT}:memoryRequest = "${c.memoryRequest}": must not exceed memoryLimit "${c.memoryLimit}"`,
     );
@@ -413,7 +435,7 @@ function crossFieldProblems(c: ParsedKeys, b: StackConfig["bytes"]): string[] {
   if (cpuRequest && cpuLimit && compareQuantities(cpuRequest, cpuLimit) > 0) {
     problems.push(`${PROJECT}:cpuRequest = "${c.cpuRequest}": must not exceed cpuLimit "${c.cpuLimit}" (the API server rejects the StatefulSet)`);
   }
-  if (b.maxFileStore <= 0) problems.push(`${PROJECT}:maxFileStore: must be above zero`);
+  if (b.maxFileStore <= 0) problems.push(`${PROJECT}:maxFileStore = ${show(c.maxFileStore)}: must be above zero (JetStream stores streams on file)`);
   if (c.environment === "prod" && c.replicas !== 3 && c.replicas !== 5) {
     problems.push(`${PROJECT}:replicas = ${c.replicas}: prod needs 3 or 5 servers so a stream survives a node loss`);
   }
