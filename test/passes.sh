@@ -13,6 +13,7 @@ PREVIOUS_PASS_FILES=(
   infra/cluster.live.test.ts
   infra/injection.live.test.ts
   infra/security.live.test.ts
+  infra/serverAcceptance.live.test.ts
   streams/permissions.live.test.ts
   streams/provider/guards.live.test.ts
   streams/provider/provider.live.test.ts
