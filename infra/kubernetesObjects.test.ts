@@ -9,8 +9,8 @@ import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPol
 import { REDACTED_HASHES } from "./passwordHash";
 import { renderCluster } from "./renderCluster";
 import { userGrants } from "./userGrants";
-import { RESTART_CHECKSUM_ANNOTATION, type KubernetesObjects } from "./kubernetesObjects";
-import { parseStackConfig } from "./stackConfig";
+import { renderCertManagerObjects, RESTART_CHECKSUM_ANNOTATION, type KubernetesObjects } from "./kubernetesObjects";
+import { imageTagVersion, parseStackConfig } from "./stackConfig";
 import { readStackConfig } from "./stackFile";
 
 function objectsOf(raw: Record<string, unknown> = {}): KubernetesObjects {
@@ -54,7 +54,6 @@ describe("Kubernetes objects", () => {
     expect(headlessService.spec?.ports?.map((p) => [p.name, p.port])).toEqual([
       ["client", 4222],
       ["cluster", 6222],
-      ["monitor", 8222],
       ["metrics", 7777],
     ]);
   });
@@ -130,16 +129,22 @@ describe("Kubernetes objects", () => {
     ]);
   });
 
-  it("PDB allows one pod down; NetworkPolicy limits each port to its peers", () => {
+  it("PDB allows one pod down; NetworkPolicy limits each port to its peers, the monitor port to nobody, egress to DNS and routes", () => {
     const { podDisruptionBudget, networkPolicy } = objectsOf({ clientNamespaces: ["fluo", "api"], monitoringNamespace: "observability" });
     expect(podDisruptionBudget.spec?.maxUnavailable).toBe(1);
+    expect(networkPolicy.spec!.policyTypes).toEqual(["Ingress", "Egress"]);
+    expect(networkPolicy.spec!.ingress!.flatMap((r) => r.ports!.map((p) => p.port))).not.toContain(8222);
+    const [dns, peers, ...more] = networkPolicy.spec!.egress!;
+    expect(more).toEqual([]);
+    expect(dns).toEqual({ ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] });
+    expect(peers).toEqual({ to: [{ podSelector: { matchLabels: networkPolicy.spec!.podSelector.matchLabels } }], ports: [{ protocol: "TCP", port: 6222 }] });
     const [clients, routes, monitoring] = networkPolicy.spec!.ingress!;
     const namespaces = (rule: typeof clients) => rule.from!.map((f) => f.namespaceSelector?.matchLabels?.["kubernetes.io/metadata.name"]);
     expect(clients.ports).toEqual([{ protocol: "TCP", port: 4222 }]);
     expect(namespaces(clients)).toEqual(["fluo-queue", "fluo", "api"]);
     expect(routes.ports).toEqual([{ protocol: "TCP", port: 6222 }]);
     expect(routes.from).toEqual([{ podSelector: { matchLabels: networkPolicy.spec!.podSelector.matchLabels } }]);
-    expect(monitoring.ports?.map((p) => p.port)).toEqual([8222, 7777]);
+    expect(monitoring.ports?.map((p) => p.port)).toEqual([7777]);
     expect(namespaces(monitoring)).toEqual(["observability"]);
   });
 
@@ -155,5 +160,41 @@ describe("Kubernetes objects", () => {
     expect(annotation({})).toMatch(/^[0-9a-f]{64}$/);
     expect(annotation({ maxMemoryStore: "512MiB" })).not.toBe(annotation({}));
     expect(annotation({ clientNamespaces: ["other"] })).toBe(annotation({}));
+  });
+});
+
+describe("cert-manager objects (tls: cert-manager)", () => {
+  const byKind = (raw: Record<string, unknown>) => renderCertManagerObjects(parseStackConfig("t", { tls: "cert-manager", ...raw }));
+
+  it("keep the CA and its key beside the servers by default, signed by a namespaced Issuer", () => {
+    const objects = byKind({});
+    expect(objects.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`)).toEqual([
+      "Issuer/fluo-queue/nats-selfsigned",
+      "Certificate/fluo-queue/nats-ca",
+      "Issuer/fluo-queue/nats-ca",
+      "Certificate/fluo-queue/nats-server",
+    ]);
+  });
+
+  it("with tlsCaNamespace, put the CA's key in cert-manager's namespace: the NATS namespace holds only the servers' certificate", () => {
+    const objects = byKind({ tlsCaNamespace: "cert-manager" });
+    expect(objects.map((o) => `${o.kind}/${o.metadata.namespace ?? "(cluster)"}/${o.metadata.name}`)).toEqual([
+      "Issuer/cert-manager/nats-selfsigned",
+      "Certificate/cert-manager/nats-ca",
+      "ClusterIssuer/(cluster)/fluo-queue-nats-ca",
+      "Certificate/fluo-queue/nats-server",
+    ]);
+    expect(objects[3].spec.issuerRef).toEqual({ name: "fluo-queue-nats-ca", kind: "ClusterIssuer", group: "cert-manager.io" });
+    expect(objects.filter((o) => o.metadata.namespace === "fluo-queue").map((o) => o.spec.secretName)).toEqual(["nats-tls"]);
+  });
+});
+
+describe("images", () => {
+  it("take a tag, a tag with its digest, or a digest; the tag's version is still read for the version check", () => {
+    const digest = `sha256:${"a".repeat(64)}`;
+    expect(parseStackConfig("t", { natsImage: `nats:2.15.3-alpine@${digest}` }).natsImage).toBe(`nats:2.15.3-alpine@${digest}`);
+    expect(imageTagVersion(`nats:2.15.3-alpine@${digest}`)).toBe("2.15.3");
+    expect(imageTagVersion(`nats@${digest}`)).toBeUndefined();
+    expect(parseStackConfig("t", { exporterImage: `natsio/prometheus-nats-exporter@${digest}` }).exporterImage).toContain(digest);
   });
 });

@@ -272,6 +272,18 @@ function statefulSet(input: ClusterRenderInput): KubernetesObjects["statefulSet"
   };
 }
 
+/** DNS, wherever the cluster serves it (kube-dns pods, a node-local cache on a link-local address). */
+export const DNS_PORTS = [
+  { protocol: "UDP", port: 53 },
+  { protocol: "TCP", port: 53 },
+] as const;
+
+/**
+ * Ingress: clients on the client port from the listed namespaces, routes between NATS pods, the exporter's metrics
+ * from the monitoring namespace. Nobody reaches the monitor port (8222, plain HTTP without authentication, with
+ * connections, users and subscriptions): the exporter reads it over localhost and the kubelet's probes are not
+ * subject to NetworkPolicy. Egress: DNS and the routes to the other NATS pods, nothing else (issue 19).
+ */
 function networkPolicy(config: StackConfig): INetworkPolicy {
   const nsSelector = (ns: string) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } });
   const natsPods = { podSelector: { matchLabels: { ...SELECTOR_LABELS } } };
@@ -282,20 +294,20 @@ function networkPolicy(config: StackConfig): INetworkPolicy {
     metadata: metadata(config, NAMES.networkPolicy),
     spec: {
       podSelector: { matchLabels: { ...SELECTOR_LABELS } },
-      policyTypes: ["Ingress"],
+      policyTypes: ["Ingress", "Egress"],
       ingress: [
         // Clients: only the namespaces listed in clientNamespaces (and this one, for `pulumi up` helpers).
         { from: clientNamespaces.map(nsSelector), ports: [{ protocol: "TCP", port: PORTS.client }] },
         // Routes: only between NATS pods.
         { from: [natsPods], ports: [{ protocol: "TCP", port: PORTS.cluster }] },
-        // Monitoring and metrics: only from the monitoring namespace (kubelet probes are not subject to policy).
-        {
-          from: [nsSelector(config.monitoringNamespace)],
-          ports: [
-            { protocol: "TCP", port: PORTS.monitor },
-            { protocol: "TCP", port: PORTS.metrics },
-          ],
-        },
+        // Metrics: only from the monitoring namespace.
+        { from: [nsSelector(config.monitoringNamespace)], ports: [{ protocol: "TCP", port: PORTS.metrics }] },
+      ],
+      egress: [
+        // Route names (nats-<i>.nats-headless...) resolve through the cluster's DNS; its address differs between
+        // clusters (a kube-dns Service, a node-local cache), so the port is the rule.
+        { ports: DNS_PORTS.map((p) => ({ ...p })) },
+        { to: [natsPods], ports: [{ protocol: "TCP", port: PORTS.cluster }] },
       ],
     },
   };
@@ -342,7 +354,7 @@ export function renderKubernetesObjects(input: ClusterRenderInput): KubernetesOb
         ports: [
           { name: "client", port: PORTS.client, targetPort: "client", appProtocol: "tcp" },
           { name: "cluster", port: PORTS.cluster, targetPort: "cluster", appProtocol: "tcp" },
-          { name: "monitor", port: PORTS.monitor, targetPort: "monitor", appProtocol: "http" },
+          // No monitor port: it is for the exporter (localhost) and the kubelet's probes only.
           { name: "metrics", port: PORTS.metrics, targetPort: "metrics", appProtocol: "http" },
         ],
       },
@@ -371,8 +383,9 @@ export function renderKubernetesObjects(input: ClusterRenderInput): KubernetesOb
 /** A cert-manager object (cert-manager.io/v1), as plain data. */
 export interface CertManagerObject {
   readonly apiVersion: "cert-manager.io/v1";
-  readonly kind: "Issuer" | "Certificate";
-  readonly metadata: { readonly name: string; readonly namespace: string; readonly labels: Record<string, string> };
+  readonly kind: "Issuer" | "ClusterIssuer" | "Certificate";
+  /** No namespace for a ClusterIssuer. */
+  readonly metadata: { readonly name: string; readonly namespace?: string; readonly labels: Record<string, string> };
   readonly spec: Record<string, unknown>;
 }
 
@@ -384,15 +397,26 @@ export interface CertManagerObject {
  */
 export function renderCertManagerObjects(config: StackConfig): CertManagerObject[] {
   if (config.tls !== "cert-manager") return [];
-  const meta = (name: string) => metadata(config, name);
-  const issuerRef = (name: string) => ({ name, kind: "Issuer", group: "cert-manager.io" });
   const ecdsa = { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" };
-  return [
-    { apiVersion: "cert-manager.io/v1", kind: "Issuer", metadata: meta(NAMES.selfSignedIssuer), spec: { selfSigned: {} } },
+  // The CA (its key in a Secret) lives beside the servers unless tlsCaNamespace moves it, with a ClusterIssuer
+  // (whose CA Secret cert-manager reads from its own namespace) signing the servers' certificate.
+  const caNamespace = config.tlsCaNamespace ?? config.namespace;
+  const caMeta = (name: string) => ({ ...metadata(config, name), namespace: caNamespace });
+  const caIssuer: CertManagerObject =
+    config.tlsCaNamespace === undefined
+      ? { apiVersion: "cert-manager.io/v1", kind: "Issuer", metadata: metadata(config, NAMES.caIssuer), spec: { ca: { secretName: NAMES.caCertificate } } }
+      : {
+          apiVersion: "cert-manager.io/v1",
+          kind: "ClusterIssuer",
+          metadata: { name: clusterIssuerName(config), labels: commonLabels(config) },
+          spec: { ca: { secretName: NAMES.caCertificate } },
+        };
+  const objects: CertManagerObject[] = [
+    { apiVersion: "cert-manager.io/v1", kind: "Issuer", metadata: caMeta(NAMES.selfSignedIssuer), spec: { selfSigned: {} } },
     {
       apiVersion: "cert-manager.io/v1",
       kind: "Certificate",
-      metadata: meta(NAMES.caCertificate),
+      metadata: caMeta(NAMES.caCertificate),
       spec: {
         isCA: true,
         commonName: `${config.clusterName} NATS CA`,
@@ -400,14 +424,14 @@ export function renderCertManagerObjects(config: StackConfig): CertManagerObject
         duration: "43800h",
         renewBefore: "8760h",
         privateKey: ecdsa,
-        issuerRef: issuerRef(NAMES.selfSignedIssuer),
+        issuerRef: { name: NAMES.selfSignedIssuer, kind: "Issuer", group: "cert-manager.io" },
       },
     },
-    { apiVersion: "cert-manager.io/v1", kind: "Issuer", metadata: meta(NAMES.caIssuer), spec: { ca: { secretName: NAMES.caCertificate } } },
+    caIssuer,
     {
       apiVersion: "cert-manager.io/v1",
       kind: "Certificate",
-      metadata: meta(NAMES.serverCertificate),
+      metadata: metadata(config, NAMES.serverCertificate),
       spec: {
         secretName: config.tlsSecretName,
         duration: "2160h",
@@ -416,8 +440,14 @@ export function renderCertManagerObjects(config: StackConfig): CertManagerObject
         ipAddresses: ["127.0.0.1"],
         usages: ["server auth", "client auth", "digital signature", "key encipherment"],
         privateKey: ecdsa,
-        issuerRef: issuerRef(NAMES.caIssuer),
+        issuerRef: { name: caIssuer.metadata.name, kind: caIssuer.kind, group: "cert-manager.io" },
       },
     },
   ];
+  return objects;
+}
+
+/** A ClusterIssuer is cluster-wide: its name carries the namespace, so two stacks in one cluster do not collide. */
+export function clusterIssuerName(config: StackConfig): string {
+  return `${config.namespace}-${NAMES.caIssuer}`;
 }

@@ -110,7 +110,7 @@ const cpu = z.string().superRefine((v, ctx) => {
 const image = z
   .string()
   .regex(/^[a-z0-9.\-/:_]+(:[A-Za-z0-9._-]+|@sha256:[a-f0-9]{64})$/, {
-    message: 'must be "<repository>:<tag>" or "<repository>@sha256:<digest>"',
+    message: 'must be "<repository>:<tag>", "<repository>:<tag>@sha256:<digest>" or "<repository>@sha256:<digest>"',
   })
   .refine((v) => !/:latest$/.test(v), { message: 'must pin a version: "latest" changes under you' });
 
@@ -183,6 +183,11 @@ export const stackConfigSchema = z
     // kubernetes.io/tls Secret with ca.crt that the operator provides (clusters without cert-manager).
     tls: z.enum(["off", "cert-manager", "secret"]).default("off"),
     tlsSecretName: k8sName.default("nats-tls"),
+    // With tls cert-manager: where the CA's private key lives. Unset, in the NATS namespace (an Issuer there), so
+    // whoever may read Secrets in it can sign certificates that servers and clients trust. Set to cert-manager's
+    // cluster resource namespace (usually "cert-manager"), the CA and a ClusterIssuer live there instead, and the
+    // NATS namespace holds only the servers' own certificate. Changing it makes a new CA (clients must trust it).
+    tlsCaNamespace: k8sName.optional(),
     // GitOps mode: the Kubernetes provider writes manifests below this directory instead of applying them.
     renderYamlToDirectory: z.string().min(1).optional(),
     natsUrl: z.string().regex(/^(nats|tls):\/\/[^\s]+$/, { message: 'must be a NATS URL such as "nats://127.0.0.1:4222"' }).optional(),
@@ -445,6 +450,11 @@ function crossFieldProblems(c: ParsedKeys, b: StackConfig["bytes"]): string[] {
   if (c.environment === "prod" && !c.protect) {
     problems.push(`${PROJECT}:protect = false: prod must protect the StatefulSet and streams; set it to true`);
   }
+  if (c.tlsCaNamespace !== undefined && c.tls !== "cert-manager") {
+    problems.push(`${PROJECT}:tlsCaNamespace = ${show(c.tlsCaNamespace)}: only read with tls "cert-manager" (tls is "${c.tls}"); remove it (\`pulumi config rm ${PROJECT}:tlsCaNamespace\`)`);
+  } else if (c.tlsCaNamespace === c.namespace) {
+    problems.push(`${PROJECT}:tlsCaNamespace = ${show(c.tlsCaNamespace)}: is the NATS namespace itself; name cert-manager's namespace, or remove the key`);
+  }
   for (const ns of c.clientNamespaces) {
     if (ns === c.namespace) {
       problems.push(`${PROJECT}:clientNamespaces: "${ns}" is the NATS namespace itself; list only client namespaces`);
@@ -458,5 +468,6 @@ function crossFieldProblems(c: ParsedKeys, b: StackConfig["bytes"]): string[] {
  * without a version, which cannot be compared with a local binary.
  */
 export function imageTagVersion(image: string): string | undefined {
-  return /:v?(\d+\.\d+\.\d+)(?:-[A-Za-z0-9._-]+)?$/.exec(image)?.[1];
+  // "nats:2.15.3-alpine@sha256:<digest>" pins the bytes and still names the version in its tag.
+  return /:v?(\d+\.\d+\.\d+)(?:-[A-Za-z0-9._-]+)?$/.exec(image.replace(/@sha256:[a-f0-9]{64}$/, ""))?.[1];
 }

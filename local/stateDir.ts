@@ -91,9 +91,32 @@ function assertOwnedOrEmpty(layout: StateLayout, flag: string): void {
 export function prepareStateDir(layout: StateLayout): void {
   assertOwnedOrEmpty(layout, "--state-dir");
   mkdirSync(layout.credentials, { recursive: true, mode: 0o700 });
-  chmodSync(layout.root, 0o700);
-  chmodSync(layout.credentials, 0o700);
   if (!existsSync(layout.record)) writeFileSync(layout.record, "{}\n", { mode: 0o600 });
+  tightenStateDir(layout);
+}
+
+/**
+ * Private again at every start: a file's mode is set only when it is created, so a passwords file or seed a user
+ * loosened to 0644 stayed readable by everyone (issue 19). Folders become 0700, local mode's own files 0600: the
+ * record, everything in credentials/ and tls/, and each server's nats.conf (it holds the route password). The
+ * JetStream stores are left as the server wrote them.
+ */
+export function tightenStateDir(layout: StateLayout): void {
+  const tighten = (path: string, mode: number): void => {
+    if (existsSync(path)) chmodSync(path, mode);
+  };
+  tighten(layout.root, 0o700);
+  tighten(layout.record, 0o600);
+  for (const dir of [layout.credentials, layout.tls]) {
+    if (!existsSync(dir)) continue;
+    tighten(dir, 0o700);
+    for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isFile()) tighten(join(dir, entry.name), 0o600);
+  }
+  for (const entry of readdirSync(layout.root, { withFileTypes: true })) {
+    if (!entry.isDirectory() || !/^nats-\d+$/.test(entry.name)) continue;
+    tighten(join(layout.root, entry.name), 0o700);
+    tighten(join(layout.root, entry.name, "nats.conf"), 0o600);
+  }
 }
 
 /**
