@@ -66,6 +66,8 @@ export interface NatsConfInput {
   readonly clusterName: string;
   readonly maxMemoryStore: number;
   readonly maxFileStore: number;
+  /** JetStream's fsync interval ("2m" by default in the server), or "always": every write is synced. */
+  readonly syncInterval?: string;
   readonly lameDuckDuration: string;
   readonly lameDuckGracePeriod: string;
   readonly accounts: readonly NatsAccount[];
@@ -102,6 +104,7 @@ export function jetStreamFragment(i: NatsConfInput): string {
     // Plain bytes: nats.conf reads "10GB" as 10 GiB, a unit mix-up waiting to happen.
     `  max_memory_store: ${i.maxMemoryStore}`,
     `  max_file_store: ${i.maxFileStore}`,
+    ...(i.syncInterval ? [`  sync_interval: ${q(i.syncInterval)}`] : []),
     "}",
   ].join("\n");
 }

@@ -312,12 +312,7 @@ export class LocalCluster {
    */
   async restartNode(index: number, timeoutMs = 10_000): Promise<void> {
     await this.stopNode(index, timeoutMs);
-    const node = this.nodes[index];
-    this.spawnNode(natsServerBinary(), node, index);
-    await this.waitUntil(`${node.name} listening again`, 20_000, async () => {
-      await getJson(`${node.monitorUrl}/varz`);
-      return true;
-    });
+    await this.startNode(index);
   }
 
   /** Stops server `index` only (SIGTERM, then SIGKILL after the timeout); its store stays. */
@@ -331,6 +326,26 @@ export class LocalCluster {
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     await exited;
     clearTimeout(timer);
+  }
+
+  /** Kills server `index` at once (SIGKILL: no lame duck, no flush), as a node or process crash does. */
+  async killNode(index: number): Promise<void> {
+    const child = this.processes[index];
+    if (!child) throw new Error(`no local server ${index} (0-${this.nodes.length - 1})`);
+    this.stopped.add(index);
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGKILL");
+    await this.exits[index];
+  }
+
+  /** Starts a server stopped or killed before, on its ports, config and store; resolves once it listens. */
+  async startNode(index: number): Promise<void> {
+    const node = this.nodes[index];
+    this.spawnNode(natsServerBinary(), node, index);
+    await this.waitUntil(`${node.name} listening again`, 20_000, async () => {
+      await getJson(`${node.monitorUrl}/varz`);
+      return true;
+    });
   }
 
   /** Process ids of the servers still running. */

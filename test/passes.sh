@@ -15,6 +15,7 @@ PREVIOUS_PASS_FILES=(
   infra/security.live.test.ts
   infra/serverAcceptance.live.test.ts
   streams/permissions.live.test.ts
+  streams/redelivery.live.test.ts
   streams/provider/guards.live.test.ts
   streams/provider/provider.live.test.ts
   streams/provider/providerHost.live.test.ts
