@@ -155,7 +155,7 @@ describe("authentication nkey on a live cluster", () => {
     expect(msg && sc.decode(msg.data)).toBe("job via nkey");
     expect(await msg!.ackAck()).toBe(true);
 
-    // The backend answers a BFF request into the BFF's inbox.
+    // The backend answers a BFF request; the answer crosses back through the BFF's import into its inbox.
     const service = backend.subscribe("rpc.backend.>", { callback: (_err, m) => m.respond(sc.encode(`answer to ${sc.decode(m.data)}`)) });
     await backend.flush();
     expect(sc.decode((await requestAnswered(bff, "rpc.backend.ping", sc.encode("ping"))).data)).toBe("answer to ping");

@@ -37,7 +37,7 @@ export function publishSubjects(stream: StreamSpec, user: UserName, publications
  * The other publishers' subjects that `user`'s own wildcards would also match, to deny: `signals.status.*`
  * (workers) covers `signals.status.resolved` (the backend's), and without the deny the workers could resolve
  * signals in the backend's name (audit, issue 12). A subject the user declares itself is never denied.
- * nats-server applies publish deny after allow, for ordinary publishes (no user has allow_responses).
+ * nats-server applies publish deny after allow, for ordinary publishes (the workers have no allow_responses).
  */
 export function publishDenials(user: UserName, publications: readonly Publication[] = PUBLICATIONS): string[] {
   const own = publications.filter((p) => p.publisher === user).map((p) => p.subject);
