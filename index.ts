@@ -23,7 +23,7 @@ const kubernetes = new k8s.Provider("kubernetes", {
   renderYamlToDirectory: config.renderYamlToDirectory,
 });
 
-const cluster = new NatsCluster("nats", { config, grants, provider: kubernetes });
+const cluster = new NatsCluster("nats", { config, grants, provider: kubernetes, leafDenied: model.leafDenied });
 
 new Monitoring("monitoring", { config, targets: alertTargets, provider: kubernetes }, { dependsOn: [cluster] });
 

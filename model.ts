@@ -7,11 +7,12 @@ import { passwordHashes } from "./infra/passwordHash";
 import { clusterLogins, REDACTED_PUBLIC_KEYS, renderCluster } from "./infra/renderCluster";
 import { userNkeyFromSeed } from "./infra/nkeys";
 import type { UserName } from "./infra/users";
-import { renderCertManagerObjects } from "./infra/kubernetesObjects";
+import { renderCertManagerObjects, renderRegionObjects } from "./infra/kubernetesObjects";
 import { userGrants, type UserGrant } from "./infra/userGrants";
+import { subjectMatches } from "./infra/permissions";
 import { stringify } from "yaml";
 import { createHash } from "node:crypto";
-import { catalogForStack } from "./streams/catalog";
+import { catalogForStack, dataSubjects, regionalCatalog } from "./streams/catalog";
 import { catalogGrants } from "./streams/permissions";
 import { monitoringFiles, monitoringObjects } from "./monitoring/objects";
 import { alertTargetsFromCatalog, type AlertTargets } from "./monitoring/targets";
@@ -54,18 +55,30 @@ export interface DeploymentModel {
   /** Users with their base grants plus what the catalog derives for them. */
   readonly grants: readonly UserGrant[];
   readonly alertTargets: AlertTargets;
+  /** What never crosses the link between two regions: every stream subject as declared, and server advisories. */
+  readonly leafDenied: readonly string[];
 }
 
 /** Throws (CatalogError, PolicyError, ...) with every problem named before anything is rendered or registered. */
 export function deploymentModel(config: StackConfig): DeploymentModel {
-  const catalog = catalogForStack(config);
-  assertPolicy(catalog, config);
+  const declared = catalogForStack(config);
+  // The policy judges the catalog as declared (what a primary runs); a standby deploys its mirrors of it.
+  assertPolicy(declared, config);
+  const catalog = regionalCatalog(declared, config);
   return {
     config,
     catalog,
     grants: userGrants(catalogGrants(catalog)),
-    alertTargets: alertTargetsFromCatalog(config, catalog),
+    // Alerts name streams and consumers, the same in both regions (a standby watches its mirrors under their names).
+    alertTargets: alertTargetsFromCatalog(config, declared),
+    leafDenied: coveringSubjects([...dataSubjects(declared), "$JS.EVENT.>"]),
   };
+}
+
+/** The patterns of `subjects` that no other one of them already covers, sorted. */
+function coveringSubjects(subjects: readonly string[]): string[] {
+  const unique = [...new Set(subjects)];
+  return unique.filter((s) => !unique.some((other) => other !== s && subjectMatches(other, s))).sort();
 }
 
 /** Public keys of the given seeds; a user without one gets the placeholder (a server accepts no login with it). */
@@ -83,7 +96,7 @@ function clusterObjects(model: DeploymentModel, options: RenderOptions): { natsC
     hashes: passwordHashes(options.passwords),
     publicKeys: publicKeys(options.seeds ?? {}),
   });
-  const cluster = renderCluster(model.config, model.grants, logins.hashes, undefined, logins.extraLogins);
+  const cluster = renderCluster(model.config, model.grants, logins.hashes, undefined, logins.extraLogins, { denied: model.leafDenied });
   const secret = cluster.objects.configSecret;
   const objects = Object.values({
     ...cluster.objects,
@@ -101,7 +114,7 @@ export function renderFiles(model: DeploymentModel, options: RenderOptions = {})
   return [
     { path: "nats.conf", content: natsConf },
     { path: "streams.json", content: renderStreamsJson(catalog) },
-    ...[...objects, ...renderCertManagerObjects(config)].map((object, i) => ({
+    ...[...objects, ...renderRegionObjects(config), ...renderCertManagerObjects(config)].map((object, i) => ({
       path: `kubernetes/${String(i + 1).padStart(2, "0")}-${object.kind.toLowerCase()}-${object.metadata?.name}.yaml`,
       content: KUBERNETES_FILE_HEADER + toYaml(object),
     })),
@@ -118,7 +131,7 @@ export function kubernetesManifests(model: DeploymentModel, options: RenderOptio
   const { objects } = clusterObjects(model, options);
   const monitoring = monitoringObjects(model.config, model.alertTargets);
   const documents = [
-    ...objects.map((o) => ({ module: "infra/kubernetesObjects.ts", object: o })),
+    ...[...objects, ...renderRegionObjects(model.config)].map((o) => ({ module: "infra/kubernetesObjects.ts", object: o as unknown })),
     ...Object.entries(monitoring)
       .filter(([key]) => key !== "mode")
       .map(([, o]) => ({ module: "monitoring/objects.ts", object: o as unknown })),

@@ -3,7 +3,7 @@
 import type { NatsTopology } from "./natsConfig";
 import type { StackConfig } from "./stackConfig";
 
-export const PORTS = { client: 4222, cluster: 6222, monitor: 8222, metrics: 7777 } as const;
+export const PORTS = { client: 4222, cluster: 6222, monitor: 8222, metrics: 7777, leaf: 7422 } as const;
 
 export const NAMES = {
   statefulSet: "nats",
@@ -11,6 +11,8 @@ export const NAMES = {
   clientService: "nats",
   configSecret: "nats-config",
   serviceAccount: "nats",
+  /** The leafnode listener of a region, for the peer region's standby. */
+  leafService: "nats-leaf",
   podDisruptionBudget: "nats",
   networkPolicy: "nats",
   /** cert-manager objects (tls: cert-manager): a self-signed root, the cluster's CA and its Issuer. */
@@ -27,7 +29,12 @@ export const PATHS = {
   pidDir: "/var/run/nats",
   pidFile: "/var/run/nats/nats.pid",
   tlsDir: "/etc/nats-tls",
+  /** The peer region's CA (peerCaSecretName), for the leafnode's TLS. */
+  peerCaDir: "/etc/nats-peer-ca",
 } as const;
+
+/** Where a standby reads its primary's CA certificate (the peerCaSecretName Secret's ca.crt). */
+export const PEER_CA_FILE = `${PATHS.peerCaDir}/ca.crt`;
 
 /** Where the servers read their certificate, key and CA (the TLS Secret's keys, mounted at PATHS.tlsDir). */
 export const TLS_FILES = {
@@ -91,5 +98,6 @@ export function kubernetesTopology(config: StackConfig): NatsTopology {
     routes: config.replicas > 1 ? kubernetesRoutes(config) : [],
     storeDir: PATHS.dataDir,
     pidFile: PATHS.pidFile,
+    ...(config.region !== undefined ? { leafPort: PORTS.leaf } : {}),
   };
 }

@@ -117,6 +117,7 @@ function natsContainer(input: ClusterRenderInput): Container {
       { name: "client", containerPort: PORTS.client },
       { name: "cluster", containerPort: PORTS.cluster },
       { name: "monitor", containerPort: PORTS.monitor },
+      ...(config.region !== undefined ? [{ name: "leaf", containerPort: PORTS.leaf }] : []),
     ],
     env: [
       { name: "SERVER_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
@@ -144,7 +145,11 @@ function natsContainer(input: ClusterRenderInput): Container {
   };
 }
 
-const tlsMounts = (config: StackConfig) => (config.tls === "off" ? [] : [{ name: "tls", mountPath: PATHS.tlsDir, readOnly: true }]);
+const tlsMounts = (config: StackConfig) => [
+  ...(config.tls === "off" ? [] : [{ name: "tls", mountPath: PATHS.tlsDir, readOnly: true }]),
+  // A standby checks its primary's certificate against the primary's CA, when the two regions have two CAs.
+  ...(config.tls !== "off" && config.peerCaSecretName ? [{ name: "peer-ca", mountPath: PATHS.peerCaDir, readOnly: true }] : []),
+];
 
 /** The files whose change must reach nats-server as a reload. */
 export function reloaderWatchedFiles(config: StackConfig): string[] {
@@ -252,6 +257,7 @@ function statefulSet(input: ClusterRenderInput): KubernetesObjects["statefulSet"
             // Owner root, group fsGroup (the server's gid), no world bit: only the server's uid/gid can read it.
             { name: "config", secret: { secretName: NAMES.configSecret, defaultMode: 0o440 } },
             ...(config.tls === "off" ? [] : [{ name: "tls", secret: { secretName: config.tlsSecretName, defaultMode: 0o440 } }]),
+            ...(config.tls !== "off" && config.peerCaSecretName ? [{ name: "peer-ca", secret: { secretName: config.peerCaSecretName, defaultMode: 0o440 } }] : []),
             { name: "pid", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
           ],
         },
@@ -302,12 +308,18 @@ function networkPolicy(config: StackConfig): INetworkPolicy {
         { from: [natsPods], ports: [{ protocol: "TCP", port: PORTS.cluster }] },
         // Metrics: only from the monitoring namespace.
         { from: [nsSelector(config.monitoringNamespace)], ports: [{ protocol: "TCP", port: PORTS.metrics }] },
+        // Regions: the peer region's leafnode, from where it comes (a load balancer or the peer's egress addresses).
+        ...(config.region !== undefined ? [{ from: config.leafSourceCidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: "TCP" as const, port: PORTS.leaf }] }] : []),
       ],
       egress: [
         // Route names (nats-<i>.nats-headless...) resolve through the cluster's DNS; its address differs between
         // clusters (a kube-dns Service, a node-local cache), so the port is the rule.
         { ports: DNS_PORTS.map((p) => ({ ...p })) },
         { to: [natsPods], ports: [{ protocol: "TCP", port: PORTS.cluster }] },
+        // A standby dials its primary's leafnode listener, wherever that is (its URL's port).
+        ...(config.regionRole === "standby" && config.peerLeafUrls.length > 0
+          ? [{ ports: [...new Set(config.peerLeafUrls.map((u) => Number(new URL(u).port)))].map((port) => ({ protocol: "TCP" as const, port })) }]
+          : []),
       ],
     },
   };
@@ -378,6 +390,23 @@ export function renderKubernetesObjects(input: ClusterRenderInput): KubernetesOb
     },
     networkPolicy: networkPolicy(config),
   };
+}
+
+/** A region's leafnode listener as a Service the peer region reaches (leafServiceType); none without a region. */
+export function renderRegionObjects(config: StackConfig): IService[] {
+  if (config.region === undefined) return [];
+  return [
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: metadata(config, NAMES.leafService),
+      spec: {
+        type: config.leafServiceType,
+        selector: { ...SELECTOR_LABELS },
+        ports: [{ name: "leaf", port: PORTS.leaf, targetPort: "leaf", appProtocol: "tcp" }],
+      },
+    },
+  ];
 }
 
 /** A cert-manager object (cert-manager.io/v1), as plain data. */

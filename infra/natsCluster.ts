@@ -6,7 +6,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { clusterLogins, renderCluster } from "./renderCluster";
 import { hashPassword, REDACTED_HASHES, SALT_KEY_BYTES, type PasswordHashes } from "./passwordHash";
-import { renderCertManagerObjects } from "./kubernetesObjects";
+import { renderCertManagerObjects, renderRegionObjects } from "./kubernetesObjects";
 import type { UserGrant } from "./userGrants";
 import { clientUrl } from "./clusterLayout";
 import { secretConfig } from "./pulumiStackConfig";
@@ -26,6 +26,8 @@ export interface NatsClusterArgs {
   readonly config: StackConfig;
   readonly grants: readonly UserGrant[];
   readonly provider: k8s.Provider;
+  /** Regions only: what never crosses the link to the peer region (DeploymentModel.leafDenied). */
+  readonly leafDenied?: readonly string[];
 }
 
 export class NatsCluster extends pulumi.ComponentResource {
@@ -98,11 +100,14 @@ export class NatsCluster extends pulumi.ComponentResource {
     // Objects are rendered with placeholder hashes: auth is not part of any of them except the Secret, so the
     // StatefulSet stays a plain, fully known value and `pulumi preview` shows its exact diff.
     const placeholders = clusterLogins(mode, { hashes: REDACTED_HASHES });
-    const objects = renderCluster(config, grants, placeholders.hashes, undefined, placeholders.extraLogins).objects;
+    const denied = args.leafDenied ?? [];
+    const objects = renderCluster(config, grants, placeholders.hashes, undefined, placeholders.extraLogins, { denied }).objects;
+    // The link's password: both stacks of a region pair set the same (parseStackConfig refuses a region without it).
+    const leafPassword = config.region !== undefined ? (secretConfig("leafPassword") ?? pulumi.output("")) : pulumi.output("");
     const publicKeysOf = (all: Record<string, string>) =>
       Object.fromEntries(Object.entries(all).map(([user, seed]) => [user, userNkeyFromSeed(seed).publicKey])) as Record<UserName, string>;
     const natsConf = pulumi.secret(
-      pulumi.all([passwords, saltKey, routePassword, nextPasswords, seeds, nextSeeds]).apply(([pw, key, route, next, seed, nextSeed]) => {
+      pulumi.all([passwords, saltKey, routePassword, nextPasswords, seeds, nextSeeds, leafPassword]).apply(([pw, key, route, next, seed, nextSeed, leaf]) => {
         const hash = (login: string, password: string) => hashPassword(login, password, key);
         const logins = clusterLogins(mode, {
           hashes: Object.fromEntries(Object.entries(pw).map(([user, password]) => [user, hash(user, password)])) as PasswordHashes,
@@ -110,7 +115,7 @@ export class NatsCluster extends pulumi.ComponentResource {
           publicKeys: publicKeysOf(seed),
           nextPublicKeys: publicKeysOf(nextSeed),
         });
-        return renderCluster(config, grants, logins.hashes, route, logins.extraLogins).natsConf;
+        return renderCluster(config, grants, logins.hashes, route, logins.extraLogins, { denied, password: leaf }).natsConf;
       }),
     );
 
@@ -135,6 +140,8 @@ export class NatsCluster extends pulumi.ComponentResource {
       protect: config.protect,
     });
     new k8s.policy.v1.PodDisruptionBudget("pdb", objects.podDisruptionBudget, inNs);
+    // Regions: the leafnode listener's Service, for the peer region's standby.
+    for (const service of renderRegionObjects(config)) new k8s.core.v1.Service("leaf-service", asArgs<k8s.core.v1.ServiceArgs>(service), inNs);
     new k8s.networking.v1.NetworkPolicy("network-policy", objects.networkPolicy, inNs);
 
     this.namespace = ns.metadata.name;

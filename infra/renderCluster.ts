@@ -1,10 +1,10 @@
 // nats.conf and the Kubernetes objects of one cluster from config, grants and password hashes. One function
 // for both topologies (Kubernetes pods, local processes), so local mode runs the nats.conf that deploys.
 
-import { nextLoginOf, SYSTEM_ACCOUNT, userSpecs, type UserName } from "./users";
+import { nextLoginOf, STREAM_ACCOUNT, SYSTEM_ACCOUNT, userSpecs, type UserName } from "./users";
 import { accountLayout } from "./accounts";
-import { renderNatsConf, restartChecksum, type NatsConfInput, type NatsLogin, type NatsTopology, type RouteAuth, type TlsFiles } from "./natsConfig";
-import { kubernetesTopology, LAME_DUCK_GRACE_PERIOD, TLS_FILES } from "./clusterLayout";
+import { renderNatsConf, restartChecksum, type LeafLink, type NatsConfInput, type NatsLogin, type NatsTopology, type RouteAuth, type TlsFiles } from "./natsConfig";
+import { kubernetesTopology, LAME_DUCK_GRACE_PERIOD, PEER_CA_FILE, TLS_FILES } from "./clusterLayout";
 import { renderKubernetesObjects, type KubernetesObjects } from "./kubernetesObjects";
 import { usesNkeys, usesPasswords, type Authentication, type StackConfig } from "./stackConfig";
 import type { PasswordHashes } from "./passwordHash";
@@ -14,6 +14,35 @@ import type { UserGrant } from "./userGrants";
 export interface ConnectionSecurity {
   readonly tls?: TlsFiles;
   readonly routeAuth?: RouteAuth;
+  /** Regions only: the link to the peer region (natsConfig.ts LeafLink). */
+  readonly leaf?: LeafLink;
+}
+
+/** The user a peer region's leafnode logs in as. */
+export const LEAF_USER = "fluo-leaf";
+/** Stand-in for the link's password where it is not known (objects other than the Secret, redacted renders). */
+export const REDACTED_LEAF_PASSWORD = "<redacted: leaf password>";
+
+/** What renders the link to the peer region: its password (a secret) and the subjects that never cross it. */
+export interface RegionLink {
+  readonly password?: string;
+  readonly denied: readonly string[];
+  /** A standby's peer URLs; default: the stack's peerLeafUrls. */
+  readonly remoteUrls?: readonly string[];
+  readonly remoteCaFile?: string;
+}
+
+/** The leaf link of a region's stack, or nothing for a stack without a region. */
+export function leafLink(config: StackConfig, link: RegionLink | undefined): LeafLink | undefined {
+  if (config.region === undefined || link === undefined) return undefined;
+  return {
+    user: LEAF_USER,
+    password: link.password ?? REDACTED_LEAF_PASSWORD,
+    account: STREAM_ACCOUNT,
+    denied: link.denied,
+    remoteUrls: config.regionRole === "standby" ? (link.remoteUrls ?? config.peerLeafUrls) : [],
+    ...(link.remoteCaFile ? { remoteCaFile: link.remoteCaFile } : {}),
+  };
 }
 
 /**
@@ -120,6 +149,7 @@ export function natsConfInput(
       imports: plan.imports,
     })),
     systemAccount: SYSTEM_ACCOUNT,
+    ...(config.region !== undefined ? { jetstreamDomain: config.region } : {}),
   };
 }
 
@@ -130,8 +160,10 @@ export interface RenderedCluster {
 }
 
 /** The in-cluster TLS files and route credentials: TLS when the stack enables it, route auth whenever clustered. */
-export function kubernetesSecurity(config: StackConfig, routePassword: string = REDACTED_ROUTE_PASSWORD): ConnectionSecurity {
+export function kubernetesSecurity(config: StackConfig, routePassword: string = REDACTED_ROUTE_PASSWORD, link?: RegionLink): ConnectionSecurity {
+  const leaf = leafLink(config, link && { ...link, remoteCaFile: config.peerCaSecretName ? PEER_CA_FILE : undefined });
   return {
+    ...(leaf ? { leaf } : {}),
     ...(config.tls !== "off" ? { tls: TLS_FILES } : {}),
     ...(config.replicas > 1
       ? { routeAuth: { user: ROUTE_USER, password: routePassword, ...(config.routePasswordRotation ? { unchecked: true } : {}) } }
@@ -146,8 +178,9 @@ export function renderCluster(
   hashes: PasswordHashes,
   routePassword?: string,
   extraLogins: ExtraLogins = {},
+  link?: RegionLink,
 ): RenderedCluster {
-  const input = natsConfInput(config, kubernetesTopology(config), grants, hashes, kubernetesSecurity(config, routePassword), extraLogins);
+  const input = natsConfInput(config, kubernetesTopology(config), grants, hashes, kubernetesSecurity(config, routePassword, link), extraLogins);
   const natsConf = renderNatsConf(input);
   const checksum = restartChecksum(input);
   return { natsConf, restartChecksum: checksum, objects: renderKubernetesObjects({ config, natsConf, restartChecksum: checksum }) };

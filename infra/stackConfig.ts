@@ -30,6 +30,8 @@ export const SECRET_KEYS = [
   "monitorPassword",
   "operatorPassword",
   "routePassword",
+  // The password a standby region's leafnode presents to its primary (both stacks of a region pair set the same).
+  "leafPassword",
   "bcryptSaltKey",
   // NKEY seeds ("SU..."), read with fluo-queue:authentication nkey or password+nkey (infra/users.ts seedKey).
   "bffSeed",
@@ -54,7 +56,9 @@ export const usesNkeys = (mode: Authentication): boolean => mode !== "password";
 
 const SEED_KEYS: readonly SecretKey[] = SECRET_KEYS.filter((k) => k.endsWith("Seed"));
 // What only password logins read: with `nkey` these are credentials kept for nothing (routes keep routePassword).
-const PASSWORD_LOGIN_KEYS: readonly SecretKey[] = SECRET_KEYS.filter((k) => (k.endsWith("Password") && k !== "routePassword") || k === "bcryptSaltKey");
+const PASSWORD_LOGIN_KEYS: readonly SecretKey[] = SECRET_KEYS.filter(
+  (k) => (k.endsWith("Password") && k !== "routePassword" && k !== "leafPassword") || k === "bcryptSaltKey",
+);
 
 /** Object-valued keys: Pulumi.yaml's typed `config:` block has no object type, so they are documented only. */
 export const UNTYPED_KEYS = ["streamOverrides"] as const;
@@ -137,6 +141,9 @@ const durationBetween = (min: string, max: string, why: string) => {
   });
 };
 
+/** A region's name, also its JetStream domain and a subject token ($JS.<region>.API). */
+const regionName = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, { message: "must be lower case letters, digits and '-', starting with a letter, at most 31" });
+
 /** A runbook link that a browser opens: an http(s) URL or a path relative to where the alerts are read. */
 const runbookUrl = z.string().superRefine((v, ctx) => {
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(v)?.[1]?.toLowerCase();
@@ -203,6 +210,19 @@ export const stackConfigSchema = z
     routePasswordRotation: z.boolean().default(false),
     // Read by the stream provider in configure() (streams/provider/settings.ts): the time budget of one operation.
     natsTimeout: durationBetween("1s", "10m", "the time budget of one stream operation, retries included").default("20s"),
+    // Two regions (docs/regions.md): this stack's region, also its JetStream domain; unset = one region, as before.
+    region: regionName.optional(),
+    // primary: its streams take the publishes. standby: the catalog's replicated streams are mirrors of the
+    // peer's, and its leafnode connects to the peer's. Promotion (failover) is setting it to primary.
+    regionRole: z.enum(["primary", "standby"], { message: "must be primary or standby" }).default("primary"),
+    peerRegion: regionName.optional(),
+    // A standby's way to its primary: the primary's leafnode URLs ("nats-leaf://host:7422", TLS with tls on).
+    peerLeafUrls: z.array(z.string().regex(/^nats-leaf:\/\/[^\s/@]+:\d+$/, { message: 'must be "nats-leaf://<host>:<port>" (no credentials: they come from leafPassword)' })).default([]),
+    // How the peer reaches this region's leafnode listener (a Service of this type, port 7422), and from where.
+    leafServiceType: z.enum(["ClusterIP", "NodePort", "LoadBalancer"], { message: "must be ClusterIP, NodePort or LoadBalancer" }).default("ClusterIP"),
+    leafSourceCidrs: z.array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { message: 'must be an IPv4 CIDR such as "10.0.0.0/8"' })).default(["0.0.0.0/0"]),
+    // The peer's CA (a Secret with ca.crt in this namespace), when the two regions' certificates come from two CAs.
+    peerCaSecretName: k8sName.optional(),
   })
   .strict();
 
@@ -344,6 +364,12 @@ export function parseStackConfig(stack: string, raw: Readonly<Record<string, unk
   };
   problems.push(...crossFieldProblems(c, bytes), ...seedProblems(c, raw), ...unusedPasswordProblems(c, raw), ...saltKeyProblems(c, raw));
   if (c.natsUrl !== undefined && raw[provisionerCredentialKey(c.authentication)] === undefined) problems.push(provisionerCredentialMissing(c.authentication));
+  if (c.region !== undefined && raw.leafPassword === undefined) {
+    problems.push(
+      `${PROJECT}:leafPassword is not set, but ${PROJECT}:region is: the two regions' stacks must share it (the standby presents it to the primary); ` +
+        `set the same value in both with \`pulumi config set --secret ${PROJECT}:leafPassword "$(openssl rand -hex 24)"\``,
+    );
+  }
   if (c.renderYamlToDirectory !== undefined && raw.kubeconfig !== undefined) {
     // The provider refuses the pair ("kubeconfig" arg is not compatible with "renderYamlToDirectory" arg).
     problems.push(
@@ -455,12 +481,31 @@ function crossFieldProblems(c: ParsedKeys, b: StackConfig["bytes"]): string[] {
   } else if (c.tlsCaNamespace === c.namespace) {
     problems.push(`${PROJECT}:tlsCaNamespace = ${show(c.tlsCaNamespace)}: is the NATS namespace itself; name cert-manager's namespace, or remove the key`);
   }
+  problems.push(...regionProblems(c));
   for (const ns of c.clientNamespaces) {
     if (ns === c.namespace) {
       problems.push(`${PROJECT}:clientNamespaces: "${ns}" is the NATS namespace itself; list only client namespaces`);
     }
   }
   return problems;
+}
+
+/** Two regions: a region names its peer; a standby knows how to reach it; the keys mean nothing without a region. */
+function regionProblems(c: ParsedKeys): string[] {
+  const rm = (key: string) => `\`pulumi config rm ${PROJECT}:${key}\``;
+  if (c.region === undefined) {
+    const stray = (["peerRegion", "peerCaSecretName"] as const).find((k) => c[k] !== undefined) ?? (c.peerLeafUrls.length > 0 ? "peerLeafUrls" : c.regionRole !== "primary" ? "regionRole" : undefined);
+    return stray ? [`${PROJECT}:${stray} is set, but ${PROJECT}:region is not: set the region (\`pulumi config set ${PROJECT}:region <name>\`) or remove it (${rm(stray)})`] : [];
+  }
+  if (c.peerRegion === undefined) return [`${PROJECT}:region = ${show(c.region)}: needs ${PROJECT}:peerRegion, the other region's name (its JetStream domain)`];
+  if (c.peerRegion === c.region) return [`${PROJECT}:peerRegion = ${show(c.peerRegion)}: is this region itself; name the other region`];
+  if (c.regionRole === "standby" && c.peerLeafUrls.length === 0) {
+    return [`${PROJECT}:regionRole = "standby": needs ${PROJECT}:peerLeafUrls, the primary's leafnode URLs (\`pulumi config set --path '${PROJECT}:peerLeafUrls[0]' nats-leaf://<host>:7422\`)`];
+  }
+  if (c.regionRole === "primary" && c.peerLeafUrls.length > 0) {
+    return [`${PROJECT}:peerLeafUrls is set, but ${PROJECT}:regionRole = "primary": a primary does not connect to its peer (the standby connects to it); remove it (${rm("peerLeafUrls")})`];
+  }
+  return [];
 }
 
 /**

@@ -81,6 +81,8 @@ export const BASE_CATALOG: Catalog = {
       discard: "old",
       denyDelete: true,
       publishers: ["fluo-bff", "fluo-backend", "fluo-workers"],
+      // The audit log must survive the loss of a region.
+      replication: "mirror",
     },
     {
       name: "DEADLETTER",
@@ -95,6 +97,8 @@ export const BASE_CATALOG: Catalog = {
       denyDelete: true,
       // Only the server publishes advisories.
       publishers: [],
+      // Which jobs failed, kept with the audit log: the standby can still answer "what failed" after a failover.
+      replication: "mirror",
     },
   ],
   consumers: [
@@ -257,4 +261,29 @@ export function applyOverrides(catalog: Catalog, overrides: Readonly<Record<stri
 /** The catalog of one stack: the base catalog with `fluo-queue:streamOverrides`, validated. */
 export function catalogForStack(config: Pick<StackConfig, "streamOverrides">): Catalog {
   return applyOverrides(BASE_CATALOG, parseStreamOverrides(config.streamOverrides));
+}
+
+/**
+ * The catalog as one region deploys it. A primary (or a single region) deploys it as declared. A standby keeps
+ * each stream with `replication: "mirror"` as a mirror of the primary's: no subjects (the server fills them from
+ * the origin) and no publishers, so nothing publishes into it and no identity gets publish rights there until
+ * the region is promoted, which is this function returning the declared stream again: the mirror goes and the
+ * subjects come back, an update in place that keeps every message (docs/regions.md "Failover").
+ *
+ * JOBS and SIGNALS are not mirrored, on purpose: a mirror of a work queue is not a work queue (the origin deletes a
+ * job when a worker acks it, a mirror keeps it, so a promoted mirror would hand out jobs already done), and a
+ * signal status is state the backend persists. The standby has empty streams of its own for them.
+ */
+export function regionalCatalog(catalog: Catalog, config: Pick<StackConfig, "region" | "regionRole" | "peerRegion">): Catalog {
+  if (config.region === undefined || config.regionRole !== "standby" || config.peerRegion === undefined) return catalog;
+  const domain = config.peerRegion;
+  return {
+    ...catalog,
+    streams: catalog.streams.map((s) => (s.replication === "mirror" ? { ...s, subjects: [], publishers: [], mirror: { name: s.name, domain } } : s)),
+  };
+}
+
+/** Every subject the streams capture, as declared: what must never cross the link between regions. */
+export function dataSubjects(catalog: Catalog): string[] {
+  return [...new Set(catalog.streams.flatMap((s) => s.subjects))].sort();
 }

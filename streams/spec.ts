@@ -26,6 +26,13 @@ export interface StreamSpec {
   denyPurge?: boolean;
   /** Users that publish to the stream's subjects: they get publish rights on exactly these subjects. */
   publishers: UserName[];
+  /**
+   * What a standby region keeps of it (docs/regions.md): "mirror", a mirror of the primary's stream (read-only
+   * there; promoted into a stream of its own on failover); "none" (default), a stream of the standby's own.
+   */
+  replication?: "mirror" | "none";
+  /** Set in a standby region for a mirrored stream: the primary's stream it copies, in the primary's domain. */
+  mirror?: { name: string; domain: string };
 }
 
 export interface ConsumerSpec {
@@ -84,7 +91,8 @@ export const streamSpecSchema = z
   .object({
     name: apiName,
     description: z.string().optional(),
-    subjects: z.array(subject).min(1, { message: "must list at least one subject" }),
+    // At least one, except on a mirror, which the server fills from its origin and refuses subjects for.
+    subjects: z.array(subject),
     retention: z.enum(["limits", "interest", "workqueue"]),
     storage: z.enum(["file", "memory"]),
     replicas: z.number().int().min(1).max(5, { message: "must be 1 to 5 (JetStream's limit)" }),
@@ -97,8 +105,17 @@ export const streamSpecSchema = z
     denyDelete: z.boolean().optional(),
     denyPurge: z.boolean().optional(),
     publishers: z.array(userName),
+    replication: z.enum(["mirror", "none"]).optional(),
+    mirror: z.object({ name: apiName, domain: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/) }).strict().optional(),
   })
   .strict();
+
+/** A stream without subjects must be a mirror, and a mirror has none. */
+function mirrorRules(s: z.output<typeof streamSpecSchema>, ctx: z.RefinementCtx): void {
+  if (s.mirror === undefined && s.subjects.length === 0) ctx.addIssue({ code: "custom", path: ["subjects"], message: "must list at least one subject" });
+  if (s.mirror !== undefined && s.subjects.length > 0) ctx.addIssue({ code: "custom", path: ["subjects"], message: "must be empty on a mirror (the server copies its origin's subjects)" });
+}
+export const checkedStreamSpecSchema = streamSpecSchema.superRefine(mirrorRules);
 
 export const consumerSpecSchema = z
   .object({
@@ -135,7 +152,7 @@ export const consumerSpecSchema = z
   });
 
 export const catalogSchema = z
-  .object({ streams: z.array(streamSpecSchema), consumers: z.array(consumerSpecSchema) })
+  .object({ streams: z.array(checkedStreamSpecSchema), consumers: z.array(consumerSpecSchema) })
   .strict();
 
 /** Human path of a zod issue: array indexes replaced by the stream or `<stream>.<consumer>` they point at. */
