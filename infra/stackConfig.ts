@@ -495,7 +495,7 @@ function regionProblems(c: ParsedKeys): string[] {
   const rm = (key: string) => `\`pulumi config rm ${PROJECT}:${key}\``;
   if (c.region === undefined) {
     const stray = (["peerRegion", "peerCaSecretName"] as const).find((k) => c[k] !== undefined) ?? (c.peerLeafUrls.length > 0 ? "peerLeafUrls" : c.regionRole !== "primary" ? "regionRole" : undefined);
-    return stray ? [`${PROJECT}:${stray} is set, but ${PROJECT}:region is not: set the region (\`pulumi config set ${PROJECT}:region <name>\`) or remove it (${rm(stray)})`] : [];
+    return stray ? [`${PROJECT}:${stray} = ${show(c[stray])} is set, but ${PROJECT}:region is not: set the region (\`pulumi config set ${PROJECT}:region <name>\`) or remove it (${rm(stray)})`] : [];
   }
   if (c.peerRegion === undefined) return [`${PROJECT}:region = ${show(c.region)}: needs ${PROJECT}:peerRegion, the other region's name (its JetStream domain)`];
   if (c.peerRegion === c.region) return [`${PROJECT}:peerRegion = ${show(c.peerRegion)}: is this region itself; name the other region`];

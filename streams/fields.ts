@@ -11,7 +11,7 @@ import type { ConsumerSpec, StreamSpec } from "./spec";
  * What the stream table compares: the spec without `publishers`, which shape permissions (nats.conf), not the
  * stream. The provider's inputs and drift's rows have exactly this shape, so nothing has to be padded out.
  */
-export type StreamFields = Omit<StreamSpec, "publishers">;
+export type StreamFields = Omit<StreamSpec, "publishers" | "replication">;
 /** What the consumer table compares: the spec without the `consumer` user, which shapes permissions only. */
 export type ConsumerFields = Omit<ConsumerSpec, "consumer">;
 
@@ -64,6 +64,17 @@ export function defaultDuplicateWindow(maxAge: string): string {
   const twoMinutes = 120_000_000_000n;
   const age = parseDuration(maxAge) ?? 0n;
   return formatDuration(age > 0n && age < twoMinutes ? age : twoMinutes);
+}
+
+/** The JetStream API of another domain, as a mirror's `external.api` names it. */
+export const domainApi = (domain: string): string => `$JS.${domain}.API`;
+
+/** A mirror config read back as the spec writes it ({name, domain}); undefined for a stream that mirrors nothing. */
+function mirrorFromApi(v: unknown): { name: string; domain: string } | undefined {
+  if (v === null || typeof v !== "object") return undefined;
+  const m = v as { name?: unknown; external?: { api?: unknown } };
+  const domain = typeof m.external?.api === "string" ? /^\$JS\.([^.]+)\.API$/.exec(m.external.api)?.[1] : undefined;
+  return typeof m.name === "string" && domain !== undefined ? { name: m.name, domain } : undefined;
 }
 
 // The server lets deny_delete/deny_purge be turned on in place, never off.
@@ -137,6 +148,23 @@ export const STREAM_FIELDS: readonly Field<StreamFields>[] = [
     toApi: (v: SV) => nanos((v as string | undefined) ?? "2m"),
     fromApi: (v: unknown) => formatDuration(num(v)),
     doc: "Msg-ID deduplication window; default min(2m, max_age), must not exceed max_age.",
+  },
+  {
+    key: "mirror",
+    api: "mirror",
+    change: "update",
+    // Removing the mirror is a promotion (nats-server 2.12+ keeps every message and the stream takes its own
+    // publishes from then on, docs/regions.md); anything else about a mirror is fixed at create.
+    replaceWhen: (oldApi: unknown, newApi: unknown) => {
+      const [from, to] = [mirrorFromApi(oldApi), mirrorFromApi(newApi)];
+      return !(from !== undefined && to === undefined) && JSON.stringify(from) !== JSON.stringify(to);
+    },
+    toApi: (v: SV) => {
+      const m = v as StreamFields["mirror"];
+      return m === undefined ? undefined : { name: m.name, external: { api: domainApi(m.domain) } };
+    },
+    fromApi: (v: unknown) => mirrorFromApi(v),
+    doc: "Standby regions: a mirror of the primary's stream of this name in its JetStream domain (read-only, no subjects). Adding or changing it is a replace; removing it promotes the stream in place, keeping every message.",
   },
   {
     key: "denyDelete",
