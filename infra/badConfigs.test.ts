@@ -70,6 +70,8 @@ const CORPUS: readonly BadConfig[] = [
   ...[["nats://a:7422"], ["nats-leaf://user:pw@a:7422"], ["nats-leaf://a"]].map((v) => bad("peerLeafUrls", v)),
   { key: "peerLeafUrls", raw: { region: "eu", peerRegion: "us", leafPassword: "p", regionRole: "standby" }, says: /needs fluo-queue:peerLeafUrls/ },
   { key: "peerLeafUrls", raw: { region: "eu", peerRegion: "us", leafPassword: "p", peerLeafUrls: ["nats-leaf://a:7422"] }, says: /does not connect/ },
+  { key: "clusterName", raw: { region: "us", peerRegion: "eu", leafPassword: "p", regionRole: "standby", peerLeafUrls: ["nats-leaf://a:7422"] }, says: /must end with -us/ },
+  { key: "clusterName", raw: { region: "eu", peerRegion: "us", leafPassword: "p", clusterName: "fluo-us" }, says: /ends with -us/ },
   bad("leafServiceType", "External"),
   ...[["10.0.0.0"], ["10.0.0.0/8 "]].map((v) => bad("leafSourceCidrs", v)),
   bad("peerCaSecretName", "peer-ca", /region is not/),

@@ -505,6 +505,16 @@ function regionProblems(c: ParsedKeys): string[] {
   if (c.regionRole === "primary" && c.peerLeafUrls.length > 0) {
     return [`${PROJECT}:peerLeafUrls is set, but ${PROJECT}:regionRole = "primary": a primary does not connect to its peer (the standby connects to it); remove it (${rm("peerLeafUrls")})`];
   }
+  // A leafnode between two clusters of one name is dropped ("remote leafnode has same cluster name", retried
+  // every 30 s, forever), so the pair's names must differ. A standby's name ends with its region; a primary keeps
+  // the name it has (renaming a running cluster splits its routes) as long as it cannot be the standby's.
+  const suffix = `-${c.regionRole === "standby" ? c.region : c.peerRegion}`;
+  if (c.regionRole === "standby" && !c.clusterName.endsWith(suffix)) {
+    return [`${PROJECT}:clusterName = ${show(c.clusterName)}: a standby's cluster name must end with -${c.region} (e.g. ${show(`${c.clusterName}${suffix}`)}), so it differs from its primary's; the leafnode refuses two clusters of one name`];
+  }
+  if (c.regionRole === "primary" && c.clusterName.endsWith(suffix)) {
+    return [`${PROJECT}:clusterName = ${show(c.clusterName)}: ends with -${c.peerRegion}, the name its standby region ${show(c.peerRegion)} must have; the leafnode refuses two clusters of one name, so name this one differently`];
+  }
   return [];
 }
 

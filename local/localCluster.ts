@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { natsConfInput, ROUTE_USER, type ConnectionSecurity, type ExtraLogins } from "../infra/renderCluster";
 import type { PasswordHashes } from "../infra/passwordHash";
 import type { UserGrant } from "../infra/userGrants";
-import { renderNatsConf, type NatsConfInput, type NatsTopology, type RouteAuth, type TlsFiles } from "../infra/natsConfig";
+import { renderNatsConf, type LeafLink, type NatsConfInput, type NatsTopology, type RouteAuth, type TlsFiles } from "../infra/natsConfig";
 import type { StackConfig } from "../infra/stackConfig";
 import { natsServer, requireBinary } from "../tools/resolve";
 import { portsFromBase, PORT_RANGE_STRIDE } from "./ports";
@@ -19,6 +19,8 @@ export interface NodePorts {
   readonly client: number;
   readonly cluster: number;
   readonly monitor: number;
+  /** The leafnode listener (two regions only: the peer region's standby connects here). */
+  readonly leaf?: number;
 }
 
 export interface LocalNode {
@@ -54,6 +56,11 @@ export interface LocalClusterOptions {
    * another layout (e.g. every identity in one account, as before issue 19) to show the probes can see a finding.
    */
   readonly adjustConfig?: (input: NatsConfInput) => NatsConfInput;
+  /**
+   * Two regions (docs/regions.md): this cluster's link to its peer. Each server then listens for leafnodes (on
+   * its NodePorts.leaf, a free port when `ports` is not given) and, in a standby, connects to `remoteUrls`.
+   */
+  readonly leaf?: LeafLink;
 }
 
 /**
@@ -89,11 +96,13 @@ export async function freePort(taken: Set<number> = new Set()): Promise<number> 
   throw new Error(`no free port found in ${PORT_RANGE.low}-${PORT_RANGE.high} on 127.0.0.1`);
 }
 
-/** Free loopback ports for `count` servers, all distinct. */
-export async function freeNodePorts(count: number): Promise<NodePorts[]> {
+/** Free loopback ports for `count` servers, all distinct; with `leaf`, a leafnode port for each too. */
+export async function freeNodePorts(count: number, leaf = false): Promise<NodePorts[]> {
   const taken = new Set<number>();
   const ports: NodePorts[] = [];
-  for (let i = 0; i < count; i++) ports.push({ client: await freePort(taken), cluster: await freePort(taken), monitor: await freePort(taken) });
+  for (let i = 0; i < count; i++) {
+    ports.push({ client: await freePort(taken), cluster: await freePort(taken), monitor: await freePort(taken), ...(leaf ? { leaf: await freePort(taken) } : {}) });
+  }
   return ports;
 }
 
@@ -123,6 +132,7 @@ export function localTopology(ports: readonly NodePorts[], index: number, stateD
     routes: ports.length > 1 ? ports.map((p) => `nats://127.0.0.1:${p.cluster}`) : [],
     storeDir: join(stateDir, `nats-${index}`, "data"),
     pidFile: join(stateDir, `nats-${index}`, "nats.pid"),
+    ...(ports[index].leaf !== undefined ? { leafPort: ports[index].leaf } : {}),
   };
 }
 
@@ -177,6 +187,9 @@ interface NodeAuth {
   readonly hashes: PasswordHashes;
   readonly extraLogins?: ExtraLogins;
   readonly routeAuth?: RouteAuth;
+  /** The identities' grants (a region's promotion gives publishers back to its mirrors' streams). */
+  readonly grants: readonly UserGrant[];
+  readonly leaf?: LeafLink;
 }
 
 export class LocalCluster {
@@ -201,6 +214,17 @@ export class LocalCluster {
     await this.reload(
       this.nodes.map((_, i) => i),
       (i) => ({ ...this.current[i], hashes: auth.hashes, extraLogins: auth.extraLogins }),
+    );
+  }
+
+  /**
+   * A region's new role, applied as a deploy does it (the Secret changes, each server reloads): new grants and
+   * a new leaf link (a promoted standby has no remote any more).
+   */
+  async reloadRegion(change: { readonly grants: readonly UserGrant[]; readonly leaf: LeafLink }): Promise<void> {
+    await this.reload(
+      this.nodes.map((_, i) => i),
+      (i) => ({ ...this.current[i], grants: change.grants, leaf: change.leaf }),
     );
   }
 
@@ -241,7 +265,7 @@ export class LocalCluster {
     if (options.ports) return LocalCluster.startOn(options, options.ports);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await LocalCluster.startOn(options, await freeNodePorts(options.config.replicas));
+        return await LocalCluster.startOn(options, await freeNodePorts(options.config.replicas, options.leaf !== undefined));
       } catch (err) {
         if (attempt >= 3 || !(err instanceof PortInUseError)) throw err;
       }
@@ -257,11 +281,15 @@ export class LocalCluster {
     const routeAuth = ports.length > 1 ? (options.routeAuth ?? { user: ROUTE_USER, password: randomBytes(18).toString("base64url") }) : undefined;
     const scheme = options.tls ? "tls" : "nats";
     const render = (i: number, auth: NodeAuth): string => {
-      const security: ConnectionSecurity = { ...(options.tls ? { tls: options.tls } : {}), ...(auth.routeAuth ? { routeAuth: auth.routeAuth } : {}) };
-      const input = natsConfInput(config, localTopology(ports, i, options.stateDir), options.grants, auth.hashes, security, auth.extraLogins);
+      const security: ConnectionSecurity = {
+        ...(options.tls ? { tls: options.tls } : {}),
+        ...(auth.routeAuth ? { routeAuth: auth.routeAuth } : {}),
+        ...(auth.leaf ? { leaf: auth.leaf } : {}),
+      };
+      const input = natsConfInput(config, localTopology(ports, i, options.stateDir), auth.grants, auth.hashes, security, auth.extraLogins);
       return renderNatsConf(options.adjustConfig ? options.adjustConfig(input) : input);
     };
-    const current: NodeAuth[] = ports.map(() => ({ hashes: options.hashes, extraLogins: options.extraLogins, routeAuth }));
+    const current: NodeAuth[] = ports.map(() => ({ hashes: options.hashes, extraLogins: options.extraLogins, routeAuth, grants: options.grants, ...(options.leaf ? { leaf: options.leaf } : {}) }));
     const nodes: LocalNode[] = ports.map((p, i) => {
       const dir = join(options.stateDir, `nats-${i}`);
       mkdirSync(join(dir, "data"), { recursive: true });

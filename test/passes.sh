@@ -12,6 +12,7 @@ PREVIOUS_PASS_FILES=(
   infra/accounts.live.test.ts
   infra/cluster.live.test.ts
   infra/injection.live.test.ts
+  infra/regions.live.test.ts
   infra/security.live.test.ts
   infra/serverAcceptance.live.test.ts
   streams/permissions.live.test.ts
