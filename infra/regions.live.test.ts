@@ -85,6 +85,11 @@ async function streamState(region: Region, stream: string): Promise<{ messages: 
   });
 }
 
+/** The `leafnodes` count of a server's /varz, the exporter's nats_varz_leafnodes. */
+async function varzLeafnodes(monitorUrl: string): Promise<number> {
+  return ((await (await fetch(`${monitorUrl}/varz`)).json()) as { leafnodes: number }).leafnodes;
+}
+
 beforeAll(async () => {
   const primaryPorts = await freeNodePorts(3, true);
   primary = await startRegion(regionConfig("eu", "us", {}), primaryPorts);
@@ -121,6 +126,10 @@ describe("two regions, primary and standby", () => {
       30_000,
     );
     expect(leafs).toBe(standby.cluster.nodes.length);
+    // What the exporter reports as nats_varz_leafnodes (NatsRegionLinkDown): a standby server counts its own
+    // solicited connection, a primary server the ones it accepted.
+    expect(await Promise.all(standby.cluster.nodes.map((n) => varzLeafnodes(n.monitorUrl)))).toEqual(standby.cluster.nodes.map(() => 1));
+    expect((await Promise.all(primary.cluster.nodes.map((n) => varzLeafnodes(n.monitorUrl)))).reduce((a, b) => a + b, 0)).toBe(standby.cluster.nodes.length);
   });
 
   it("the standby keeps EVENTS and DEADLETTER as read-only mirrors of the primary's, JOBS and SIGNALS as its own", async () => {
@@ -232,6 +241,9 @@ describe("two regions, primary and standby", () => {
     await Promise.all(primary.cluster.nodes.map((_, i) => primary.cluster.killNode(i)));
     stop = true;
     await writer;
+    // The link is gone on every standby server: NatsRegionLinkDown's expression (sum < 1) holds.
+    const linkCount = await eventually(async () => (await Promise.all(standby.cluster.nodes.map((n) => varzLeafnodes(n.monitorUrl)))).reduce((a, b) => a + b, 0), (n) => n === 0);
+    expect(linkCount).toBe(0);
     const atFailure = await streamState(standby, "EVENTS");
     // RPO: messages the primary acknowledged that the standby never got, the mirror's lag at the moment of the
     // failure. Bounded by what the writer acknowledges in two seconds (the measured lag is far below that).

@@ -453,6 +453,31 @@ function serverRules(b: Builder): AlertingRule[] {
   ];
 }
 
+/**
+ * Two regions (docs/regions.md): the leafnode link is the mirrors' only path. The exporter (v0.20.1) reports no
+ * mirror lag, so what one region's Prometheus can see is the link itself: `nats_varz_leafnodes` counts a
+ * server's leafnode connections, accepted (primary) and solicited (standby). None on any answering server for
+ * 5 minutes means nothing replicates; the lag across both regions needs both regions' series (docs/regions.md).
+ */
+function regionRules(b: Builder): AlertingRule[] {
+  const { region, peerRegion, regionRole } = b.config;
+  if (region === undefined || peerRegion === undefined) return [];
+  const effect =
+    regionRole === "standby"
+      ? `its mirrors of ${peerRegion}'s streams stopped: a failover now loses everything published in ${peerRegion} since`
+      : `the standby region ${peerRegion} no longer receives this region's streams: its copies age, and a failover would lose everything published since`;
+  return [
+    b.alert({
+      alert: "NatsRegionLinkDown",
+      expr: `sum by (namespace) (${b.live(`nats_varz_leafnodes${b.sel()}`)}) < 1`,
+      for: "5m",
+      severity: "critical",
+      summary: `Region ${region} has no leafnode link to region ${peerRegion}.`,
+      description: `No answering NATS server of region ${region} ({{ $labels.namespace }}) has held a leafnode connection with region ${peerRegion} for 5 minutes: ${effect}.`,
+    }),
+  ];
+}
+
 /** The alert and recording rules for one stack and its stream catalog. */
 export function renderAlertRules(config: StackConfig, targets: AlertTargets): RuleFile {
   assertValidTargets(targets);
@@ -465,6 +490,8 @@ export function renderAlertRules(config: StackConfig, targets: AlertTargets): Ru
       group("storage", [...storageRules(b), ...streamLimitRules(b)]),
       group("consumers", consumerRules(b)),
       group("server", serverRules(b)),
+      // Only region stacks have the group: a single-region stack's rules are unchanged.
+      ...(config.region !== undefined ? [group("region", regionRules(b))] : []),
     ],
   };
 }
