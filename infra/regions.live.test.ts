@@ -262,6 +262,12 @@ describe("two regions, primary and standby", () => {
     const changed = report.actions.filter((a) => a.action !== "unchanged");
     expect(changed.map((a) => `${a.id} ${a.action}`).sort()).toEqual(["DEADLETTER update", "EVENTS update"]);
     await standby.cluster.reloadRegion({ grants: promoted.grants, leaf: leafLink(promotedConfig, { password: LEAF_PASSWORD, denied: promoted.leafDenied })! });
+    // The reload dropped the remote (nats-server reloads leafnode remotes): the promoted region will not dial
+    // the old primary when it comes back.
+    for (const node of standby.cluster.nodes) {
+      const varz = (await (await fetch(`${node.monitorUrl}/varz`)).json()) as { leaf?: { remotes?: unknown[] } };
+      expect(varz.leaf?.remotes ?? [], node.name).toEqual([]);
+    }
     const after = await streamState(standby, "EVENTS");
     console.log(`promotion: ${tookMs} ms for ${report.actions.length} resources; EVENTS keeps ${after.messages} messages`);
     expect(after).toEqual({ messages: atFailure.messages, lastSeq: atFailure.lastSeq });
