@@ -209,6 +209,7 @@ describe("two regions, primary and standby", () => {
     // A steady writer in the primary until its servers are gone: the acked sequence is what clients were told.
     let acked = 0;
     let stop = false;
+    let writerDone = false;
     const writeStart = Date.now();
     const writer = withSession(primary, "fluo-backend", async (nc) => {
       const js = nc.jetstream();
@@ -219,13 +220,19 @@ describe("two regions, primary and standby", () => {
           return;
         }
       }
-    }).catch(() => undefined);
+    })
+      .catch(() => undefined)
+      .finally(() => (writerDone = true));
     // Replication lag under that load: how long a sequence the primary acknowledged takes to be in the mirror
     // (an upper bound: it includes one stream info round trip on a held connection). Sampled by progress.
     const lagsMs = await asProvisioner(standby, async (jsm) => {
       const out: number[] = [];
+      let previous = 0;
       while (out.length < 50) {
-        const target = acked;
+        // Each sample waits for a sequence the writer has newly acknowledged (its first one too).
+        while (acked <= previous && !writerDone) await new Promise((r) => setTimeout(r, 1));
+        if (writerDone) throw new Error(`the writer stopped after seq ${acked}`);
+        const target = (previous = acked);
         const seen = performance.now();
         const deadline = seen + 30_000;
         while ((await jsm.streams.info("EVENTS")).state.last_seq < target && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));

@@ -38,6 +38,11 @@ export interface RegionPairOptions {
   readonly basePort: number;
   readonly passwords: LocalPasswords;
   readonly regions?: { readonly primary: string; readonly standby: string };
+  /**
+   * The ports the standby dials for the primary's leafnode ports (default: those ports themselves). A benchmark
+   * puts a link that can be held back and cut in between (bench/throttledLink.ts).
+   */
+  readonly linkVia?: (primaryLeafPorts: readonly number[]) => Promise<readonly number[]>;
 }
 
 interface Region {
@@ -68,12 +73,14 @@ export class RegionPair {
     const replicas = parseStackConfig("local", options.stackValues).replicas;
     const primaryPorts = regionPorts(options.basePort, replicas);
     const standbyPorts = regionPorts(options.basePort + 100, replicas);
+    const leafPorts = primaryPorts.map((p) => p.leaf!);
+    const dialed = options.linkVia ? await options.linkVia(leafPorts) : leafPorts;
     const configs = {
       primary: regionConfig(options.stackValues, names.primary, names.standby, leafPassword, {}),
       standby: regionConfig(options.stackValues, names.standby, names.primary, leafPassword, {
         regionRole: "standby",
         clusterName: `${String(options.stackValues.clusterName ?? "fluo-cluster")}-${names.standby}`,
-        peerLeafUrls: primaryPorts.map((p) => `nats-leaf://127.0.0.1:${p.leaf}`),
+        peerLeafUrls: dialed.map((port) => `nats-leaf://127.0.0.1:${port}`),
       }),
     };
     const hashes = passwordHashes(options.passwords);
