@@ -11,7 +11,7 @@ import { closeConnections, jetStreamManager } from "./client";
 import { compareCatalog, readLiveState } from "../ops/drift";
 import { consumerInputs, type ConsumerInputs } from "./consumer";
 import { streamInputs, type StreamInputs } from "./stream";
-import { publishStored } from "../../test/natsProbe.testkit";
+import { eventually, publishStored } from "../../test/natsProbe.testkit";
 
 const root = join(__dirname, "..", "..");
 
@@ -21,7 +21,8 @@ const texts = PROVIDER_TEXTS;
 let publisher: NatsConnection;
 
 // Streams whose loss the stack config allows: the scenarios about what the server would refuse, not about loss.
-const ALLOWED = ["CAPACITY", "WQ"];
+// AGED_OK: the opted-in path of the maxAge window guard.
+const ALLOWED = ["CAPACITY", "WQ", "AGED_OK"];
 
 beforeAll(async () => {
   live = await startProvisioningCluster(3);
@@ -104,7 +105,7 @@ describe("lossy in-place updates (item 2)", () => {
   it("refuses maxBytes 2GiB -> 64KiB in preview, saying about how many of the 200 messages would go", async () => {
     const news = withProvider(stream("LOSSY", { maxBytes: "64KiB" }), texts.stream);
     await expect(host.diff("LOSSY", urn("Stream", "LOSSY"), outs, news)).rejects.toThrow(
-      /refusing to update stream LOSSY in place: maxBytes would drop about \d+ of its 200 message\(s\)\..*fluo-queue:allowDestroy\[2\]' LOSSY/s,
+      /refusing to update stream LOSSY in place: maxBytes would drop about \d+ of its 200 message\(s\)\..*fluo-queue:allowDestroy\[3\]' LOSSY/s,
     );
     expect(await messages("LOSSY")).toBe(200);
   });
@@ -129,6 +130,63 @@ describe("lossy in-place updates (item 2)", () => {
     outs = await host.update("LOSSY", urn("Stream", "LOSSY"), outs, news);
     expect(outs.maxBytes).toBe("4GiB");
     expect(await messages("LOSSY")).toBe(200);
+  });
+});
+
+/** Waits, by the server's own timestamps, until the newest message of the stream was stored at least `ageMs` ago. */
+async function storedAtLeast(name: string, ageMs: number): Promise<{ oldestAgeMs: number; messages: number }> {
+  const jsm = await jetStreamManager(live.provisioner);
+  const info = await eventually(
+    () => jsm.streams.info(name),
+    (i) => Date.now() - Date.parse(i.state.last_ts) >= ageMs,
+    ageMs + 15_000,
+  );
+  expect(Date.now() - Date.parse(info.state.last_ts)).toBeGreaterThanOrEqual(ageMs);
+  return { oldestAgeMs: Date.now() - Date.parse(info.state.first_ts), messages: info.state.messages };
+}
+
+describe("a lowered maxAge that ages stored messages out soon after the update (issue 20)", () => {
+  // The finding: EVENTS maxAge 7d -> 2m while it held 300 messages 90 s old was applied, 60 s later it held 0.
+  // Here the messages are a few seconds old: above their age, below the guard's window, the same loss.
+  let outs: Record<string, unknown>;
+  beforeAll(async () => {
+    outs = await createStream(stream("AGED", { maxAge: "7d" }));
+    await publish("test.aged.x", 300);
+    await storedAtLeast("AGED", 2_000);
+  });
+
+  it("lets through a lowered maxAge whose cut lies beyond the window (7d -> 2h: nothing goes within the hour)", async () => {
+    const news = withProvider(stream("AGED", { maxAge: "2h" }), texts.stream);
+    expect((await host.diff("AGED", urn("Stream", "AGED"), outs, news)).changes).toBe("some");
+    outs = await host.update("AGED", urn("Stream", "AGED"), outs, news);
+    expect(outs.maxAge).toBe("2h");
+    expect(await messages("AGED")).toBe(300);
+  });
+
+  it("refuses maxAge 2h -> 2m in preview and in up while the 300 messages are younger than 2m, saying when they would go", async () => {
+    const { oldestAgeMs } = await storedAtLeast("AGED", 2_000);
+    // The point of the scenario: the messages are younger than the new limit, so nothing is dropped at once.
+    expect(oldestAgeMs).toBeLessThan(120_000);
+    const news = withProvider(stream("AGED", { maxAge: "2m" }), texts.stream);
+    const refusal =
+      /refusing to update stream AGED in place: maxAge 2h -> 2m would drop 300 of its 300 message\(s\) within (1m[0-9]+s|2m) of the update \(the oldest, stored [0-9]+s ago, in 1m[0-9]+s\)\..*fluo-queue:allowDestroy\[3\]' AGED/s;
+    await expect(host.diff("AGED", urn("Stream", "AGED"), outs, news)).rejects.toThrow(refusal);
+    await expect(host.update("AGED", urn("Stream", "AGED"), outs, news)).rejects.toThrow(refusal);
+    const jsm = await jetStreamManager(live.provisioner);
+    expect((await jsm.streams.info("AGED")).config.max_age).toBe(2 * 3_600_000_000_000);
+    expect(await messages("AGED")).toBe(300);
+  });
+
+  it("applies it for a stream in allowDestroy, and the server then removes every message within the new maxAge", async () => {
+    const allowedOuts = await createStream(stream("AGED_OK", { maxAge: "7d" }));
+    await publish("test.aged_ok.x", 50);
+    await storedAtLeast("AGED_OK", 1_000);
+    const news = withProvider(stream("AGED_OK", { maxAge: "6s", duplicateWindow: "1s" }), texts.stream);
+    expect((await host.diff("AGED_OK", urn("Stream", "AGED_OK"), allowedOuts, news)).changes).toBe("some");
+    expect((await host.update("AGED_OK", urn("Stream", "AGED_OK"), allowedOuts, news)).maxAge).toBe("6s");
+    // What the guard counted is what the server removes: none at once, all of them once they pass 6 s.
+    expect(await messages("AGED_OK")).toBe(50);
+    expect(await eventually(() => messages("AGED_OK"), (n) => n === 0, 20_000)).toBe(0);
   });
 });
 
