@@ -190,6 +190,34 @@ describe("a lowered maxAge that ages stored messages out soon after the update (
   });
 });
 
+describe("a lowered maxAge on a mirror (issue 20)", () => {
+  // The catalog's mirrors name their origin in another domain ($JS.<domain>.API, across the regions' leafnode
+  // link); on one cluster such a mirror copies nothing (seen on 2.15.3: active -1), so this mirror is made
+  // with nats.js in the same domain. What the guard reads of it, the stored timestamps, is the same.
+  it("counts the mirror's copies by the origin's timestamps and refuses 7d -> 2m while the mirror holds them", async () => {
+    await createStream(stream("AGED_SRC", { maxAge: "7d" }));
+    await publish("test.aged_src.x", 100);
+    const jsm = await jetStreamManager(live.provisioner);
+    await jsm.streams.add({ name: "AGED_MIRROR", mirror: { name: "AGED_SRC" }, num_replicas: 3, max_age: 7 * 86_400_000_000_000, max_bytes: 32 * 2 ** 20 });
+    const copied = await eventually(() => jsm.streams.info("AGED_MIRROR"), (i) => i.state.messages === 100, 30_000);
+    expect(copied.state.messages).toBe(100);
+    // A mirror stores each message with the time the origin stored it, so its maxAge counts from then.
+    const origin = await jsm.streams.info("AGED_SRC");
+    expect([copied.state.first_ts, copied.state.last_ts]).toEqual([origin.state.first_ts, origin.state.last_ts]);
+    await storedAtLeast("AGED_MIRROR", 1_000);
+
+    const outs = (await host.read("AGED_MIRROR", urn("Stream", "AGED_MIRROR"), withProvider({ name: "AGED_MIRROR" }, texts.stream))).properties;
+    expect(outs.maxAge).toBe("7d");
+    const { created: _created, ...declared } = outs;
+    const news = withProvider({ ...declared, maxAge: "2m" }, texts.stream);
+    const refusal = /refusing to update stream AGED_MIRROR in place: maxAge 7d -> 2m would drop 100 of its 100 message\(s\) within 1m[0-9]+s of the update/;
+    await expect(host.diff("AGED_MIRROR", urn("Stream", "AGED_MIRROR"), outs, news)).rejects.toThrow(refusal);
+    await expect(host.update("AGED_MIRROR", urn("Stream", "AGED_MIRROR"), outs, news)).rejects.toThrow(refusal);
+    expect(await messages("AGED_MIRROR")).toBe(100);
+    expect((await jsm.streams.info("AGED_MIRROR")).config.max_age).toBe(7 * 86_400_000_000_000);
+  });
+});
+
 describe("consumers holding messages on interest streams (item 3)", () => {
   const consumer = consumerInputs({ stream: "INTEREST", name: "c", deliverPolicy: "all", ackPolicy: "explicit", ackWait: "30s", maxDeliver: 5 });
   let outs: Record<string, unknown>;
