@@ -13,18 +13,10 @@ import { compareCatalog, readLiveState } from "../streams/ops/drift";
 import { closeConnections, DEFAULT_RETRY, jetStreamManager } from "../streams/provider/client";
 import { consumerInputs, consumerOps } from "../streams/provider/consumer";
 import { streamInputs, streamOps } from "../streams/provider/stream";
+import { createThroughProvider, pool, type Created } from "./providerCreate";
 import type { ProviderSettings } from "../streams/provider/settings";
 import { startProvisioningCluster, type ProvisioningCluster } from "../streams/provider/provisioningCluster.testkit";
 import { CONSUMERS_PER_STREAM, syntheticCatalog } from "./syntheticCatalog";
-
-/** Runs `task` over `items` with at most `parallel` in flight, as the engine runs independent resources. */
-async function pool<T>(items: readonly T[], parallel: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await task(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(parallel, items.length) }, worker));
-}
 
 async function totalConnections(live: ProvisioningCluster): Promise<number> {
   let total = 0;
@@ -61,20 +53,14 @@ async function benchOne(size: number, replicas: number, parallel: number): Promi
   const total = streams.length + consumers.length;
   const phases: Phase[] = [];
   try {
-    const streamOuts = new Map<string, Awaited<ReturnType<typeof streamOps.create>>["outs"]>();
-    const consumerOuts = new Map<string, Awaited<ReturnType<typeof consumerOps.create>>["outs"]>();
+    let created: Created = { streams: new Map(), consumers: new Map() };
     phases.push(
       await timed(live, size, "create", total, async () => {
-        await pool(streams, parallel, async (s) => {
-          streamOuts.set(s.name, (await streamOps.create(settings, s)).outs);
-        });
-        await pool(consumers, parallel, async (c) => {
-          const created = await consumerOps.create(settings, c);
-          consumerOuts.set(created.id, created.outs);
-        });
+        created = await createThroughProvider(settings, streams, consumers, parallel);
         return `${streams.length} streams (R${replicas}), ${consumers.length} consumers`;
       }),
     );
+    const { streams: streamOuts, consumers: consumerOuts } = created;
     phases.push(
       await timed(live, size, "refresh (read+diff)", total, async () => {
         let changed = 0;

@@ -7,6 +7,7 @@ import type { ConsumerConfig, ConsumerInfo, JetStreamManager, StreamConfig, Stre
 import { fieldChanges, type Field, type FieldValues } from "../fields";
 import { UNKNOWN, hasUnknown, type ProviderSettings } from "./settings";
 import { apiErrorCode, withRetry } from "./client";
+import { formatDuration } from "../../lib/units";
 
 /** The refusal every guard ends with: what would be lost, and the one command that allows it for this stream. */
 export function lossRefusal(settings: ProviderSettings, stream: string, what: string): Error {
@@ -54,21 +55,91 @@ function safeApi<S>(f: Field<S>, value: unknown): unknown {
 
 export interface Loss {
   readonly field: string;
-  /** Messages the server drops at once when the update is applied. */
+  /** Messages the update loses: dropped at once, or (maxAge) removed by the new limit within the window. */
   readonly messages: number;
   /** False for an estimate (bytes and ages are known for the stream, not per message). */
   readonly exact: boolean;
+  /** The field's old and new value as the spec writes them, where the message shows them ("2h -> 2m"). */
+  readonly change?: string;
+  /** When they go, after the count ("within 1m58s of the update (the oldest, stored 2s ago, in 1m58s)"). */
+  readonly when?: string;
 }
 
 const NANOS_PER_MS = 1_000_000;
 
 /**
- * Messages an in-place update to `next` would drop from the stream `info` describes. The server applies a
- * lowered max_msgs / max_bytes / max_age at once (NOTES.md: 2 GiB -> 64 KiB dropped 139 of 200 messages).
- * max_msgs is exact; max_bytes and max_age are estimated from the stream's totals and first/last timestamps,
- * because counting per message would need read access to the data, which fluo-provisioner does not have.
+ * How long after an update the messages a lowered maxAge removes still count as lost by that update. The server
+ * removes a message as soon as it is older than max_age, whenever that is: 7d -> 2m over 300 messages 90 s old
+ * dropped none at once and all of them a minute later (issue 20), and nobody re-deploys or drains a backlog in
+ * between. An hour covers a preview reviewed and applied and a consumer that is behind catching up; what the
+ * new limit removes after it is the stream's retention doing what was declared.
  */
-export function updateLosses(info: StreamInfo, next: StreamConfig, nowMs: number = Date.now()): Loss[] {
+export const MAX_AGE_LOSS_WINDOW_MS = 3_600_000;
+
+/** What a lowered max_age removes within the window that the old one would have kept past it. */
+export interface AgeLoss {
+  readonly messages: number;
+  readonly exact: boolean;
+  /** After the update: when the oldest of them goes (0: at once), and when the last of them has gone. */
+  readonly firstGoneMs: number;
+  readonly lastGoneMs: number;
+  /** How long ago the oldest of them was stored. */
+  readonly oldestAgeMs: number;
+}
+
+/** The part of stream state the age arithmetic reads (timestamps as the server's RFC 3339 text). */
+export interface StoredSpan {
+  readonly messages: number;
+  readonly first_ts: string;
+  readonly last_ts: string;
+}
+
+/**
+ * Messages stored between `first_ts` and `last_ts` that max_age `newMs` removes within `windowMs` of `nowMs`
+ * and max_age `oldMs` would have kept past it (0 = unlimited; undefined: none). A message stored at t goes at
+ * t + max_age, so the lost ones are those with oldCut < t <= newCut, cut = now + window - max_age. Exact when the
+ * whole span is inside or outside that range; otherwise messages are assumed evenly spread in time, because
+ * counting per message would need read access to the data (MSG.GET, DIRECT.GET), which fluo-provisioner does
+ * not have (docs/security.md). The decision itself is exact whenever the oldest or newest message is lost.
+ */
+export function maxAgeLoss(span: StoredSpan, oldMs: number, newMs: number, nowMs: number, windowMs: number = MAX_AGE_LOSS_WINDOW_MS): AgeLoss | undefined {
+  if (span.messages === 0 || newMs <= 0 || (oldMs > 0 && newMs >= oldMs)) return undefined;
+  const first = Date.parse(span.first_ts);
+  const last = Date.parse(span.last_ts);
+  const newCut = nowMs + windowMs - newMs;
+  const oldCut = oldMs > 0 ? nowMs + windowMs - oldMs : -Infinity;
+  if (first > newCut || last <= oldCut) return undefined;
+  const from = Math.max(first, oldCut);
+  const to = Math.min(last, newCut);
+  const all = first > oldCut && last <= newCut;
+  const share = all || last <= first ? 1 : (to - from) / (last - first);
+  const messages = all ? span.messages : Math.max(1, Math.min(span.messages, Math.ceil(share * span.messages)));
+  const goneAfter = (storedAt: number): number => Math.min(windowMs, Math.max(0, storedAt + newMs - nowMs));
+  return { messages, exact: all, firstGoneMs: goneAfter(from), lastGoneMs: goneAfter(to), oldestAgeMs: Math.max(0, nowMs - from) };
+}
+
+/** A duration for an error line: whole seconds, in the spec's own notation ("1m58s", "7d"). */
+export function readableMs(ms: number): string {
+  return ms <= 0 ? "0s" : formatDuration(BigInt(Math.round(ms / 1000)) * 1_000_000_000n);
+}
+
+/** When the messages of an AgeLoss go: "at once (the oldest stored 3s ago)" or "within 1m58s of the update (...)". */
+export function describeAgeLoss(loss: AgeLoss): string {
+  const oldest = `stored ${readableMs(loss.oldestAgeMs)} ago`;
+  if (loss.lastGoneMs <= 0) return `at once (the oldest ${oldest})`;
+  const first = loss.firstGoneMs <= 0 ? "at once" : `in ${readableMs(loss.firstGoneMs)}`;
+  return `within ${readableMs(loss.lastGoneMs)} of the update (the oldest, ${oldest}, ${first})`;
+}
+
+const maxAgeText = (nanos: number): string => (nanos > 0 ? formatDuration(nanos) : "unlimited");
+
+/**
+ * Messages an in-place update to `next` would lose from the stream `info` describes. The server applies a
+ * lowered max_msgs / max_bytes at once (NOTES.md: 2 GiB -> 64 KiB dropped 139 of 200 messages), and a lowered
+ * max_age from then on: what it removes within `windowMs` counts (MAX_AGE_LOSS_WINDOW_MS). max_msgs is exact;
+ * max_bytes and max_age are estimated from the stream's totals and first/last timestamps (maxAgeLoss).
+ */
+export function updateLosses(info: StreamInfo, next: StreamConfig, nowMs: number = Date.now(), windowMs: number = MAX_AGE_LOSS_WINDOW_MS): Loss[] {
   const { messages, bytes } = info.state;
   if (messages === 0) return [];
   const losses: Loss[] = [];
@@ -79,17 +150,10 @@ export function updateLosses(info: StreamInfo, next: StreamConfig, nowMs: number
     const perMessage = bytes / messages;
     losses.push({ field: "maxBytes", messages: Math.min(messages, Math.ceil((bytes - maxBytes) / perMessage)), exact: false });
   }
-  const maxAge = Number(next.max_age ?? 0);
-  if (maxAge > 0) {
-    const cutoff = nowMs - maxAge / NANOS_PER_MS;
-    const first = Date.parse(info.state.first_ts);
-    const last = Date.parse(info.state.last_ts);
-    if (first < cutoff) {
-      // Messages between first and last are assumed evenly spread in time: the share older than the cutoff goes.
-      const share = last <= cutoff || last <= first ? 1 : (cutoff - first) / (last - first);
-      const count = Math.max(1, Math.min(messages, Math.ceil(share * messages)));
-      losses.push({ field: "maxAge", messages: count, exact: share === 1 });
-    }
+  const [oldAge, newAge] = [Number(info.config.max_age ?? 0), Number(next.max_age ?? 0)];
+  const aged = maxAgeLoss(info.state, oldAge / NANOS_PER_MS, newAge / NANOS_PER_MS, nowMs, windowMs);
+  if (aged) {
+    losses.push({ field: "maxAge", messages: aged.messages, exact: aged.exact, change: `${maxAgeText(oldAge)} -> ${maxAgeText(newAge)}`, when: describeAgeLoss(aged) });
   }
   return losses;
 }
@@ -108,7 +172,7 @@ export function interestSwitchLoss(info: StreamInfo, consumers: readonly Consume
 
 export function describeLosses(losses: readonly Loss[], held: number): string {
   return losses
-    .map((l) => `${l.field} would drop ${l.exact ? "" : "about "}${l.messages} of its ${held} message(s)`)
+    .map((l) => `${l.field}${l.change ? ` ${l.change}` : ""} would drop ${l.exact ? "" : "about "}${l.messages} of its ${held} message(s)${l.when ? ` ${l.when}` : ""}`)
     .join(", ");
 }
 

@@ -177,8 +177,15 @@ export function streamProblems(news: Readonly<Record<string, unknown>>): CheckFa
   const failures: CheckFailure[] = [];
   validate.name(failures, "name", news.name);
   const subjects = news.subjects;
-  if (subjects !== UNKNOWN) {
-    if (!Array.isArray(subjects) || subjects.length === 0) {
+  // A mirror (a standby region's, streams/catalog.ts regionalCatalog) has no subjects: the server fills them from
+  // its origin and refuses any. The same rule as the catalog's (streams/spec.ts mirrorRules).
+  const mirror = news.mirror;
+  if (subjects !== UNKNOWN && mirror !== UNKNOWN) {
+    if (mirror !== undefined) {
+      if (Array.isArray(subjects) && subjects.length > 0) {
+        failures.push({ property: "subjects", reason: `subjects = ${JSON.stringify(subjects)}: must be empty on a mirror (the server copies its origin's subjects)` });
+      }
+    } else if (!Array.isArray(subjects) || subjects.length === 0) {
       failures.push({ property: "subjects", reason: `subjects = ${JSON.stringify(subjects)}: must list at least one subject` });
     } else {
       subjects.forEach((subject, i) => validate.subject(failures, `subjects[${i}]`, subject));
