@@ -21,6 +21,10 @@ const kubernetes = new k8s.Provider("kubernetes", {
   kubeconfig: secretConfig("kubeconfig"),
   context: config.kubeContext,
   renderYamlToDirectory: config.renderYamlToDirectory,
+  // A changed nats.conf updates the `nats-config` Secret in place; without this the provider replaces it (delete,
+  // then create), and the pods' config reloader would see the Secret vanish for a moment. Adding the key is a
+  // provider update, not a replace (its DiffConfig replaces only on renderYamlToDirectory or the active cluster).
+  enableSecretMutable: true,
 });
 
 const cluster = new NatsCluster("nats", { config, grants, provider: kubernetes, leafDenied: model.leafDenied });
