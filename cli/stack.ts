@@ -48,13 +48,20 @@ export const OPERATIONS = {
     gitOps: [{ command: "preview", flags: ["--diff"] }],
     why: "what `up` would change, with old and new values (pull requests)",
   },
+  // A preview first: the Automation API's `up` always passes --skip-preview, so a guard that refuses in the plan
+  // would otherwise refuse in the middle of the update, after other resources (the Secret, the rules) changed.
+  // A failing step ends the operation, so a refused preview changes nothing.
   up: {
-    steps: [{ command: "up", flags: ["--diff", "--refresh", "--yes"] }],
+    steps: [
+      { command: "preview", flags: ["--refresh"] },
+      { command: "up", flags: ["--diff", "--refresh", "--yes"] },
+    ],
     gitOps: [
       { command: "refresh", flags: ["--run-program", "--yes", `--exclude=${GITOPS_EXCLUDE}`] },
+      { command: "preview", flags: [] },
       { command: "up", flags: ["--diff", "--yes"] },
     ],
-    why: "deploy; the live state counts (drift is put back)",
+    why: "deploy: a preview first (a refusal stops it before any change), then up; the live state counts (drift is put back)",
   },
   drift: {
     steps: [{ command: "refresh", flags: ["--run-program", "--preview-only", "--expect-no-changes", "--diff"] }],
@@ -169,9 +176,11 @@ function gitOpsMode(stackName: string, root: string): boolean {
  */
 export function refreshDiffLine(event: EngineEvent): string | undefined {
   const step = event.resOutputsEvent?.metadata ?? event.resourcePreEvent?.metadata;
-  if (!step?.old || !step.new) return undefined;
-  const before = step.old.outputs ?? {};
-  const after = step.new.outputs ?? {};
+  // Only a step that carries both sides' outputs says what changed: a pre-event's `new` has none yet, and reading
+  // it as empty printed every field as `=> undefined` (issue 18).
+  if (!step?.old?.outputs || !step.new?.outputs) return undefined;
+  const before = step.old.outputs;
+  const after = step.new.outputs;
   const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter(
     (k) => k !== "__provider" && JSON.stringify(before[k]) !== JSON.stringify(after[k]),
   );

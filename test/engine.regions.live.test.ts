@@ -8,7 +8,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JetStreamManager } from "nats";
@@ -65,6 +65,20 @@ async function run(script: "deploy" | "preview", ...extra: string[]): Promise<Co
 
 function expectOk(result: CommandOutput): void {
   if (result.code !== 0) throw new Error(`exit ${result.code}:\n${result.text.slice(-6000)}`);
+}
+
+/** Every manifest GitOps mode wrote, by path, with its content. */
+function manifests(): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else out[path] = readFileSync(path, "utf8");
+    }
+  };
+  walk(project.manifests);
+  return out;
 }
 
 /**
@@ -171,7 +185,21 @@ describe("a standby region's stack through the Pulumi engine", () => {
       expect(refused.code).not.toBe(0);
       expect(refused.text).toMatch(/refusing to replace[^\n]*stream EVENTS: it holds 40 message\(s\)/);
       expect(refused.text).toMatch(/allowDestroy/);
+      // Once, in the engine's own error line, and no stack trace (streams/provider/hostErrors.ts).
+      expect(refused.text.match(/refusing to replace/g)).toHaveLength(1);
+      expect(refused.text).not.toMatch(/\n\s+at \S+ \(/);
       expect((await usJsm.streams.info("EVENTS")).state.messages).toBe(EVENTS_BEFORE);
+
+      // npm run deploy previews first: the same refusal stops it before anything changes. The Secret (its nats.conf
+      // would get the remote back), the NetworkPolicy and the rules keep their manifests byte for byte.
+      const before = manifests();
+      const deploy = await run("deploy");
+      expect(deploy.code).not.toBe(0);
+      expect(deploy.text).toMatch(/refusing to replace[^\n]*stream EVENTS/);
+      expect(deploy.text).not.toMatch(/\$ pulumi up /);
+      expect(manifests()).toEqual(before);
+      const events = await usJsm.streams.info("EVENTS");
+      expect({ messages: events.state.messages, mirror: events.config.mirror ?? null }).toEqual({ messages: EVENTS_BEFORE, mirror: null });
     } finally {
       project.cliOk(["config", "set", "--stack", "us", "fluo-queue:regionRole", "primary"]);
       project.cliOk(["config", "rm", "--stack", "us", "fluo-queue:peerLeafUrls"]);
