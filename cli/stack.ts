@@ -141,7 +141,9 @@ async function selectStack(stackName: string, root: string, gitOps: boolean): Pr
     for (const path of Object.keys(require.cache)) if (own(path)) delete require.cache[path];
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const exported = require(join(root, "index.ts")) as Record<string, unknown>;
-    return { ...exported };
+    // A mode's outputs only: index.ts exports `seeds`/`adminSeeds` as undefined in password mode (and
+    // `passwords` in NKEY mode), which the engine warns about on every run ("Undefined value (seeds)").
+    return Object.fromEntries(Object.entries(exported).filter(([, value]) => value !== undefined));
   };
   try {
     return await LocalWorkspace.selectStack(
