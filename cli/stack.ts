@@ -104,35 +104,17 @@ export function pluginPath(root: string, env: NodeJS.ProcessEnv = process.env): 
   return [...dirs, env.PATH ?? ""].join(delimiter);
 }
 
-/**
- * Pulumi.yaml's `options.refresh: always` refreshes before every preview, up and destroy; in GitOps mode that
- * refresh fails on the Kubernetes objects (GITOPS_EXCLUDE), and the Automation API of SDK 3.248 passes no
- * `--refresh=false`. So in GitOps mode the command line of those three gets `--refresh=false` (the refresh they
- * need runs as its own step, without the Kubernetes objects).
- */
-export function withoutImplicitRefresh(args: readonly string[]): string[] {
-  const planning = ["up", "preview", "destroy"].includes(args[0] ?? "");
-  return planning && !args.some((a) => a === "--refresh" || a.startsWith("--refresh=")) ? [...args, "--refresh=false"] : [...args];
-}
-
-async function pulumiCommand(gitOps: boolean): Promise<PulumiCommand> {
+async function pulumiCommand(): Promise<PulumiCommand> {
   const resolved = resolveBinary("pulumi", "pulumi", "PULUMI_BIN");
   if (!resolved) {
     throw new UsageError("the Pulumi CLI was not found: `npm run tools -- pulumi` builds the pinned one (needs Go), or install it (https://www.pulumi.com/docs/install/) or set PULUMI_BIN");
   }
   // PulumiCommand wants the folder that holds bin/pulumi.
   const bin = dirname(resolved.path);
-  const command = await PulumiCommand.get({ root: dirname(bin), skipVersionCheck: false });
-  if (gitOps) {
-    // run() is how every Automation API command reaches the CLI (typed internal in the SDK's declarations).
-    const runner = command as unknown as { run(args: string[], ...rest: unknown[]): unknown };
-    const run = runner.run.bind(command);
-    runner.run = (args: string[], ...rest: unknown[]) => run(withoutImplicitRefresh(args), ...rest);
-  }
-  return command;
+  return PulumiCommand.get({ root: dirname(bin), skipVersionCheck: false });
 }
 
-async function selectStack(stackName: string, root: string, gitOps: boolean): Promise<Stack> {
+async function selectStack(stackName: string, root: string): Promise<Stack> {
   const program = async (): Promise<Record<string, unknown>> => {
     // The program registers its resources when its modules are evaluated: an operation of several commands
     // (GitOps deploy: refresh, then up) runs it more than once in this process, so the project's own modules
@@ -148,7 +130,7 @@ async function selectStack(stackName: string, root: string, gitOps: boolean): Pr
   try {
     return await LocalWorkspace.selectStack(
       { stackName, projectName: "fluo-queue", program },
-      { workDir: root, pulumiCommand: await pulumiCommand(gitOps), envVars: { PATH: pluginPath(root) } },
+      { workDir: root, pulumiCommand: await pulumiCommand(), envVars: { PATH: pluginPath(root) } },
     );
   } catch (err) {
     if (err instanceof StackNotFoundError) {
@@ -229,7 +211,7 @@ export async function runOperation(
   const out = options.out ?? ((t: string) => process.stdout.write(t));
   const err = options.err ?? ((t: string) => process.stderr.write(t));
   const gitOps = gitOpsMode(stackName, root);
-  const stack = await selectStack(stackName, root, gitOps);
+  const stack = await selectStack(stackName, root);
   const op: Operation = OPERATIONS[name];
   for (const step of gitOps ? op.gitOps : op.steps) {
     // --expect-no-changes from the command line applies to the plan (preview/up), never to a preparatory refresh.
