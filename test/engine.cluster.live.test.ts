@@ -36,10 +36,24 @@ let cluster: TestKubeCluster;
 let player: KubeletPlayer;
 let kubectl: string;
 
-/** `npm run <script> -- --stack dev ...`; for the `stack` script the operation comes first. */
-async function run(script: string, ...extra: string[]): Promise<CommandOutput> {
-  return project.npm(script, script === "stack" ? [...extra, "--stack", "dev"] : ["--stack", "dev", ...extra]);
+/** A stack of the copy in cluster mode: the test cluster's kubeconfig and every secret the program would generate. */
+function initStack(stack: string): void {
+  project.cliOk(["stack", "init", stack, "--secrets-provider", "passphrase"]);
+  project.cliOk([
+    "config", "set-all", "--stack", stack,
+    "--secret", `fluo-queue:kubeconfig=${cluster.kubeconfig}`,
+    // The random provider cannot be built from the module proxy (README "Engine tests").
+    ...userSpecs().flatMap((u) => ["--secret", `fluo-queue:${u.passwordKey}=${passwords[u.name]}`]),
+    "--secret", `fluo-queue:routePassword=route-${randomBytes(12).toString("hex")}`,
+    "--secret", `fluo-queue:bcryptSaltKey=${randomBytes(SALT_KEY_BYTES).toString("base64")}`,
+  ]);
 }
+
+/** `npm run <script> -- --stack <stack> ...`; for the `stack` script the operation comes first. */
+async function runOn(stack: string, script: string, ...extra: string[]): Promise<CommandOutput> {
+  return project.npm(script, script === "stack" ? [...extra, "--stack", stack] : ["--stack", stack, ...extra]);
+}
+const run = (script: string, ...extra: string[]) => runOn("dev", script, ...extra);
 
 function expectOk(result: CommandOutput): void {
   if (result.code !== 0) throw new Error(`exit ${result.code}:\n${result.text.slice(-8000)}`);
@@ -95,14 +109,7 @@ beforeAll(async () => {
   await installCrds(cluster.api);
   player = await KubeletPlayer.start(cluster.api);
 
-  project.cliOk(["stack", "init", "dev", "--secrets-provider", "passphrase"]);
-  project.cliOk([
-    "config", "set-all", "--stack", "dev",
-    "--secret", `fluo-queue:kubeconfig=${cluster.kubeconfig}`,
-    ...userSpecs().flatMap((u) => ["--secret", `fluo-queue:${u.passwordKey}=${passwords[u.name]}`]),
-    "--secret", `fluo-queue:routePassword=route-${randomBytes(12).toString("hex")}`,
-    "--secret", `fluo-queue:bcryptSaltKey=${randomBytes(SALT_KEY_BYTES).toString("base64")}`,
-  ]);
+  initStack("dev");
 }, 1_800_000);
 
 afterAll(async () => {
@@ -184,17 +191,21 @@ describe("the dev stack in cluster mode on a real API server", () => {
     expectOk(drift);
   }, STEP);
 
-  it("drift made through the API (a changed label, a scaled StatefulSet) fails the drift check naming object and field; deploy puts it back", async () => {
+  it("drift made with kubectl (a changed label, a scaled StatefulSet, an edited NetworkPolicy) fails the drift check naming object and field; deploy puts it back", async () => {
     const name = statefulSet.metadata.name;
     kubectlOk(["-n", NS, "label", "statefulset", name, "fluo/environment=drifted", "--overwrite"]);
     kubectlOk(["-n", NS, "scale", "statefulset", name, "--replicas=2"]);
+    // An edited NetworkPolicy: every ingress rule dropped, as a hurried `kubectl edit` might.
+    const policy = rendered.find((o) => o.kind === "NetworkPolicy")!;
+    kubectlOk(["-n", NS, "patch", "networkpolicy", policy.metadata.name, "--type=merge", "-p", JSON.stringify({ spec: { ingress: [] } })]);
     await eventually("the scaled StatefulSet settles", () => cluster.api.get<StatefulSetLive>(apiPath(statefulSet)), (s) => s.status.readyReplicas === 2 && s.spec.replicas === 2);
 
     const drift = await run("drift:state");
     expect(drift.code, drift.text.slice(-3000)).not.toBe(0);
-    // The engine names the object and its changed top-level fields; only the StatefulSet changed.
+    // The engine names each object and its changed top-level fields; nothing else changed.
     expect(drift.text).toMatch(/^ ~ {2}kubernetes:apps\/v1:StatefulSet statefulset update \[diff: ~metadata,spec\]/m);
-    expect(summary(drift.text)).toEqual({ "to update": 1, unchanged: stateResources(project, "dev").length - 1 });
+    expect(drift.text).toMatch(/^ ~ {2}kubernetes:networking\.k8s\.io\/v1:NetworkPolicy network-policy update \[diff: ~spec\]/m);
+    expect(summary(drift.text)).toEqual({ "to update": 2, unchanged: stateResources(project, "dev").length - 2 });
     // cli/stack.ts's "Refresh found (state => live)" lines would name the field itself (replicas, the label), but
     // they read new outputs the refresh events do not carry: every row ends "=> undefined" (issue 18, not the kit).
     const line = drift.text.split("\n").find((l) => l.includes("kubernetes:apps/v1:StatefulSet statefulset:")) ?? "";
@@ -204,6 +215,7 @@ describe("the dev stack in cluster mode on a real API server", () => {
     const back = await eventually("the StatefulSet is back", () => cluster.api.get<StatefulSetLive>(apiPath(statefulSet)), (s) => s.status.readyReplicas === devConfig.replicas);
     expect(back.spec.replicas).toBe(devConfig.replicas);
     expect(back.metadata.labels?.["fluo/environment"]).toBe(devConfig.environment);
+    expect(fieldDifferences(policy, await cluster.api.get(apiPath(policy)))).toEqual([]);
     expectOk(await run("drift:state"));
   }, STEP * 2);
 
@@ -215,4 +227,31 @@ describe("the dev stack in cluster mode on a real API server", () => {
     expect(stateResources(project, "dev").filter((r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("pulumi:providers:"))).toEqual([]);
     expect(player.problems).toEqual([]);
   }, STEP);
+});
+
+describe("the prod stack in cluster mode", () => {
+  const prodConfig = readStackConfig("prod");
+  const prodObjects = objectsOfYaml(kubernetesManifests(deploymentModel(prodConfig)));
+
+  it("pulumi up creates every object, cert-manager's Issuers and Certificates accepted by their CRDs; protect refuses destroy", async () => {
+    initStack("prod");
+    const up = await runOn("prod", "deploy");
+    expectOk(up);
+    expect(prodObjects.map((o) => o.kind)).toEqual(expect.arrayContaining(["Issuer", "Certificate"]));
+    const differences: string[] = [];
+    for (const object of prodObjects) {
+      const live = await cluster.api.find(apiPath(object));
+      if (!live) differences.push(`${objectKey(object)} missing`);
+      else if (object.kind !== "Secret") for (const d of fieldDifferences(object, live)) differences.push(`${objectKey(object)} ${d}`);
+    }
+    expect(differences).toEqual([]);
+    expect(warnings(up.text).filter((w) => /PodSecurity|would violate/i.test(w))).toEqual([]);
+    process.stderr.write(`cluster-mode prod up: ${prodObjects.length} Kubernetes objects; engine warnings:\n${warnings(up.text).join("\n")}\n`);
+
+    const refused = await runOn("prod", "stack", "destroy");
+    expect(refused.code).not.toBe(0);
+    expect(refused.text).toMatch(/protected/i);
+    expect(await cluster.api.find(apiPath(prodObjects.find((o) => o.kind === "StatefulSet")!))).toBeDefined();
+    expect(player.problems).toEqual([]);
+  }, STEP * 2);
 });
