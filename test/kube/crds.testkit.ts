@@ -36,7 +36,8 @@ export const CRD_SOURCES: readonly CrdSource[] = [
 /** The folder of a module version in the Go module cache, downloaded first if missing. */
 export function moduleDir(module: string, version: string): string {
   const go = goCommand();
-  const run = spawnSync(go, ["mod", "download", "-json", `${module}@${version}`], { encoding: "utf8", cwd: "/", env: { ...process.env, GOFLAGS: "-mod=mod" } });
+  // Outside any module (cwd /), so no go.mod of the project or a wrapper decides what is downloaded.
+  const run = spawnSync(go, ["mod", "download", "-json", `${module}@${version}`], { encoding: "utf8", cwd: "/" });
   const info = JSON.parse(run.stdout || "{}") as { Dir?: string; Error?: string };
   if (run.status !== 0 || !info.Dir) throw new Error(`go mod download ${module}@${version} failed (exit ${run.status}): ${info.Error ?? run.stderr.trim()}`);
   return info.Dir;
