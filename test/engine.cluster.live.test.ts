@@ -49,9 +49,38 @@ function initStack(stack: string): void {
   ]);
 }
 
-/** `npm run <script> -- --stack <stack> ...`; for the `stack` script the operation comes first. */
+/** Commands still running: afterAll kills them (a step that timed out must not leave pulumi waiting on a dead cluster). */
+const running = new Set<AbortController>();
+
+/**
+ * `npm run <script> -- --stack <stack> ...`; for the `stack` script the operation comes first. A deploy is given up
+ * (its process group killed) as soon as the StatefulSet controller reports FailedCreate: Pulumi would otherwise wait
+ * its 10-minute readiness timeout for pods that admission refused, and the step would fail on time, not on cause.
+ */
 async function runOn(stack: string, script: string, ...extra: string[]): Promise<CommandOutput> {
-  return project.npm(script, script === "stack" ? [...extra, "--stack", stack] : ["--stack", stack, ...extra]);
+  const controller = new AbortController();
+  running.add(controller);
+  let refused: string | undefined;
+  const watch = (async () => {
+    while (script === "deploy" && !controller.signal.aborted) {
+      const events = await cluster.api.list<EventLive>(`/api/v1/namespaces/${NS}/events`).catch(() => []);
+      const failed = events.find((e) => e.reason === "FailedCreate");
+      if (failed) {
+        refused = `${failed.involvedObject.kind}/${failed.involvedObject.name}: ${failed.message}`;
+        controller.abort();
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
+  try {
+    const result = await project.npm(script, script === "stack" ? [...extra, "--stack", stack] : ["--stack", stack, ...extra], {}, { signal: controller.signal });
+    if (refused) throw new Error(`npm run deploy given up: the StatefulSet controller could not create pods (${refused})\n${result.text.slice(-3000)}`);
+    return result;
+  } finally {
+    controller.abort();
+    running.delete(controller);
+    await watch;
+  }
 }
 const run = (script: string, ...extra: string[]) => runOn("dev", script, ...extra);
 
@@ -113,6 +142,7 @@ beforeAll(async () => {
 }, 1_800_000);
 
 afterAll(async () => {
+  for (const controller of running) controller.abort();
   await player?.stop();
   await cluster?.stop();
   project?.remove();
