@@ -43,6 +43,11 @@ describe("pulumi program, prod stack (SDK mocks)", () => {
     }
   });
 
+  it("the Kubernetes provider updates Secrets in place (enableSecretMutable), so a nats.conf change is no replacement", () => {
+    // Provider inputs reach the engine as strings.
+    expect(String(run.one("pulumi:providers:kubernetes", "kubernetes").inputs.enableSecretMutable)).toBe("true");
+  });
+
   it("protects the StatefulSet in prod and names it explicitly (never autonamed, so never replaced with new PVCs)", () => {
     const sts = run.one("kubernetes:apps/v1:StatefulSet", "statefulset");
     expect(sts.protect).toBe(true);
