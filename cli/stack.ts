@@ -154,23 +154,38 @@ function gitOpsMode(stackName: string, root: string): boolean {
   }
 }
 
+/** The value at a Pulumi property path ("spec.replicas", 'metadata.labels["app.kubernetes.io/name"]', "a[0]"). */
+export function valueAtPath(root: unknown, path: string): unknown {
+  const segments = [...path.matchAll(/\["((?:[^"\\]|\\.)*)"\]|\[(\d+)\]|([^.[\]]+)/g)].map((m) => (m[1] !== undefined ? JSON.parse(`"${m[1]}"`) : (m[2] ?? m[3])) as string);
+  let value: unknown = root;
+  for (const segment of segments) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<string, unknown>)[segment];
+  }
+  return value;
+}
+
 /**
- * `--diff` for refresh, which the Automation API of SDK 3.248 cannot pass: one line per field that the refresh
- * found changed, old (state) and new (live) value, from the engine's step events.
+ * `--diff` for refresh, which the Automation API of SDK 3.248 cannot pass: one line per resource the refresh found
+ * changed, naming each changed field with its old (state) and new (live) value. The engine's detailed diff gives
+ * the paths where the provider reports one (Kubernetes: "spec.replicas", a label); otherwise (the streams)
+ * top-level outputs are compared. Only a step that carries both sides' outputs counts: a pre-event's `new` has
+ * none, and reading it as empty printed every field as `=> undefined` (issue 18).
  */
 export function refreshDiffLine(event: EngineEvent): string | undefined {
   const step = event.resOutputsEvent?.metadata ?? event.resourcePreEvent?.metadata;
-  // Only a step that carries both sides' outputs says what changed: a pre-event's `new` has none yet, and reading
-  // it as empty printed every field as `=> undefined` (issue 18).
-  if (!step?.old?.outputs || !step.new?.outputs) return undefined;
+  // A refresh's pre-event carries `new.outputs` as an empty object (seen on the pinned engine): not a reading.
+  if (!step?.old?.outputs || !step.new?.outputs || Object.keys(step.new.outputs).length === 0 || step.op === "same") return undefined;
   const before = step.old.outputs;
   const after = step.new.outputs;
-  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter(
-    (k) => k !== "__provider" && JSON.stringify(before[k]) !== JSON.stringify(after[k]),
-  );
-  if (keys.length === 0) return undefined;
+  const detailed = Object.keys(step.detailedDiff ?? {}).filter((path) => path !== "__provider" && !path.startsWith("__"));
+  const paths =
+    detailed.length > 0
+      ? detailed
+      : [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((k) => k !== "__provider" && JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+  if (paths.length === 0) return undefined;
   const name = step.urn.split("::").pop();
-  const fields = keys.sort().map((key) => `${key}: ${JSON.stringify(before[key])} => ${JSON.stringify(after[key])}`);
+  const fields = paths.sort().map((path) => `${path}: ${JSON.stringify(valueAtPath(before, path))} => ${JSON.stringify(valueAtPath(after, path))}`);
   return `  ~ ${step.type} ${name}: ${fields.join(", ")}\n`;
 }
 

@@ -237,10 +237,14 @@ describe("the dev stack in cluster mode on a real API server", () => {
     expect(drift.text).toMatch(/^ ~ {2}kubernetes:apps\/v1:StatefulSet statefulset update \[diff: ~metadata,spec\]/m);
     expect(drift.text).toMatch(/^ ~ {2}kubernetes:networking\.k8s\.io\/v1:NetworkPolicy network-policy update \[diff: ~spec\]/m);
     expect(summary(drift.text)).toEqual({ "to update": 2, unchanged: stateResources(project, "dev").length - 2 });
-    // cli/stack.ts's "Refresh found (state => live)" lines would name the field itself (replicas, the label), but
-    // they read new outputs the refresh events do not carry: every row ends "=> undefined" (issue 18, not the kit).
-    const line = drift.text.split("\n").find((l) => l.includes("kubernetes:apps/v1:StatefulSet statefulset:")) ?? "";
-    process.stderr.write(`drift check's own StatefulSet row (${line.length} chars): ${line.slice(0, 300)} ...\n`);
+    // And the drift check's own rows name each field with its state and live value, nothing else.
+    const rows = drift.text.slice(drift.text.indexOf("Refresh found (state => live):")).split("\n").filter((l) => l.startsWith("  ~ "));
+    expect(rows.find((l) => l.includes("StatefulSet statefulset:"))).toBe(
+      `  ~ kubernetes:apps/v1:StatefulSet statefulset: metadata.labels.fluo/environment: "${devConfig.environment}" => "drifted", spec.replicas: ${devConfig.replicas} => 2`,
+    );
+    expect(rows.find((l) => l.includes("NetworkPolicy network-policy:"))).toMatch(/^ {2}~ kubernetes:networking\.k8s\.io\/v1:NetworkPolicy network-policy: spec\.ingress/);
+    // One row per drifted object (the emptied ingress list is absent live: "=> undefined" there is the truth).
+    expect(rows).toHaveLength(2);
 
     expectOk(await run("deploy"));
     const back = await eventually("the StatefulSet is back", () => cluster.api.get<StatefulSetLive>(apiPath(statefulSet)), (s) => s.status.readyReplicas === devConfig.replicas);
