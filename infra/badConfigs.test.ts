@@ -34,6 +34,7 @@ const CORPUS: readonly BadConfig[] = [
   ...["abc", "0", "9PiB"].map((v) => bad("maxFileStore", v)),
   ...["3GiB", "12 Gi", "-1Gi", "99999999999999999999Ti", "1e3", "3Gi"].map((v) => bad("storageSize", v)),
   bad("storageClass", ""),
+  ...["yes", 1].map((v) => bad("allowStorageChange", v)),
   ...["100 m", "500Mi", "-1", "1e12", "2000", "lots"].map((v) => bad("cpuRequest", v)),
   ...["1G", "0,5"].map((v) => bad("cpuLimit", v)),
   ...["2GB", "3Gi"].map((v) => bad("memoryRequest", v)),

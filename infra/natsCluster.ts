@@ -3,6 +3,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
+import { StorageGuard } from "../streams/provider/resources";
 import * as random from "@pulumi/random";
 import { clusterLogins, renderCluster } from "./renderCluster";
 import { hashPassword, REDACTED_HASHES, SALT_KEY_BYTES, type PasswordHashes } from "./passwordHash";
@@ -134,9 +135,15 @@ export class NatsCluster extends pulumi.ComponentResource {
       (object) => new k8s.apiextensions.CustomResource(`${object.kind.toLowerCase()}-${object.metadata.name}`, declaredFieldsWin({ ...object }), inNs),
     );
     new k8s.core.v1.Service("client-service", declaredFieldsWin(objects.clientService), inNs);
+    // A volume change replaces the StatefulSet: refused in this guard's diff, so in preview, unless opted in.
+    const storageGuard = new StorageGuard(
+      "storage-guard",
+      { storageSize: config.storageSize, storageClass: config.storageClass ?? "", allowStorageChange: config.allowStorageChange },
+      child,
+    );
     this.statefulSet = new k8s.apps.v1.StatefulSet("statefulset", asArgs<k8s.apps.v1.StatefulSetArgs>(declaredFieldsWin(objects.statefulSet)), {
       ...child,
-      dependsOn: [ns, sa, secret, headless, ...certificates],
+      dependsOn: [ns, sa, secret, headless, storageGuard, ...certificates],
       // A replaced StatefulSet loses nothing by itself (PVCs are retained), but it restarts every server at once.
       protect: config.protect,
     });

@@ -170,6 +170,9 @@ export const stackConfigSchema = z
     maxFileStore: size("maxFileStore").default("10GiB"),
     storageSize: quantity.default("12Gi"),
     storageClass: z.string().min(1).optional(),
+    // A change of storageSize or storageClass replaces the StatefulSet (an outage, infra/storageGuard.ts): refused
+    // in preview unless this is true for the run that makes it.
+    allowStorageChange: z.boolean().default(false),
     cpuRequest: cpu.default("100m"),
     cpuLimit: cpu.optional(),
     memoryRequest: quantity.default("2Gi"),

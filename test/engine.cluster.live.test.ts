@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { deploymentModel, kubernetesManifests } from "../model";
-import { readStackConfig } from "../infra/stackFile";
+import { readStackConfig, readStackFileValues } from "../infra/stackFile";
 import { userSpecs, type UserName } from "../infra/users";
 import { SALT_KEY_BYTES } from "../infra/passwordHash";
 import { randomBytes } from "node:crypto";
@@ -301,6 +301,31 @@ describe("the dev stack in cluster mode on a real API server", () => {
     const podsAfter = await cluster.api.list(`/api/v1/namespaces/${NS}/pods`);
     for (const pod of podsAfter) expect(podsBefore, pod.metadata.name).not.toContain(pod.metadata.uid);
   }, STEP);
+
+  it("a storageSize change is refused in preview and by deploy, nothing touched; allowStorageChange shows the StatefulSet's replacement", async () => {
+    const before = await cluster.api.get<StatefulSetLive>(apiPath(statefulSet));
+    const size = String(readStackFileValues("dev").storageSize);
+    project.cliOk(["config", "set", "--stack", "dev", "fluo-queue:storageSize", "4Gi"]);
+    try {
+      const refused = await run("preview");
+      expect(refused.code).not.toBe(0);
+      expect(refused.text).toContain(`refusing to change the NATS volumes (storageSize ${size} -> 4Gi)`);
+      expect(refused.text.match(/refusing to change the NATS volumes/g)).toHaveLength(1);
+      const deploy = await run("deploy");
+      expect(deploy.code).not.toBe(0);
+      expect(deploy.text).not.toMatch(/\$ pulumi up /);
+      expect((await cluster.api.get<StatefulSetLive>(apiPath(statefulSet))).metadata.uid).toBe(before.metadata.uid);
+
+      project.cliOk(["config", "set", "--stack", "dev", "fluo-queue:allowStorageChange", "true"]);
+      const optedIn = await run("preview");
+      expectOk(optedIn);
+      expect(optedIn.text).toMatch(/\+-\s*kubernetes:apps\/v1:StatefulSet: \(replace\)/);
+    } finally {
+      project.cliOk(["config", "set", "--stack", "dev", "fluo-queue:storageSize", size]);
+      project.cliOk(["config", "rm", "--stack", "dev", "fluo-queue:allowStorageChange"]);
+    }
+    expectOk(await run("preview", "--expect-no-changes"));
+  }, STEP * 2);
 
   it("destroy removes every object", async () => {
     expectOk(await run("stack", "destroy"));

@@ -195,7 +195,7 @@ describe("the dev stack through the Pulumi engine", () => {
   });
 
   it("each stream and consumer stores the short loader text as its provider, in inputs and outputs", () => {
-    const dynamic = stateResources(project, "dev").filter((s) => s.type.startsWith("pulumi-nodejs:dynamic/"));
+    const dynamic = stateResources(project, "dev").filter((s) => /^pulumi-nodejs:dynamic\/fluo-queue:(Stream|Consumer)$/.test(s.type));
     expect(dynamic.length).toBe(dev.catalog.streams.length + dev.catalog.consumers.length);
     for (const r of dynamic) {
       const text = r.type.endsWith(":Stream") ? PROVIDER_TEXTS.stream : PROVIDER_TEXTS.consumer;
@@ -243,7 +243,7 @@ describe("the dev stack through the Pulumi engine", () => {
   it("state written by the earlier loader (serialized closures) previews no change; up moves its inputs to the short text", async () => {
     const earlier = earlierProviderTexts();
     const exported = JSON.parse(project.cliOk(["stack", "export", "--stack", "dev"])) as { deployment: { resources: StateResource[] } };
-    for (const r of exported.deployment.resources.filter((s) => s.type.startsWith("pulumi-nodejs:dynamic/"))) {
+    for (const r of exported.deployment.resources.filter((s) => /^pulumi-nodejs:dynamic\/fluo-queue:(Stream|Consumer)$/.test(s.type))) {
       const text = r.type.endsWith(":Stream") ? earlier.stream : earlier.consumer;
       for (const props of [r.inputs, r.outputs]) if (props) props.__provider = text;
     }
@@ -258,7 +258,7 @@ describe("the dev stack through the Pulumi engine", () => {
     expect(Object.keys(summary(up.text)).filter((k) => !["unchanged"].includes(k))).toEqual([]);
     // Unchanged resources keep their outputs (the earlier text) for refresh and delete; the later tests' update,
     // replace and destroy run on this mixed state.
-    const after = stateResources(project, "dev").filter((s) => s.type.startsWith("pulumi-nodejs:dynamic/"));
+    const after = stateResources(project, "dev").filter((s) => /^pulumi-nodejs:dynamic\/fluo-queue:(Stream|Consumer)$/.test(s.type));
     for (const r of after) expect([PROVIDER_TEXTS.stream, PROVIDER_TEXTS.consumer], r.urn).toContain(r.inputs?.__provider);
     expect(after.some((r) => r.outputs?.__provider === earlier.consumer)).toBe(true);
     expectOk(await run("preview", "dev", "--expect-no-changes"));

@@ -126,7 +126,7 @@ export async function runProgram(stack: string, overrides: Record<string, unknow
 export async function programUrns(stack: string, expectedDynamic: number, overrides: Record<string, unknown> = {}): Promise<string[]> {
   const run = await runProgram(stack, { natsUrl: "nats://127.0.0.1:4222", provisionerPassword: "not-a-real-password", ...overrides });
   // Dynamic resources register only after their provider is serialized.
-  const dynamic = () => run.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/")).length;
+  const dynamic = () => run.resources.filter((r) => /^pulumi-nodejs:dynamic\/fluo-queue:(Stream|Consumer)$/.test(r.type)).length;
   for (let i = 0; i < 100 && dynamic() < expectedDynamic; i++) await new Promise((r) => setTimeout(r, 100));
   return run.resources.map((r) => r.urn).sort();
 }

@@ -4,3 +4,4 @@
 
 export { streamProvider } from "./stream";
 export { consumerProvider } from "./consumer";
+export { storageGuardProvider } from "../../infra/storageGuard";

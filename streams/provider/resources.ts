@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ConsumerInputs } from "./consumer";
 import type { StreamInputs } from "./stream";
+import type { StorageGuardInputs } from "../../infra/storageGuard";
 
 type Args<T> = { readonly [K in keyof T]: pulumi.Input<T[K]> };
 
@@ -15,7 +16,7 @@ type Args<T> = { readonly [K in keyof T]: pulumi.Input<T[K]> };
  */
 export const PROVIDER_MODULE = "streams/provider/hostEntry.ts";
 
-type ProviderFactory = "streamProvider" | "consumerProvider";
+type ProviderFactory = "streamProvider" | "consumerProvider" | "storageGuardProvider";
 
 /**
  * The text of each resource's `__provider`: the module the SDK's dynamic provider host loads (with
@@ -44,13 +45,14 @@ export function providerLoaderText(factory: ProviderFactory): string {
 
 export const STREAM_PROVIDER_TEXT = providerLoaderText("streamProvider");
 export const CONSUMER_PROVIDER_TEXT = providerLoaderText("consumerProvider");
+export const STORAGE_GUARD_PROVIDER_TEXT = providerLoaderText("storageGuardProvider");
 
 /**
  * What pulumi.dynamic.Resource registers, minus the closure serialization: the same type token
  * (`pulumi-nodejs:dynamic/<module>:<type>`, so URNs are unchanged) served by the same `pulumi-nodejs` provider,
  * with `__provider` set to our loader text.
  */
-function dynamicType(type: "Stream" | "Consumer"): string {
+function dynamicType(type: "Stream" | "Consumer" | "StorageGuard"): string {
   return `pulumi-nodejs:dynamic/fluo-queue:${type}`;
 }
 
@@ -85,5 +87,15 @@ export class Consumer extends pulumi.CustomResource {
 
   constructor(name: string, args: Args<ConsumerInputs>, opts?: pulumi.CustomResourceOptions) {
     super(dynamicType("Consumer"), name, { ...args, created: undefined, __provider: CONSUMER_PROVIDER_TEXT }, opts);
+  }
+}
+
+/**
+ * The StatefulSet's volume settings, whose diff refuses a change unless the stack opts in (infra/storageGuard.ts).
+ * It holds no secret and touches nothing: its only job is to fail a preview.
+ */
+export class StorageGuard extends pulumi.CustomResource {
+  constructor(name: string, args: Args<StorageGuardInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(dynamicType("StorageGuard"), name, { ...args, __provider: STORAGE_GUARD_PROVIDER_TEXT }, opts);
   }
 }
