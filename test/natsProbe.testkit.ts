@@ -18,6 +18,7 @@ export const TEST_PASSWORDS: Readonly<Record<UserName, string>> = {
   "fluo-bff": "bff-test-password",
   "fluo-backend": "backend-test-password",
   "fluo-workers": "workers-test-password",
+  "fluo-frontend": "frontend-test-password",
   "fluo-provisioner": "provisioner-test-password",
   "fluo-backup": "backup-test-password",
   "fluo-monitor": "monitor-test-password",
