@@ -105,8 +105,9 @@ export const FRONTEND_SIGNAL_SUBJECTS = ["signals.created", "signals.status.*"];
 
 /**
  * One browser tab's needs: the two signal subscriptions and the client's own inbox subscription, with room for a
- * page that resubscribes; nothing to publish, so a publish larger than a denied PUB line is cut before the
- * server buffers it.
+ * page that resubscribes. It publishes nothing, so 1 KiB is plenty: a larger PUB closes the connection ("Maximum
+ * Payload Violation", nats-server client.go) before the server reads its payload, where without a cap a tab could
+ * make each server buffer up to 1 MiB per publish only to deny it.
  */
 export const FRONTEND_CONNECTION_LIMITS: ConnectionLimits = { maxSubscriptions: 8, maxPayload: 1024 };
 
