@@ -17,10 +17,15 @@ const { config, catalog, grants, alertTargets } = model;
 
 // With renderYamlToDirectory (GitOps mode) the provider writes manifests instead of applying them; the key is a
 // provider input, so switching it replaces the provider and every object it owns (README "GitOps mode").
+// enableSecretMutable: a nats.conf change (a password, a grant) updates the `nats-config` Secret in place, which the
+// config reloader then applies; without it the provider replaces the Secret (delete, then create: the real API
+// server showed a new uid), and the pods' mounted file briefly has no source. Only kubeconfig, context and
+// renderYamlToDirectory replace the provider; this flag does not.
 const kubernetes = new k8s.Provider("kubernetes", {
   kubeconfig: secretConfig("kubeconfig"),
   context: config.kubeContext,
   renderYamlToDirectory: config.renderYamlToDirectory,
+  enableSecretMutable: true,
 });
 
 const cluster = new NatsCluster("nats", { config, grants, provider: kubernetes, leafDenied: model.leafDenied });

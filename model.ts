@@ -131,7 +131,9 @@ export function kubernetesManifests(model: DeploymentModel, options: RenderOptio
   const { objects } = clusterObjects(model, options);
   const monitoring = monitoringObjects(model.config, model.alertTargets);
   const documents = [
-    ...[...objects, ...renderRegionObjects(model.config)].map((o) => ({ module: "infra/kubernetesObjects.ts", object: o as unknown })),
+    // The same objects as the directory output (renderFiles), cert-manager's included: `--out - | kubectl apply -f -`
+    // without them would leave a tls: cert-manager stack's pods waiting for a TLS Secret nobody issues.
+    ...[...objects, ...renderRegionObjects(model.config), ...renderCertManagerObjects(model.config)].map((o) => ({ module: "infra/kubernetesObjects.ts", object: o as unknown })),
     ...Object.entries(monitoring)
       .filter(([key]) => key !== "mode")
       .map(([, o]) => ({ module: "monitoring/objects.ts", object: o as unknown })),

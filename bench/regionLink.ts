@@ -7,7 +7,7 @@
 //
 //   npm run bench:regions [-- --rates 0,4000000,1000000,250000] [--rate 500] [--size 512] [--seconds 10]
 //
-// Rates are bytes per second in each direction (0 = unlimited). Prints one row per rate.
+// Rates are bytes per second in each direction (0 = unlimited). Prints one row per rate (a Markdown table).
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,6 +18,8 @@ import { userSpecs, type UserName } from "../infra/users";
 import { freeBasePort } from "../local/localCluster";
 import { RegionPair } from "../local/regionPair";
 import { ThrottledLink } from "./throttledLink";
+import { parseCommandLine, positiveInteger, UsageError, type CommandSpec } from "../cli/args";
+import { exitWhenFlushed, runCli } from "../cli/errors";
 import { randomBytes } from "node:crypto";
 
 interface Row {
@@ -26,18 +28,23 @@ interface Row {
   readonly acked: number;
   readonly mirrored: number;
   readonly lagAtKillMs: number;
-  readonly crossedBytes: number;
 }
 
-function flag(argv: readonly string[], name: string, fallback: string): string {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : fallback;
-}
+export const BENCH_REGIONS: CommandSpec<"rates" | "rate" | "size" | "seconds"> = {
+  command: "npm run bench:regions --",
+  summary: "a failover's RPO over a held-back link: two local regions, a steady writer, every primary server SIGKILLed",
+  options: {
+    rates: { value: "<b/s,...>", help: "link rates to try, bytes per second each way, 0 = unlimited (default 0,4000000,1000000,250000)" },
+    rate: { value: "<n>", help: "events per second offered in the primary (default 500)" },
+    size: { value: "<bytes>", help: "payload of each event (default 512)" },
+    seconds: { value: "<n>", help: "how long the writer runs before the loss (default 10)" },
+  },
+};
 
-function positive(name: string, value: string, allowZero = false): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new Error(`--${name} "${value}": must be an integer ${allowZero ? ">= 0" : ">= 1"}`);
-  return n;
+function linkRates(value: string | undefined): number[] {
+  const rates = (value ?? "0,4000000,1000000,250000").split(",");
+  for (const r of rates) if (!/^\d+$/.test(r) || !Number.isSafeInteger(Number(r))) throw new UsageError(`--rates "${value}": must be bytes per second, comma-separated (0 = unlimited)`);
+  return rates.map(Number);
 }
 
 async function trial(linkRate: number, rate: number, size: number, seconds: number): Promise<Row> {
@@ -78,7 +85,6 @@ async function trial(linkRate: number, rate: number, size: number, seconds: numb
     await Promise.all(pending);
     const offered = acked / ((performance.now() - started) / 1000);
     const beforeKill = (await pair.status()).find((r) => r.name === "us")!.streams.EVENTS.lastSeq;
-    const killAt = performance.now();
     await nc.close();
     await pair.kill("eu");
     // The mirror keeps what reached it before the loss; poll until it stops growing (nothing more can come).
@@ -89,8 +95,7 @@ async function trial(linkRate: number, rate: number, size: number, seconds: numb
       stable = now === mirrored ? stable + 1 : 0;
       mirrored = now;
     }
-    void killAt;
-    return { linkBytesPerSecond: linkRate, offeredPerSecond: offered, acked, mirrored, lagAtKillMs: ((acked - mirrored) / offered) * 1000, crossedBytes: link ? link.bytes.down : 0 };
+    return { linkBytesPerSecond: linkRate, offeredPerSecond: offered, acked, mirrored, lagAtKillMs: ((acked - mirrored) / offered) * 1000 };
   } finally {
     await pair.stop();
     await link?.close();
@@ -98,11 +103,12 @@ async function trial(linkRate: number, rate: number, size: number, seconds: numb
   }
 }
 
-async function main(argv: readonly string[]): Promise<void> {
-  const rates = flag(argv, "rates", "0,4000000,1000000,250000").split(",").map((r) => positive("rates", r, true));
-  const rate = positive("rate", flag(argv, "rate", "500"));
-  const size = positive("size", flag(argv, "size", "512"));
-  const seconds = positive("seconds", flag(argv, "seconds", "10"));
+async function main(argv: readonly string[]): Promise<number> {
+  const { values } = parseCommandLine(BENCH_REGIONS, argv);
+  const rates = linkRates(values.rates);
+  const rate = positiveInteger("rate", values.rate, 500);
+  const size = positiveInteger("size", values.size, 512);
+  const seconds = positiveInteger("seconds", values.seconds, 10);
   console.log(`bench:regions: ${rate} events/s of ${size} B offered for ${seconds} s (${((rate * size * 8) / 1e6).toFixed(1)} Mbit/s of payload), then every primary server SIGKILLed`);
   console.log("| link (each way) | acked/s | acked in primary | in the mirror | RPO (messages) | RPO (time of writes) |");
   console.log("|---|---|---|---|---|---|");
@@ -111,14 +117,7 @@ async function main(argv: readonly string[]): Promise<void> {
     const link = linkRate === 0 ? "unlimited" : `${((linkRate * 8) / 1e6).toFixed(1)} Mbit/s`;
     console.log(`| ${link} | ${r.offeredPerSecond.toFixed(0)} | ${r.acked} | ${r.mirrored} | ${r.acked - r.mirrored} | ${r.lagAtKillMs.toFixed(0)} ms |`);
   }
+  return 0;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    () => process.exit(0),
-    (err: Error) => {
-      console.error(`bench:regions: ${err.message}`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) void runCli("bench:regions", () => main(process.argv.slice(2))).then(exitWhenFlushed);

@@ -15,6 +15,8 @@ const COMMANDS: Array<[string, string, string[]]> = [
   ["bench", "bench/dataPath.ts", []],
   ["bench:provider", "bench/provider.ts", []],
   ["bench:auth", "bench/connectAuth.ts", []],
+  ["bench:regions", "bench/regionLink.ts", []],
+  ["local:regions", "cli/localRegions.ts", []],
 ];
 
 describe("--help", () => {

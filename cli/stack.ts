@@ -48,13 +48,20 @@ export const OPERATIONS = {
     gitOps: [{ command: "preview", flags: ["--diff"] }],
     why: "what `up` would change, with old and new values (pull requests)",
   },
+  // A preview first: the Automation API's `up` always passes --skip-preview, so a guard that refuses in the plan
+  // would otherwise refuse in the middle of the update, after other resources (the Secret, the rules) changed.
+  // A failing step ends the operation, so a refused preview changes nothing.
   up: {
-    steps: [{ command: "up", flags: ["--diff", "--refresh", "--yes"] }],
+    steps: [
+      { command: "preview", flags: ["--refresh"] },
+      { command: "up", flags: ["--diff", "--refresh", "--yes"] },
+    ],
     gitOps: [
       { command: "refresh", flags: ["--run-program", "--yes", `--exclude=${GITOPS_EXCLUDE}`] },
+      { command: "preview", flags: [] },
       { command: "up", flags: ["--diff", "--yes"] },
     ],
-    why: "deploy; the live state counts (drift is put back)",
+    why: "deploy: a preview first (a refusal stops it before any change), then up; the live state counts (drift is put back)",
   },
   drift: {
     steps: [{ command: "refresh", flags: ["--run-program", "--preview-only", "--expect-no-changes", "--diff"] }],
@@ -97,35 +104,17 @@ export function pluginPath(root: string, env: NodeJS.ProcessEnv = process.env): 
   return [...dirs, env.PATH ?? ""].join(delimiter);
 }
 
-/**
- * Pulumi.yaml's `options.refresh: always` refreshes before every preview, up and destroy; in GitOps mode that
- * refresh fails on the Kubernetes objects (GITOPS_EXCLUDE), and the Automation API of SDK 3.248 passes no
- * `--refresh=false`. So in GitOps mode the command line of those three gets `--refresh=false` (the refresh they
- * need runs as its own step, without the Kubernetes objects).
- */
-export function withoutImplicitRefresh(args: readonly string[]): string[] {
-  const planning = ["up", "preview", "destroy"].includes(args[0] ?? "");
-  return planning && !args.some((a) => a === "--refresh" || a.startsWith("--refresh=")) ? [...args, "--refresh=false"] : [...args];
-}
-
-async function pulumiCommand(gitOps: boolean): Promise<PulumiCommand> {
+async function pulumiCommand(): Promise<PulumiCommand> {
   const resolved = resolveBinary("pulumi", "pulumi", "PULUMI_BIN");
   if (!resolved) {
     throw new UsageError("the Pulumi CLI was not found: `npm run tools -- pulumi` builds the pinned one (needs Go), or install it (https://www.pulumi.com/docs/install/) or set PULUMI_BIN");
   }
   // PulumiCommand wants the folder that holds bin/pulumi.
   const bin = dirname(resolved.path);
-  const command = await PulumiCommand.get({ root: dirname(bin), skipVersionCheck: false });
-  if (gitOps) {
-    // run() is how every Automation API command reaches the CLI (typed internal in the SDK's declarations).
-    const runner = command as unknown as { run(args: string[], ...rest: unknown[]): unknown };
-    const run = runner.run.bind(command);
-    runner.run = (args: string[], ...rest: unknown[]) => run(withoutImplicitRefresh(args), ...rest);
-  }
-  return command;
+  return PulumiCommand.get({ root: dirname(bin), skipVersionCheck: false });
 }
 
-async function selectStack(stackName: string, root: string, gitOps: boolean): Promise<Stack> {
+async function selectStack(stackName: string, root: string): Promise<Stack> {
   const program = async (): Promise<Record<string, unknown>> => {
     // The program registers its resources when its modules are evaluated: an operation of several commands
     // (GitOps deploy: refresh, then up) runs it more than once in this process, so the project's own modules
@@ -134,12 +123,14 @@ async function selectStack(stackName: string, root: string, gitOps: boolean): Pr
     for (const path of Object.keys(require.cache)) if (own(path)) delete require.cache[path];
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const exported = require(join(root, "index.ts")) as Record<string, unknown>;
-    return { ...exported };
+    // A mode's outputs only: index.ts exports `seeds`/`adminSeeds` as undefined in password mode (and
+    // `passwords` in NKEY mode), which the engine warns about on every run ("Undefined value (seeds)").
+    return Object.fromEntries(Object.entries(exported).filter(([, value]) => value !== undefined));
   };
   try {
     return await LocalWorkspace.selectStack(
       { stackName, projectName: "fluo-queue", program },
-      { workDir: root, pulumiCommand: await pulumiCommand(gitOps), envVars: { PATH: pluginPath(root) } },
+      { workDir: root, pulumiCommand: await pulumiCommand(), envVars: { PATH: pluginPath(root) } },
     );
   } catch (err) {
     if (err instanceof StackNotFoundError) {
@@ -163,21 +154,38 @@ function gitOpsMode(stackName: string, root: string): boolean {
   }
 }
 
+/** The value at a Pulumi property path ("spec.replicas", 'metadata.labels["app.kubernetes.io/name"]', "a[0]"). */
+export function valueAtPath(root: unknown, path: string): unknown {
+  const segments = [...path.matchAll(/\["((?:[^"\\]|\\.)*)"\]|\[(\d+)\]|([^.[\]]+)/g)].map((m) => (m[1] !== undefined ? JSON.parse(`"${m[1]}"`) : (m[2] ?? m[3])) as string);
+  let value: unknown = root;
+  for (const segment of segments) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<string, unknown>)[segment];
+  }
+  return value;
+}
+
 /**
- * `--diff` for refresh, which the Automation API of SDK 3.248 cannot pass: one line per field that the refresh
- * found changed, old (state) and new (live) value, from the engine's step events.
+ * `--diff` for refresh, which the Automation API of SDK 3.248 cannot pass: one line per resource the refresh found
+ * changed, naming each changed field with its old (state) and new (live) value. The engine's detailed diff gives
+ * the paths where the provider reports one (Kubernetes: "spec.replicas", a label); otherwise (the streams)
+ * top-level outputs are compared. Only a step that carries both sides' outputs counts: a pre-event's `new` has
+ * none, and reading it as empty printed every field as `=> undefined` (issue 18).
  */
 export function refreshDiffLine(event: EngineEvent): string | undefined {
   const step = event.resOutputsEvent?.metadata ?? event.resourcePreEvent?.metadata;
-  if (!step?.old || !step.new) return undefined;
-  const before = step.old.outputs ?? {};
-  const after = step.new.outputs ?? {};
-  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter(
-    (k) => k !== "__provider" && JSON.stringify(before[k]) !== JSON.stringify(after[k]),
-  );
-  if (keys.length === 0) return undefined;
+  // A refresh's pre-event carries `new.outputs` as an empty object (seen on the pinned engine): not a reading.
+  if (!step?.old?.outputs || !step.new?.outputs || Object.keys(step.new.outputs).length === 0 || step.op === "same") return undefined;
+  const before = step.old.outputs;
+  const after = step.new.outputs;
+  const detailed = Object.keys(step.detailedDiff ?? {}).filter((path) => path !== "__provider" && !path.startsWith("__"));
+  const paths =
+    detailed.length > 0
+      ? detailed
+      : [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((k) => k !== "__provider" && JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+  if (paths.length === 0) return undefined;
   const name = step.urn.split("::").pop();
-  const fields = keys.sort().map((key) => `${key}: ${JSON.stringify(before[key])} => ${JSON.stringify(after[key])}`);
+  const fields = paths.sort().map((path) => `${path}: ${JSON.stringify(valueAtPath(before, path))} => ${JSON.stringify(valueAtPath(after, path))}`);
   return `  ~ ${step.type} ${name}: ${fields.join(", ")}\n`;
 }
 
@@ -218,7 +226,7 @@ export async function runOperation(
   const out = options.out ?? ((t: string) => process.stdout.write(t));
   const err = options.err ?? ((t: string) => process.stderr.write(t));
   const gitOps = gitOpsMode(stackName, root);
-  const stack = await selectStack(stackName, root, gitOps);
+  const stack = await selectStack(stackName, root);
   const op: Operation = OPERATIONS[name];
   for (const step of gitOps ? op.gitOps : op.steps) {
     // --expect-no-changes from the command line applies to the plan (preview/up), never to a preparatory refresh.

@@ -83,6 +83,8 @@ export function serverDnsNames(config: StackConfig): string[] {
     `*.${headless}.${ns}.svc.cluster.local`,
     // `kubectl port-forward` (pulumi up, drift, runbooks) connects to localhost.
     "localhost",
+    // Two regions: the names the peer region dials for the leafnode listener (it checks them on TLS).
+    ...config.leafHostnames,
   ];
 }
 

@@ -13,6 +13,7 @@ import { secretConfig } from "./pulumiStackConfig";
 import { nextLoginOf, type UserName } from "./users";
 import { PROJECT, usesNkeys, usesPasswords, type StackConfig } from "./stackConfig";
 import { NKEY_SEED_BYTES, userNkeyFromBytes, userNkeyFromSeed } from "./nkeys";
+import { declaredFieldsWin } from "./fieldOwnership";
 
 /**
  * The renderers type objects with kubernetes-models (whose schemas the tests validate against); its TypeScript
@@ -119,30 +120,30 @@ export class NatsCluster extends pulumi.ComponentResource {
       }),
     );
 
-    const ns = new k8s.core.v1.Namespace("namespace", objects.namespace, child);
+    const ns = new k8s.core.v1.Namespace("namespace", declaredFieldsWin(objects.namespace), child);
     const inNs = { ...child, dependsOn: [ns] };
-    const sa = new k8s.core.v1.ServiceAccount("service-account", objects.serviceAccount, inNs);
+    const sa = new k8s.core.v1.ServiceAccount("service-account", declaredFieldsWin(objects.serviceAccount), inNs);
     const secret = new k8s.core.v1.Secret(
       "config",
-      { ...objects.configSecret, stringData: { "nats.conf": natsConf } },
+      declaredFieldsWin({ ...objects.configSecret, stringData: { "nats.conf": natsConf } }),
       { ...inNs, additionalSecretOutputs: ["data", "stringData"] },
     );
-    const headless = new k8s.core.v1.Service("headless-service", objects.headlessService, inNs);
+    const headless = new k8s.core.v1.Service("headless-service", declaredFieldsWin(objects.headlessService), inNs);
     // cert-manager's Issuers and Certificates (tls: cert-manager); the pods need the TLS Secret they produce.
     const certificates = renderCertManagerObjects(config).map(
-      (object) => new k8s.apiextensions.CustomResource(`${object.kind.toLowerCase()}-${object.metadata.name}`, { ...object }, inNs),
+      (object) => new k8s.apiextensions.CustomResource(`${object.kind.toLowerCase()}-${object.metadata.name}`, declaredFieldsWin({ ...object }), inNs),
     );
-    new k8s.core.v1.Service("client-service", objects.clientService, inNs);
-    this.statefulSet = new k8s.apps.v1.StatefulSet("statefulset", asArgs<k8s.apps.v1.StatefulSetArgs>(objects.statefulSet), {
+    new k8s.core.v1.Service("client-service", declaredFieldsWin(objects.clientService), inNs);
+    this.statefulSet = new k8s.apps.v1.StatefulSet("statefulset", asArgs<k8s.apps.v1.StatefulSetArgs>(declaredFieldsWin(objects.statefulSet)), {
       ...child,
       dependsOn: [ns, sa, secret, headless, ...certificates],
       // A replaced StatefulSet loses nothing by itself (PVCs are retained), but it restarts every server at once.
       protect: config.protect,
     });
-    new k8s.policy.v1.PodDisruptionBudget("pdb", objects.podDisruptionBudget, inNs);
+    new k8s.policy.v1.PodDisruptionBudget("pdb", declaredFieldsWin(objects.podDisruptionBudget), inNs);
     // Regions: the leafnode listener's Service, for the peer region's standby.
-    for (const service of renderRegionObjects(config)) new k8s.core.v1.Service("leaf-service", asArgs<k8s.core.v1.ServiceArgs>(service), inNs);
-    new k8s.networking.v1.NetworkPolicy("network-policy", objects.networkPolicy, inNs);
+    for (const service of renderRegionObjects(config)) new k8s.core.v1.Service("leaf-service", asArgs<k8s.core.v1.ServiceArgs>(declaredFieldsWin(service)), inNs);
+    new k8s.networking.v1.NetworkPolicy("network-policy", declaredFieldsWin(objects.networkPolicy), inNs);
 
     this.namespace = ns.metadata.name;
     this.clientUrl = clientUrl(config);

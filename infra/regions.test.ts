@@ -15,9 +15,17 @@ const PEER_URL = "nats-leaf://eu.example:7422";
 function stack(extra: Record<string, unknown>): StackConfig {
   return parseStackConfig("prod", { ...prod, ...extra });
 }
-const primary = (): StackConfig => stack({ region: "eu", peerRegion: "us", leafPassword: "leaf-pw" });
+const primary = (): StackConfig => stack({ region: "eu", peerRegion: "us", leafPassword: "leaf-pw", leafHostnames: ["nats-leaf.eu.example"] });
 const standby = (): StackConfig =>
-  stack({ region: "us", peerRegion: "eu", leafPassword: "leaf-pw", regionRole: "standby", clusterName: "fluo-cluster-us", peerLeafUrls: [PEER_URL] });
+  stack({
+    region: "us",
+    peerRegion: "eu",
+    leafPassword: "leaf-pw",
+    regionRole: "standby",
+    clusterName: "fluo-cluster-us",
+    peerLeafUrls: [PEER_URL],
+    leafHostnames: ["nats-leaf.us.example"],
+  });
 
 function natsConf(config: StackConfig): string {
   return renderFiles(deploymentModel(config)).find((f) => f.path === "nats.conf")!.content;
@@ -60,6 +68,15 @@ describe("a primary region", () => {
       ["EVENTS", true, true],
       ["DEADLETTER", true, true],
     ]);
+  });
+});
+
+describe("the leafnode's TLS", () => {
+  it("the server certificate names the hosts the peer dials (leafHostnames), beside the in-cluster names", () => {
+    const files = renderFiles(deploymentModel(primary()));
+    const certificate = files.find((f) => f.path.includes("certificate-nats-server"))!.content;
+    expect(certificate).toMatch(/\n\s+- nats-leaf\.eu\.example\n/);
+    expect(certificate).toMatch(/\n\s+- nats\.fluo-queue\.svc\.cluster\.local\n/);
   });
 });
 
@@ -111,7 +128,7 @@ describe("a standby region", () => {
   });
 
   it("promoted (regionRole primary, no peerLeafUrls), renders its streams as declared and drops the remote", () => {
-    const promoted = stack({ region: "us", peerRegion: "eu", leafPassword: "leaf-pw", clusterName: "fluo-cluster-us" });
+    const promoted = stack({ region: "us", peerRegion: "eu", leafPassword: "leaf-pw", clusterName: "fluo-cluster-us", leafHostnames: ["nats-leaf.us.example"] });
     expect(deploymentModel(promoted).catalog).toEqual(deploymentModel(primary()).catalog);
     expect(block(natsConf(promoted), "leafnodes")).not.toMatch(/remotes/);
     expect(block(natsConf(promoted), "jetstream")).toMatch(/domain: "us"/);

@@ -225,6 +225,11 @@ export const stackConfigSchema = z
     leafSourceCidrs: z.array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { message: 'must be an IPv4 CIDR such as "10.0.0.0/8"' })).default(["0.0.0.0/0"]),
     // The peer's CA (a Secret with ca.crt in this namespace), when the two regions' certificates come from two CAs.
     peerCaSecretName: k8sName.optional(),
+    // The host names the peer dials for this region's leafnode listener (the hosts of its peerLeafUrls): with TLS
+    // the peer checks this region's certificate against them, so cert-manager puts them in the certificate.
+    leafHostnames: z
+      .array(z.string().regex(/^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { message: "must be a DNS name in lower case (a leading *. allowed)" }))
+      .default([]),
     // Browsers (docs/websocket.md): the server's WebSocket listener, for fluo-frontend only.
     websocket: z.boolean().default(false),
     websocketPort: z.number().int().min(1024, { message: "must be a port from 1024 to 65535 (the pods run as non-root)" }).max(65535, { message: "must be a port from 1024 to 65535" }).default(8443),
@@ -541,7 +546,9 @@ function websocketProblems(c: ParsedKeys): string[] {
 function regionProblems(c: ParsedKeys): string[] {
   const rm = (key: string) => `\`pulumi config rm ${PROJECT}:${key}\``;
   if (c.region === undefined) {
-    const stray = (["peerRegion", "peerCaSecretName"] as const).find((k) => c[k] !== undefined) ?? (c.peerLeafUrls.length > 0 ? "peerLeafUrls" : c.regionRole !== "primary" ? "regionRole" : undefined);
+    const stray =
+      (["peerRegion", "peerCaSecretName"] as const).find((k) => c[k] !== undefined) ??
+      (c.peerLeafUrls.length > 0 ? "peerLeafUrls" : c.leafHostnames.length > 0 ? "leafHostnames" : c.regionRole !== "primary" ? "regionRole" : undefined);
     return stray ? [`${PROJECT}:${stray} = ${show(c[stray])} is set, but ${PROJECT}:region is not: set the region (\`pulumi config set ${PROJECT}:region <name>\`) or remove it (${rm(stray)})`] : [];
   }
   if (c.peerRegion === undefined) return [`${PROJECT}:region = ${show(c.region)}: needs ${PROJECT}:peerRegion, the other region's name (its JetStream domain)`];
@@ -551,6 +558,13 @@ function regionProblems(c: ParsedKeys): string[] {
   }
   if (c.regionRole === "primary" && c.peerLeafUrls.length > 0) {
     return [`${PROJECT}:peerLeafUrls is set, but ${PROJECT}:regionRole = "primary": a primary does not connect to its peer (the standby connects to it); remove it (${rm("peerLeafUrls")})`];
+  }
+  // Without its names in the certificate the peer's leafnode fails the TLS check on every attempt (with tls
+  // "secret" the operator's certificate must hold them; nothing here can add them).
+  if (c.tls === "cert-manager" && c.leafHostnames.length === 0) {
+    return [
+      `${PROJECT}:leafHostnames is empty, but ${PROJECT}:region = ${show(c.region)} has tls "cert-manager": list the host names the peer region dials for this region's leafnode (the hosts of its peerLeafUrls), e.g. \`pulumi config set --path '${PROJECT}:leafHostnames[0]' nats-leaf.${c.region}.example.com\`; the certificate must name them or the peer's TLS check fails`,
+    ];
   }
   // A leafnode between two clusters of one name is dropped ("remote leafnode has same cluster name", retried
   // every 30 s, forever), so the pair's names must differ. A standby's name ends with its region; a primary keeps

@@ -1,11 +1,13 @@
 // Monitoring of the NATS cluster as a Pulumi component: registers what monitoring/objects.ts renders, through the
-// explicit Kubernetes provider, as children of the component. No field is added or changed here.
+// explicit Kubernetes provider, as children of the component. No field is added or changed here, only the
+// provider's annotation that the stack's apply wins (infra/fieldOwnership.ts).
 
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../infra/stackConfig";
 import { monitoringObjects } from "./objects";
 import type { AlertTargets } from "./targets";
+import { declaredFieldsWin } from "../infra/fieldOwnership";
 
 export interface MonitoringArgs {
   readonly config: StackConfig;
@@ -25,11 +27,11 @@ export class Monitoring extends pulumi.ComponentResource {
     this.scrapeAndRules =
       objects.mode === "operator"
         ? [
-            new k8s.apiextensions.CustomResource("pod-monitor", { ...objects.podMonitor }, child),
-            new k8s.apiextensions.CustomResource("prometheus-rule", { ...objects.prometheusRule }, child),
+            new k8s.apiextensions.CustomResource("pod-monitor", declaredFieldsWin({ ...objects.podMonitor }), child),
+            new k8s.apiextensions.CustomResource("prometheus-rule", declaredFieldsWin({ ...objects.prometheusRule }), child),
           ]
-        : [new k8s.core.v1.ConfigMap("prometheus-files", objects.rulesConfigMap, child)];
-    this.dashboard = new k8s.core.v1.ConfigMap("dashboard", objects.dashboard, child);
+        : [new k8s.core.v1.ConfigMap("prometheus-files", declaredFieldsWin(objects.rulesConfigMap), child)];
+    this.dashboard = new k8s.core.v1.ConfigMap("dashboard", declaredFieldsWin(objects.dashboard), child);
     this.registerOutputs({});
   }
 }

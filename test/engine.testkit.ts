@@ -108,15 +108,35 @@ export class EngineProject {
     return r.stdout;
   }
 
-  /** `npm run <script> -- <args>` in the copy: the commands of the workflows and the README. */
-  async npm(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CommandOutput> {
-    const child = spawn("npm", ["run", "--silent", script, "--", ...args], { cwd: this.dir, env: { ...this.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  /**
+   * `npm run <script> -- <args>` in the copy: the commands of the workflows and the README. With `signal`, the
+   * command runs in a process group of its own that an abort kills whole (npm, the program, the pulumi CLI and its
+   * plugins): a test that gives up on a command (an `up` waiting for pods that never become ready) leaves none behind.
+   */
+  async npm(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, options: { readonly signal?: AbortSignal } = {}): Promise<CommandOutput> {
+    const { signal } = options;
+    const child = spawn("npm", ["run", "--silent", script, "--", ...args], {
+      cwd: this.dir,
+      env: { ...this.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: signal !== undefined,
+    });
+    const killGroup = (): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    };
+    if (signal?.aborted) killGroup();
+    signal?.addEventListener("abort", killGroup, { once: true });
     let stdout = "";
     let stderr = "";
     let text = "";
     child.stdout.on("data", (d: Buffer) => ((stdout += d.toString()), (text += d.toString())));
     child.stderr.on("data", (d: Buffer) => ((stderr += d.toString()), (text += d.toString())));
     const code = await new Promise<number>((resolve) => child.once("close", (c) => resolve(c ?? 1)));
+    signal?.removeEventListener("abort", killGroup);
     return { code, stdout, stderr, text };
   }
 

@@ -13,6 +13,7 @@ PREVIOUS_PASS_FILES=(
   infra/cluster.live.test.ts
   infra/injection.live.test.ts
   infra/regions.live.test.ts
+  infra/regionsTls.live.test.ts
   infra/security.live.test.ts
   infra/serverAcceptance.live.test.ts
   streams/permissions.live.test.ts

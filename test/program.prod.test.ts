@@ -33,6 +33,21 @@ describe("pulumi program, prod stack (SDK mocks)", () => {
     expect(run.one("kubernetes:apps/v1:StatefulSet", "statefulset").dependsOn).toEqual(expect.arrayContaining(certificates));
   });
 
+  it("every Kubernetes object asks the provider to take its declared fields back from kubectl (pulumi.com/patchForce)", () => {
+    // Without it the real API server refuses the next deploy after a `kubectl scale` (apply conflict on
+    // .spec.replicas), so drift could not be put back (infra/fieldOwnership.ts).
+    const objects = run.resources.filter((r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:helm"));
+    expect(objects.length).toBeGreaterThan(12);
+    for (const r of objects) {
+      expect((r.inputs.metadata as { annotations?: Record<string, string> }).annotations?.["pulumi.com/patchForce"], `${r.type} ${r.name}`).toBe("true");
+    }
+  });
+
+  it("the Kubernetes provider updates Secrets in place (enableSecretMutable), so a nats.conf change is no replacement", () => {
+    // Provider inputs reach the engine as strings.
+    expect(String(run.one("pulumi:providers:kubernetes", "kubernetes").inputs.enableSecretMutable)).toBe("true");
+  });
+
   it("protects the StatefulSet in prod and names it explicitly (never autonamed, so never replaced with new PVCs)", () => {
     const sts = run.one("kubernetes:apps/v1:StatefulSet", "statefulset");
     expect(sts.protect).toBe(true);

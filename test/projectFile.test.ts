@@ -24,8 +24,8 @@ describe("Pulumi.yaml", () => {
     expect(project.config["pulumi:disable-default-providers"].value).toEqual(["kubernetes"]);
   });
 
-  it("refreshes before every preview, up and destroy, so out-of-band changes count", () => {
-    expect(project.options?.refresh).toBe("always");
+  it("does not refresh implicitly: plain pulumi preview/up/destroy must work in GitOps mode, where no object can be read back", () => {
+    expect(project.options?.refresh).toBeUndefined();
   });
 
   it("declares every key that has a default, and no key without one (Pulumi would require it)", () => {

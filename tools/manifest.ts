@@ -20,7 +20,10 @@ export interface ToolSpec {
    * for modules whose go.mod has replace directives, which `go install module@version` refuses.
    */
   readonly wrapper?: string;
-  /** -ldflags for a wrapper build; `{version}` is replaced by the tool's version, `{versionNumber}` by it without the "v". */
+  /**
+   * -ldflags for a wrapper build; `{version}` is replaced by the tool's version, `{versionNumber}` by it without the
+   * "v", `{versionMajor}` and `{versionMinor}` by its first two numbers (Kubernetes reports gitMajor/gitMinor apart).
+   */
   readonly ldflags?: string;
   /** A script (relative to the wrapper folder) run with bash before the wrapper's `go build`s. */
   readonly prepare?: string;
@@ -80,7 +83,13 @@ export function buildFingerprint(spec: ToolSpec): string {
 
 /** A wrapper build's -ldflags with the tool's version filled in. */
 export function expandLdflags(spec: ToolSpec): string {
-  return (spec.ldflags ?? "").replaceAll("{versionNumber}", spec.version.replace(/^v/, "")).replaceAll("{version}", spec.version);
+  const number = spec.version.replace(/^v/, "");
+  const [major = "", minor = ""] = number.split(".");
+  return (spec.ldflags ?? "")
+    .replaceAll("{versionNumber}", number)
+    .replaceAll("{versionMajor}", major)
+    .replaceAll("{versionMinor}", minor)
+    .replaceAll("{version}", spec.version);
 }
 
 /** Marker written after a complete build; its content is the fingerprint. */

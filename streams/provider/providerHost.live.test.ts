@@ -63,12 +63,18 @@ describe("providers hosted by the SDK's dynamic provider host", () => {
   let outs: Record<string, unknown> = {};
 
   it("configures from the stack config (secret password unwrapped by the host)", async () => {
-    await host.configure({
+    const config = (password: string) => ({
       "fluo-queue:natsUrl": live.provisioner.servers.join(","),
-      "fluo-queue:provisionerPassword": secretValue(live.provisioner.password),
+      "fluo-queue:provisionerPassword": secretValue(password),
       "fluo-queue:allowDestroy": "[]",
       "fluo-queue:environment": "dev",
     });
+    await host.configure(config(live.provisioner.password));
+    // The host configures a provider once per process (the SDK caches it), so the proof is the next operation:
+    // it logs in with what configure received (no natsUrl or password: it fails naming the missing key; a wrong
+    // one: "Authorization Violation") and reads an absent stream as an empty id.
+    const absent = await host.read("NO_SUCH_STREAM", STREAM_URN, props(declared, texts.stream));
+    expect(absent.id).toBe("");
   });
 
   it("Check normalises and lets preview's unknown values through", async () => {

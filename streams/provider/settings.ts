@@ -10,6 +10,7 @@
 
 import type * as pulumi from "@pulumi/pulumi";
 import { isNatsUnavailable, setRetryTotal, type ConnectionSettings } from "./client";
+import { withoutHostTrace } from "./hostErrors";
 import { parseStackConfig, PROJECT, provisionerCredentialKey, SECRET_KEYS, stackConfigSchema } from "../../infra/stackConfig";
 import { inboxPrefixOf, type UserName } from "../../infra/users";
 import { parseDuration } from "../../lib/units";
@@ -216,10 +217,21 @@ export function dynamicProvider<I, O>(ops: Ops<I, O>): pulumi.dynamic.ResourcePr
         state.problem = err instanceof Error ? err.message : String(err);
       }
     },
-    check: async (olds, news) => ops.check(olds, news),
+    // The host prints check's and diff's errors a second time with their trace (hostErrors.ts): not refusals.
+    check: async (olds, news) => {
+      try {
+        return await ops.check(olds, news);
+      } catch (err) {
+        throw withoutHostTrace(err);
+      }
+    },
     diff: async (id, olds, news) => {
-      const d = await explained(() => ops.diff(settings(), id, olds, news));
-      return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
+      try {
+        const d = await explained(() => ops.diff(settings(), id, olds, news));
+        return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
+      } catch (err) {
+        throw withoutHostTrace(err);
+      }
     },
     create: async (inputs) => explained(() => ops.create(settings(), inputs)),
     read: async (id, props) => explained(() => ops.read(settings(), id, props)),
