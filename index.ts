@@ -8,7 +8,7 @@ import { NatsCluster } from "./infra/natsCluster";
 import { secretConfig, stackConfigFromPulumi } from "./infra/pulumiStackConfig";
 import { managedStreamCatalog } from "./streams/provider/catalogComponent";
 import { Monitoring } from "./monitoring/monitoring";
-import { ADMIN_USERS, APP_USERS, pickCredentials, type UserName } from "./infra/users";
+import { ADMIN_USERS, APP_USERS, FRONTEND_USERS, pickCredentials, type UserName } from "./infra/users";
 import { usesNkeys, usesPasswords } from "./infra/stackConfig";
 
 // Config, catalog and stream policy errors stop preview/up here, before any resource is registered.
@@ -51,4 +51,9 @@ export const passwords = usesPasswords(config.authentication) ? passwordsOf(APP_
 export const adminPasswords = usesPasswords(config.authentication) ? passwordsOf(ADMIN_USERS) : undefined;
 export const seeds = usesNkeys(config.authentication) ? seedsOf(APP_USERS) : undefined;
 export const adminSeeds = usesNkeys(config.authentication) ? seedsOf(ADMIN_USERS) : undefined;
+// The browser's credential apart from both: it goes into a web page (docs/websocket.md), where anyone can read it,
+// so it must never be one a service or an administrator holds. nats.ws takes it as `{ user, pass }` or, with
+// NKEYs, `authenticator: nkeyAuthenticator(seed)`.
+export const frontendPasswords = usesPasswords(config.authentication) ? passwordsOf(FRONTEND_USERS) : undefined;
+export const frontendSeeds = usesNkeys(config.authentication) ? seedsOf(FRONTEND_USERS) : undefined;
 export const managedStreams = streams ? Object.keys(streams.streams) : [];

@@ -34,7 +34,7 @@ import { clusterLogins, noPasswords } from "../infra/renderCluster";
 import { localLoginHashes } from "../local/passwordHashCache";
 import { localLimits, reservationProblems } from "../local/limits";
 import { canListen, LocalCluster, LocalClusterError } from "../local/localCluster";
-import { DEFAULT_BASE_PORT, portsFromBase } from "../local/ports";
+import { DEFAULT_BASE_PORT, portsFromBase, websocketPortsFromBase } from "../local/ports";
 import { lastRecord, prepareStateDir, resetStateDir, runningServers, stateLayout, writeRecord, type StateLayout } from "../local/stateDir";
 import { applyCatalog } from "../streams/ops/apply";
 import { closeConnections, jetStreamManager, type ConnectionSettings } from "../streams/provider/client";
@@ -152,6 +152,8 @@ function printAccess(cluster: LocalCluster, written: LocalContexts, authenticati
   cluster.nodes.forEach((node, i) =>
     log(`  ${node.name}  ${node.url}  monitor ${node.monitorUrl}  pid ${cluster.pids[i] ?? "?"}  log ${shown(node.logPath)}`),
   );
+  const browsers = cluster.nodes.map((n) => n.websocketUrl).filter((u) => u !== undefined);
+  if (browsers.length > 0) log(`Browsers (fluo-frontend only, docs/websocket.md): ${browsers.join(" ")}`);
   const kinds = { password: "user and password", nkey: "NKEY: nkey names the user's seed file", "password+nkey": "user and password; *.nkey.json: NKEY, nkey names the seed file" };
   log(`Credentials (authentication ${authentication}; nats CLI context files, mode 0600; ${kinds[authentication]}):`);
   const rotating = userSpecs().filter((s) => written.nextContexts?.[s.name] !== undefined);
@@ -242,13 +244,25 @@ function parseArgs(argv: readonly string[]): LocalArgs {
   const stack = readStackConfig(values.stack ?? "dev", undefined, (line) => console.error(`warning: ${line}`));
   return {
     // The stack's nats.conf with this run's logins: --auth stands in for fluo-queue:authentication.
-    config: authentication ? { ...stack, authentication } : stack,
+    config: withLocalWebsocket(authentication ? { ...stack, authentication } : stack),
     layout: stateLayout(values["state-dir"] ?? join(projectRoot(), ".local")),
     reset: switches.has("reset"),
     basePort,
     tls: switches.has("tls"),
     smoke: switches.has("smoke"),
   };
+}
+
+/** Page origins local mode admits to its WebSocket listener when the stack lists none: docs/websocket.md's demo page. */
+export const LOCAL_PAGE_ORIGINS = ["http://127.0.0.1:8080", "http://localhost:8080"];
+
+/**
+ * Local mode always serves browsers (docs/websocket.md): a stack that enables the listener keeps its settings; one
+ * that does not gets a plain ws:// listener for the demo page's origins (a browser would not trust the local CA).
+ */
+function withLocalWebsocket(config: StackConfig): StackConfig {
+  if (config.websocket) return config;
+  return { ...config, websocket: true, websocketNoTls: true, websocketAllowedOrigins: LOCAL_PAGE_ORIGINS };
 }
 
 /** A second start on a running cluster's state directory: refused, naming what runs where. */
@@ -280,7 +294,8 @@ async function start(args: LocalArgs): Promise<number> {
   const { config, layout } = args;
   let ports;
   try {
-    ports = portsFromBase(args.basePort, config.replicas);
+    const websocketPorts = websocketPortsFromBase(args.basePort, config.replicas);
+    ports = portsFromBase(args.basePort, config.replicas).map((p, i) => ({ ...p, websocket: websocketPorts[i] }));
   } catch (err) {
     console.error(`local: --base-port ${(err as Error).message}`);
     return 1;

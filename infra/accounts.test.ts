@@ -31,9 +31,11 @@ describe("account layout", () => {
     for (const { spec, permissions } of grants.filter((g) => g.spec.account !== SYSTEM_ACCOUNT)) {
       const services = account(spec.account).imports.filter((i) => i.kind === "service").map((i) => i.subject);
       // Restore chunks leave as a stream the stream account imports (accounts.ts RESTORE_CHUNKS says why).
-      const sent = account(spec.account).exports.filter((e) => e.kind === "stream").map((e) => e.subject);
+      const sent = account(spec.account).exports.filter((e) => e.kind === "stream" && e.importers.includes(STREAM_ACCOUNT)).map((e) => e.subject);
       expect([...services.filter((s) => s !== ACCOUNT_INFO), ...sent].sort(), spec.name).toEqual(permissions.publish.allow.filter((s) => s !== ACCOUNT_INFO).sort());
-      expect(services, spec.name).toContain(ACCOUNT_INFO);
+      // An identity that publishes nothing (the frontend) imports no service at all, not even account info.
+      if (permissions.publish.allow.length > 0) expect(services, spec.name).toContain(ACCOUNT_INFO);
+      else expect(services, spec.name).toEqual([]);
     }
     // The request-reply service is served by the backend's account, everything else by the stream account.
     expect(account("BFF").imports.find((i) => i.subject === "rpc.backend.>")?.account).toBe("BACKEND");
@@ -73,9 +75,28 @@ describe("account layout", () => {
     }
   });
 
-  it("carries messages as streams only for backups: snapshot chunks (and restore acks) into the backup's inbox, restore chunks into the stream account", () => {
+  it("carries messages as streams only for backups (snapshot chunks and restore acks into the backup's inbox, restore chunks into the stream account) and signals to the frontend", () => {
     const streams = layout.flatMap((a) => a.imports.filter((i) => i.kind === "stream").map((i) => `${a.name} <- ${i.account} ${i.subject}`));
-    expect(streams.sort()).toEqual(["BACKUP <- FLUO _INBOX_FLUO_BACKUP.>", "FLUO <- BACKUP $JS.SNAPSHOT.RESTORE.>"]);
+    expect(streams.sort()).toEqual([
+      "BACKUP <- FLUO _INBOX_FLUO_BACKUP.>",
+      "FLUO <- BACKUP $JS.SNAPSHOT.RESTORE.>",
+      // Straight from the publishers' accounts: FLUO would not pass on what reached it through a service import.
+      "FRONTEND <- BACKEND signals.status.resolved",
+      "FRONTEND <- WORKERS signals.created",
+      "FRONTEND <- WORKERS signals.status.*",
+    ]);
+  });
+
+  it("gives the frontend's account connection limits and no service import: it publishes nothing, JetStream API included", () => {
+    const frontend = account(IDENTITY_ACCOUNTS["fluo-frontend"]);
+    expect(frontend.imports.filter((i) => i.kind === "service")).toEqual([]);
+    expect(frontend.exports).toEqual([]);
+    expect(frontend.connectionLimits).toEqual({ maxSubscriptions: 8, maxPayload: 1024 });
+    expect(layout.filter((a) => a.connectionLimits).map((a) => a.name)).toEqual(["FRONTEND"]);
+    const g = grants.find((x) => x.spec.name === "fluo-frontend")!;
+    expect(g.permissions.publish.allow).toEqual([]);
+    expect(g.permissions.subscribe.allow).toEqual(["_INBOX_FLUO_FRONTEND.>", "signals.created", "signals.status.*"]);
+    expect(g.spec.connectionTypes).toEqual(["WEBSOCKET"]);
   });
 
   it("is deterministic", () => {

@@ -14,8 +14,8 @@
 // - Exports name their importing accounts, so an account that is not listed cannot import a subject even if its
 //   config said so.
 
-import { subjectMatches, type Permissions } from "./permissions";
-import { RPC_SERVICES, STREAM_ACCOUNT, SYSTEM_ACCOUNT, type UserName } from "./users";
+import { subjectMatches, subjectsOverlap, type Permissions } from "./permissions";
+import { RPC_SERVICES, STREAM_ACCOUNT, SYSTEM_ACCOUNT, type ConnectionLimits, type UserName } from "./users";
 import type { UserGrant } from "./userGrants";
 
 /** A subject one account offers to others: a service (requests, answered) or a stream (messages flowing out). */
@@ -43,6 +43,26 @@ export interface AccountPlan {
   readonly identities: readonly UserName[];
   readonly exports: readonly AccountExport[];
   readonly imports: readonly AccountImport[];
+  /** Per-connection limits of the account's identities (the frontend's); absent = the server's. */
+  readonly connectionLimits?: ConnectionLimits;
+}
+
+/**
+ * Where `watched` messages come from: every subject another identity may publish that `watched` covers (or that
+ * covers it), in that identity's account. The narrower of the two is exported, so an export never offers more than
+ * the watcher may receive nor more than the publisher may send.
+ */
+function watchSources(watched: string, grants: readonly UserGrant[], own: string): AccountImport[] {
+  const sources: AccountImport[] = [];
+  for (const { spec, permissions } of grants) {
+    if (spec.account === own || spec.account === SYSTEM_ACCOUNT) continue;
+    for (const published of permissions.publish.allow) {
+      if (!subjectsOverlap(published, watched)) continue;
+      const subject = subjectMatches(watched, published) ? published : watched;
+      sources.push({ kind: "stream", account: spec.account, subject });
+    }
+  }
+  return sources;
 }
 
 /**
@@ -99,12 +119,13 @@ export function accountLayout(grants: readonly UserGrant[]): AccountPlan[] {
     return grant.spec.account;
   };
   const exports = new Map<string, Map<string, AccountExport>>();
-  const plans = new Map<string, { identities: UserName[]; imports: AccountImport[] }>();
+  const plans = new Map<string, { identities: UserName[]; imports: AccountImport[]; connectionLimits?: ConnectionLimits }>();
   /** What the stream account imports: restore chunks from the restorers' accounts. */
   const streamImports: AccountImport[] = [];
   for (const { spec, permissions } of grants) {
     const plan = plans.get(spec.account) ?? { identities: [], imports: [] };
     plan.identities.push(spec.name);
+    if (spec.connectionLimits) plan.connectionLimits = spec.connectionLimits;
     plans.set(spec.account, plan);
     if (spec.account === SYSTEM_ACCOUNT) continue;
     const imports = importsOf(permissions, accountOf, spec.account).filter((i) => i.subject !== RESTORE_CHUNKS);
@@ -116,6 +137,9 @@ export function accountLayout(grants: readonly UserGrant[]): AccountPlan[] {
       // Snapshot chunks are published in the stream account at the deliver subject the client names, inside its inbox.
       imports.push({ kind: "stream", account: STREAM_ACCOUNT, subject: `${spec.inboxPrefix}.>` });
     }
+    // Live messages to watchers (the frontend): straight from the publishers' accounts, where a publish is a plain
+    // message; what arrived in FLUO through a service import is never passed on to a stream export.
+    for (const watched of spec.watches ?? []) imports.push(...watchSources(watched, grants, spec.account));
     for (const i of imports) {
       plan.imports.push(i);
       addExport(exports, i.account, {
@@ -134,7 +158,14 @@ export function accountLayout(grants: readonly UserGrant[]): AccountPlan[] {
     );
   const identityAccounts = [...plans.entries()]
     .filter(([name]) => name !== SYSTEM_ACCOUNT)
-    .map(([name, plan]) => ({ name, jetstream: false, identities: plan.identities, exports: sortedExports(name), imports: sortImports(plan.imports) }));
+    .map(([name, plan]) => ({
+      name,
+      jetstream: false,
+      identities: plan.identities,
+      exports: sortedExports(name),
+      imports: sortImports(plan.imports),
+      ...(plan.connectionLimits ? { connectionLimits: plan.connectionLimits } : {}),
+    }));
   return [
     { name: STREAM_ACCOUNT, jetstream: true, identities: [], exports: sortedExports(STREAM_ACCOUNT), imports: sortImports(streamImports) },
     ...identityAccounts,

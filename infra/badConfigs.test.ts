@@ -19,6 +19,9 @@ interface BadConfig {
 
 const bad = (key: string, value: unknown, says?: RegExp): BadConfig => ({ key, raw: { [key]: value }, says });
 const PROD: Raw = { environment: "prod", tls: "cert-manager", protect: true };
+/** A dev stack with a working WebSocket listener: each case below breaks one thing of it. */
+const WS: Raw = { websocket: true, websocketNoTls: true, websocketAllowedOrigins: ["http://localhost:8080"], websocketNamespaces: ["ingress-nginx"] };
+const WS_PROD: Raw = { ...PROD, websocket: true, websocketAllowedOrigins: ["https://app.example.com"], websocketNamespaces: ["ingress-nginx"] };
 const SEED = "SUAAAAICAMCAKBQHBAEQUCYMBUHA6EARCIJRIFIWC4MBSGQ3DQOR4H776Y";
 
 const CORPUS: readonly BadConfig[] = [
@@ -80,6 +83,20 @@ const CORPUS: readonly BadConfig[] = [
   ...[["10.0.0.0"], ["10.0.0.0/8 "]].map((v) => bad("leafSourceCidrs", v)),
   bad("peerCaSecretName", "peer-ca", /region is not/),
   { key: "leafPassword", raw: { region: "eu", peerRegion: "us" }, says: /is not set/ },
+  // Browsers: the listener's own keys, and what it needs together.
+  bad("websocket", "on"),
+  ...[80, 70000, "x", 8443.5].map((v) => ({ key: "websocketPort", raw: { ...WS, websocketPort: v } })),
+  { key: "websocketPort", raw: { ...WS, websocketPort: 4222 }, says: /client port/ },
+  ...[["app.example.com"], ["https://app.example.com/"], ["https://app.example.com/ui"], ["ws://app.example.com"]].map((v) => ({ key: "websocketAllowedOrigins", raw: { ...WS, websocketAllowedOrigins: v } })),
+  { key: "websocketAllowedOrigins", raw: { ...WS, websocketAllowedOrigins: [] }, says: /any origin/ },
+  { key: "websocketAllowedOrigins", raw: { ...WS_PROD, websocketAllowedOrigins: ["http://app.example.com"] }, says: /plain http/ },
+  bad("websocketAllowedOrigins", ["https://app.example.com"], /websocket is false/),
+  bad("websocketNoTls", true, /websocket is false/),
+  { key: "websocketNoTls", raw: { ...WS_PROD, websocketNoTls: true }, says: /prod must encrypt browser connections/ },
+  { key: "websocketNoTls", raw: { ...WS, websocketNoTls: false }, says: /no certificate/ },
+  { key: "websocketNamespaces", raw: { ...WS, websocketNamespaces: ["Ingress_NGINX"] } },
+  { key: "websocketNamespaces", raw: { ...WS, websocketNamespaces: [] }, says: /admit no one/ },
+  ...[0, "many", 2_000_000].map((v) => ({ key: "websocketMaxConnections", raw: { ...WS, websocketMaxConnections: v } })),
   bad("replica", 3, /unknown key/),
   bad("natsimage", "nats:2.15.3-alpine", /unknown key/),
   // Stream overrides are read with the catalog, before anything renders.

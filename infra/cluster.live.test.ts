@@ -10,7 +10,7 @@ import { passwordHashes } from "./passwordHash";
 import { userGrants } from "./userGrants";
 import { LocalCluster } from "../local/localCluster";
 import { parseStackConfig } from "./stackConfig";
-import { ADMIN_TIMEOUT_MS, connectAs, nextPermissionError, requestAnswered, subscriptionDenied, TEST_PASSWORDS } from "../test/natsProbe.testkit";
+import { ADMIN_TIMEOUT_MS, connectAs, nextPermissionError, requestAnswered, STANDARD_USERS, subscriptionDenied, TEST_PASSWORDS } from "../test/natsProbe.testkit";
 
 let cluster: LocalCluster;
 let stateDir: string;
@@ -46,11 +46,13 @@ describe("3-node cluster from the rendered config", () => {
     expect(health.routePeers).toEqual([2, 2, 2]);
   });
 
-  it("lets every user in with its password and refuses a wrong one", async () => {
-    for (const user of Object.keys(TEST_PASSWORDS) as Array<keyof typeof TEST_PASSWORDS>) {
+  it("lets every user in with its password and refuses a wrong one (the browser's identity: not on the client port)", async () => {
+    for (const user of STANDARD_USERS) {
       const nc = await as(user);
       expect(nc.info?.server_name).toMatch(/^nats-[012]$/);
     }
+    // fluo-frontend's allowed_connection_types is WEBSOCKET: its right password is refused here.
+    await expect(connectAs(cluster.servers, "fluo-frontend")).rejects.toThrow(/Authorization Violation/i);
     await expect(connectAs(cluster.servers, "fluo-bff", "not-the-password")).rejects.toThrow(/Authorization Violation/i);
     await expect(connectAs(cluster.servers, "fluo-workers", TEST_PASSWORDS["fluo-bff"])).rejects.toThrow(/Authorization Violation/i);
   });

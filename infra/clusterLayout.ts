@@ -101,5 +101,6 @@ export function kubernetesTopology(config: StackConfig): NatsTopology {
     storeDir: PATHS.dataDir,
     pidFile: PATHS.pidFile,
     ...(config.region !== undefined ? { leafPort: PORTS.leaf } : {}),
+    ...(config.websocket ? { websocketPort: config.websocketPort } : {}),
   };
 }

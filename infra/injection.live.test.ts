@@ -10,16 +10,26 @@ import { join } from "node:path";
 import { StringCodec, type NatsConnection, type Subscription } from "nats";
 import { deploymentModel } from "../model";
 import { passwordHashes } from "./passwordHash";
-import { readStackConfig } from "./stackFile";
 import type { UserName } from "./users";
 import { LocalCluster } from "../local/localCluster";
 import { consumerApiConfig, streamApiConfig } from "../streams/fields";
-import { ADMIN_TIMEOUT_MS, connectAs, publishStored, TEST_PASSWORDS } from "../test/natsProbe.testkit";
-import { injectAll, mayPublish, replyTargets, sharedAccountLayout, storedCounts, type InjectionResult } from "./injection.testkit";
+import { ADMIN_TIMEOUT_MS, connectAs, connectOverWebsocket, publishStored, TEST_PASSWORDS, websocketOnly } from "../test/natsProbe.testkit";
+import { injectAll, mayPublish, probeRequests, replyTargets, sharedAccountLayout, storedCounts, type InjectionResult } from "./injection.testkit";
+import { mergePermissions, NO_PERMISSIONS } from "./permissions";
+import { parseStackConfig } from "./stackConfig";
+import { readStackFileValues } from "./stackFile";
+import { inboxPrefixOf } from "./users";
 import type { NatsConfInput } from "./natsConfig";
 
 const sc = StringCodec();
-const config = readStackConfig("dev");
+// The dev stack with the WebSocket listener on, so the browser's identity (WebSocket only) is probed too.
+const config = parseStackConfig("dev", {
+  ...readStackFileValues("dev"),
+  websocket: true,
+  websocketNoTls: true,
+  websocketAllowedOrigins: ["http://127.0.0.1:8080"],
+  websocketNamespaces: ["ingress-nginx"],
+});
 const { catalog, grants } = deploymentModel(config);
 const targets = replyTargets(catalog);
 
@@ -38,7 +48,11 @@ class Probe {
     const sessions = new Map<UserName, NatsConnection>();
     try {
       await cluster.waitForMetaLeader();
-      for (const g of grants) sessions.set(g.spec.name, await connectAs(cluster.servers, g.spec.name));
+      for (const g of grants) {
+        const user = g.spec.name;
+        const login = { user, pass: TEST_PASSWORDS[user], inboxPrefix: inboxPrefixOf(user) };
+        sessions.set(user, websocketOnly(user) ? await connectOverWebsocket(cluster.nodes[0].websocketUrl!, login) : await connectAs(cluster.servers, user));
+      }
       const jsm = await sessions.get("fluo-provisioner")!.jetstreamManager({ timeout: ADMIN_TIMEOUT_MS });
       for (const s of catalog.streams) await jsm.streams.add(streamApiConfig(s));
       for (const c of catalog.consumers) await jsm.consumers.add(c.stream, consumerApiConfig(c));
@@ -66,7 +80,10 @@ class Probe {
 
   async inject(user: UserName): Promise<InjectionResult> {
     const grant = grants.find((g) => g.spec.name === user)!;
-    return injectAll({ nc: this.session(user), grant, targets, counts: () => this.counts() });
+    // An identity that may send nothing (the browser's) tries what every other identity may send: a stolen page's
+    // credential must not get a single answer stored, whatever it asks.
+    const requests = grant.permissions.publish.allow.length > 0 ? undefined : probeRequests(grants.map((g) => g.permissions).reduce(mergePermissions, NO_PERMISSIONS));
+    return injectAll({ nc: this.session(user), grant, targets, counts: () => this.counts(), ...(requests ? { requests } : {}) });
   }
 
   async stop(): Promise<void> {

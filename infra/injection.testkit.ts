@@ -120,10 +120,12 @@ export async function injectAll(options: {
   readonly grant: UserGrant;
   readonly targets: readonly string[];
   readonly counts: () => Promise<Map<string, number>>;
+  /** What to send; default: the requests `grant` may send. */
+  readonly requests?: readonly ProbeRequest[];
 }): Promise<InjectionResult> {
   const { nc, grant, targets } = options;
   const before = await options.counts();
-  const requests = probeRequests(grant.permissions);
+  const requests = options.requests ?? probeRequests(grant.permissions);
   let sent = 0;
   const answered: string[] = [];
   for (const request of requests) {

@@ -198,3 +198,28 @@ describe("images", () => {
     expect(parseStackConfig("t", { exporterImage: `natsio/prometheus-nats-exporter@${digest}` }).exporterImage).toContain(digest);
   });
 });
+
+describe("the WebSocket listener (issue 23)", () => {
+  const on = { websocket: true, websocketNoTls: true, websocketAllowedOrigins: ["http://localhost:8080"], websocketNamespaces: ["ingress-nginx", "gateway"] };
+
+  it("opens the port on the pods and the client Service, and admits it from websocketNamespaces only", () => {
+    const o = objectsOf({ ...on, clientNamespaces: ["fluo"], websocketPort: 9443 });
+    expect(() => new Service(o.clientService).validate()).not.toThrow();
+    expect(() => new NetworkPolicy(o.networkPolicy).validate()).not.toThrow();
+    expect(o.statefulSet.spec!.template.spec!.containers[0].ports).toContainEqual({ name: "websocket", containerPort: 9443 });
+    expect(o.clientService.spec!.ports).toContainEqual({ name: "websocket", port: 9443, targetPort: "websocket", appProtocol: "kubernetes.io/ws" });
+    const rules = o.networkPolicy.spec!.ingress!.filter((r) => r.ports!.some((p) => p.port === 9443));
+    expect(rules).toEqual([
+      {
+        from: ["ingress-nginx", "gateway"].map((ns) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } })),
+        ports: [{ protocol: "TCP", port: 9443 }],
+      },
+    ]);
+  });
+
+  it("has no WebSocket port anywhere when it is off", () => {
+    const o = objectsOf({});
+    expect(JSON.stringify([o.clientService, o.networkPolicy, o.statefulSet])).not.toContain("websocket");
+    expect(JSON.stringify(o.networkPolicy)).not.toContain("8443");
+  });
+});

@@ -118,6 +118,7 @@ function natsContainer(input: ClusterRenderInput): Container {
       { name: "cluster", containerPort: PORTS.cluster },
       { name: "monitor", containerPort: PORTS.monitor },
       ...(config.region !== undefined ? [{ name: "leaf", containerPort: PORTS.leaf }] : []),
+      ...(config.websocket ? [{ name: "websocket", containerPort: config.websocketPort }] : []),
     ],
     env: [
       { name: "SERVER_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
@@ -310,6 +311,9 @@ function networkPolicy(config: StackConfig): INetworkPolicy {
         { from: [nsSelector(config.monitoringNamespace)], ports: [{ protocol: "TCP", port: PORTS.metrics }] },
         // Regions: the peer region's leafnode, from where it comes (a load balancer or the peer's egress addresses).
         ...(config.region !== undefined ? [{ from: config.leafSourceCidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: "TCP" as const, port: PORTS.leaf }] }] : []),
+        // Browsers: only through the namespaces named in websocketNamespaces (the ingress controller's), never
+        // from clientNamespaces' pods, which have the client port.
+        ...(config.websocket ? [{ from: config.websocketNamespaces.map(nsSelector), ports: [{ protocol: "TCP" as const, port: config.websocketPort }] }] : []),
       ],
       egress: [
         // Route names (nats-<i>.nats-headless...) resolve through the cluster's DNS; its address differs between
@@ -378,7 +382,11 @@ export function renderKubernetesObjects(input: ClusterRenderInput): KubernetesOb
       spec: {
         type: "ClusterIP",
         selector: { ...SELECTOR_LABELS },
-        ports: [{ name: "client", port: PORTS.client, targetPort: "client", appProtocol: "tcp" }],
+        ports: [
+          { name: "client", port: PORTS.client, targetPort: "client", appProtocol: "tcp" },
+          // What an Ingress (or Gateway) for browsers routes to; the same Service, so no new resource.
+          ...(config.websocket ? [{ name: "websocket", port: config.websocketPort, targetPort: "websocket", appProtocol: config.websocketNoTls || config.tls === "off" ? "kubernetes.io/ws" : "kubernetes.io/wss" }] : []),
+        ],
       },
     },
     statefulSet: statefulSet(input),

@@ -13,14 +13,16 @@ import { createHmac } from "node:crypto";
 import { bcryptSalt, hashPassword, keyedSalt, passwordHashes, verifyPassword } from "./passwordHash";
 import { renderNatsConf, restartChecksum } from "./natsConfig";
 import { parseStackConfig } from "./stackConfig";
-import { readStackConfig } from "./stackFile";
+import { readStackConfig, readStackFileValues } from "./stackFile";
 import { natsServerBinary } from "../local/localCluster";
+import { deploymentModel } from "../model";
 import { natsServerTool, natsServerVersion, pinnedVersion } from "../tools/resolve";
 
 const PASSWORDS = {
   "fluo-bff": "bff-secret",
   "fluo-backend": "backend-secret",
   "fluo-workers": "workers-secret",
+  "fluo-frontend": "frontend-secret",
   "fluo-provisioner": "provisioner-secret",
   "fluo-backup": "backup-secret",
   "fluo-monitor": "monitor-secret",
@@ -222,5 +224,57 @@ describe("nats.conf with authentication nkey", () => {
     const text = conf("nkey", { hashes });
     expect(text).toContain(`nkey: "${REDACTED_PUBLIC_KEYS["fluo-bff"]}"`);
     expect(text).toContain("<public NKEY of fluo-bff: derived from its seed>");
+  });
+});
+
+describe("the WebSocket listener and the browser's identity (issue 23)", () => {
+  const on = { websocket: true, websocketAllowedOrigins: ["https://app.example.com"], websocketNamespaces: ["ingress-nginx"] };
+  const withWebsocket = (stack: string, extra: Record<string, unknown> = {}) => parseStackConfig(stack, { ...readStackFileValues(stack), ...on, ...extra });
+
+  it("dev (no_tls) and prod (the cluster's certificates) pass the real nats-server -t with the listener on", () => {
+    for (const config of [withWebsocket("dev", { websocketNoTls: true }), withWebsocket("prod")]) {
+      const { natsConf } = renderCluster(config, userGrants(), hashes);
+      const result = natsServerConfigTest(natsConf);
+      expect(result.output, config.stack).toContain("is valid");
+      expect(result.status).toBe(0);
+    }
+  });
+
+  it("renders the listener with the cluster's TLS in prod, no_tls only when the stack says so, and the allowed origins", () => {
+    const prod = renderCluster(withWebsocket("prod"), userGrants(), hashes).natsConf;
+    const block = prod.slice(prod.indexOf("websocket {"), prod.indexOf("jetstream {"));
+    expect(block).toContain('listen: "0.0.0.0:8443"');
+    expect(block).toContain(`cert_file: "${TLS_FILES.certFile}"`);
+    expect(block).not.toContain("no_tls");
+    expect(block).toContain('allowed_origins: [\n    "https://app.example.com"\n  ]');
+    const dev = renderCluster(withWebsocket("dev", { websocketNoTls: true }), userGrants(), hashes).natsConf;
+    expect(dev).toMatch(/websocket \{\n {2}listen: "0\.0\.0\.0:8443"\n {2}no_tls: true\n/);
+    // Off: no block at all.
+    expect(renderCluster(readStackConfig("dev"), userGrants(), hashes).natsConf).not.toContain("websocket {");
+  });
+
+  it("lets fluo-frontend log in over WebSocket only and caps its account's connections, subscriptions and payload", () => {
+    const config = withWebsocket("dev", { websocketNoTls: true, websocketMaxConnections: 250 });
+    // With the catalog's grants: the publishers of the signal subjects are what the frontend's imports come from.
+    const conf = renderCluster(config, deploymentModel(config).grants, hashes).natsConf;
+    const frontend = conf.slice(conf.indexOf("  FRONTEND {"), conf.indexOf("\n  }\n", conf.indexOf("  FRONTEND {")));
+    expect(frontend).toContain('user: "fluo-frontend"');
+    expect(frontend).toContain('allowed_connection_types: ["WEBSOCKET"]');
+    expect(frontend).toContain("publish: { deny: [\">\"] }");
+    expect(frontend).toMatch(/limits \{\n\s+max_connections: 250\n\s+max_subscriptions: 8\n\s+max_payload: 1024\n\s+\}/);
+    expect(frontend).toContain('{ stream: { account: "WORKERS", subject: "signals.created" } }');
+    expect(frontend).toContain('{ stream: { account: "BACKEND", subject: "signals.status.resolved" } }');
+    // No other identity gets connection types or limits.
+    expect(conf.match(/allowed_connection_types/g)).toHaveLength(1);
+    expect(conf.match(/limits \{/g)).toHaveLength(1);
+  });
+
+  it("rolls the pods when the listener changes: nats-server refuses to reload a websocket block", () => {
+    const config = withWebsocket("prod");
+    const input = natsConfInput(config, kubernetesTopology(config), userGrants(), hashes);
+    const origins = { ...input, websocket: { ...input.websocket!, allowedOrigins: ["https://other.example.com"] } };
+    expect(restartChecksum(origins)).not.toBe(restartChecksum(input));
+    const off = natsConfInput(readStackConfig("prod"), kubernetesTopology(readStackConfig("prod")), userGrants(), hashes);
+    expect(restartChecksum(off)).not.toBe(restartChecksum(input));
   });
 });

@@ -21,7 +21,7 @@ import { LocalCluster } from "../local/localCluster";
 import { closeConnections, jetStreamManager } from "../streams/provider/client";
 import { PROVISIONER_INBOX, PROVISIONER_USER } from "../streams/provider/settings";
 import { consumerApiConfig, streamApiConfig } from "../streams/fields";
-import { nextPermissionError, publishStored, requestAnswered } from "../test/natsProbe.testkit";
+import { nextPermissionError, publishStored, requestAnswered, STANDARD_USERS, websocketOnly } from "../test/natsProbe.testkit";
 import { runCli } from "../cli/cli.testkit";
 import { NATS_CLI, requireBinary } from "../tools/resolve";
 
@@ -69,8 +69,13 @@ afterAll(async () => {
 describe("authentication nkey on a live cluster", () => {
   let before: NatsConnection;
 
-  it("password+nkey: every identity logs in with its password and with its seed", async () => {
-    for (const user of users) {
+  it("password+nkey: every identity logs in with its password and with its seed (the browser's over WebSocket only)", async () => {
+    for (const user of users.filter(websocketOnly)) {
+      // fluo-frontend's allowed_connection_types: neither of its logins opens the client port.
+      await expect(withPassword(user), user).rejects.toThrow(/authorization violation/i);
+      await expect(withSeed(user), user).rejects.toThrow(/authorization violation/i);
+    }
+    for (const user of STANDARD_USERS) {
       const byPassword = await withPassword(user);
       const bySeed = await withSeed(user);
       expect(byPassword.info?.server_name, user).toBeTruthy();

@@ -131,6 +131,7 @@ export function natsConfInput(
         [...passwordLogin(g.spec.name, hashes[g.spec.name]), ...(extraLogins[g.spec.name] ?? [])].map((login) => ({
           login,
           permissions: g.permissions,
+          ...(g.spec.connectionTypes ? { connectionTypes: g.spec.connectionTypes } : {}),
         })),
       );
   return {
@@ -147,9 +148,14 @@ export function natsConfInput(
       users: usersOf(plan.identities),
       exports: plan.exports,
       imports: plan.imports,
+      // The account of a browser identity: its connection count is the stack's, per connection limits are the identity's.
+      ...(plan.connectionLimits
+        ? { limits: { maxConnections: config.websocketMaxConnections, maxSubscriptions: plan.connectionLimits.maxSubscriptions, maxPayload: plan.connectionLimits.maxPayload } }
+        : {}),
     })),
     systemAccount: SYSTEM_ACCOUNT,
     ...(config.region !== undefined ? { jetstreamDomain: config.region } : {}),
+    ...(config.websocket ? { websocket: { noTls: config.websocketNoTls, allowedOrigins: config.websocketAllowedOrigins } } : {}),
   };
 }
 

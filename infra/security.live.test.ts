@@ -12,14 +12,22 @@ import { join } from "node:path";
 import { connect, Events, StringCodec, type NatsConnection } from "nats";
 import { deploymentModel } from "../model";
 import { passwordHashes } from "./passwordHash";
-import { readStackConfig } from "./stackFile";
+import { readStackFileValues } from "./stackFile";
 import { userSpecs, type UserName } from "./users";
 import { LocalCluster } from "../local/localCluster";
 import { consumerApiConfig, streamApiConfig } from "../streams/fields";
-import { ADMIN_TIMEOUT_MS, eventually, publishStored, requestAnswered } from "../test/natsProbe.testkit";
+import { ADMIN_TIMEOUT_MS, connectOverWebsocket, eventually, publishStored, requestAnswered, websocketOnly } from "../test/natsProbe.testkit";
+import { parseStackConfig } from "./stackConfig";
 
 const sc = StringCodec();
-const config = readStackConfig("dev");
+// The dev stack with the WebSocket listener on, so the browser's identity (fluo-frontend, WebSocket only) has its rows.
+const config = parseStackConfig("dev", {
+  ...readStackFileValues("dev"),
+  websocket: true,
+  websocketNoTls: true,
+  websocketAllowedOrigins: ["http://127.0.0.1:8080"],
+  websocketNamespaces: ["ingress-nginx"],
+});
 const { catalog, grants } = deploymentModel(config);
 const users = userSpecs().map((u) => u.name);
 const passwords = Object.fromEntries(users.map((u) => [u, `matrix-${u}`])) as Record<UserName, string>;
@@ -38,7 +46,10 @@ const sessions = new Map<UserName, Session>();
 async function session(user: UserName): Promise<Session> {
   const open = sessions.get(user);
   if (open) return open;
-  const nc = await connect({ servers: cluster.servers, user, pass: passwords[user], inboxPrefix: inboxOf(user), reconnect: false });
+  const login = { user, pass: passwords[user], inboxPrefix: inboxOf(user) };
+  const nc = websocketOnly(user)
+    ? await connectOverWebsocket(cluster.nodes[0].websocketUrl!, login)
+    : await connect({ servers: cluster.servers, ...login, reconnect: false });
   const denials: Session["denials"] = [];
   void (async () => {
     for await (const s of nc.status()) {
@@ -323,6 +334,11 @@ const OPERATIONS: readonly Operation[] = [
   { name: "read the workers' inbox (pulled jobs)", kind: "subscription", subject: "_INBOX_FLUO_WORKERS.>", allowed: ["fluo-workers"] },
   { name: "read the shared default inbox", kind: "subscription", subject: "_INBOX.>", allowed: [] },
   { name: "read $SYS events", kind: "subscription", subject: "$SYS.>", allowed: [] },
+  // The browser's identity: the signal subjects the UI shows and its own inbox, nothing else.
+  { name: "watch new signals", kind: "subscription", subject: "signals.created", allowed: ["fluo-frontend"] },
+  { name: "watch signal status changes", kind: "subscription", subject: "signals.status.*", allowed: ["fluo-frontend"] },
+  { name: "read the frontend's inbox", kind: "subscription", subject: "_INBOX_FLUO_FRONTEND.>", allowed: ["fluo-frontend"] },
+  { name: "watch every signal subject", kind: "subscription", subject: "signals.>", allowed: [] },
 ];
 
 describe("permission matrix (every user x every operation)", () => {

@@ -25,6 +25,7 @@ export const SECRET_KEYS = [
   "bffPassword",
   "backendPassword",
   "workersPassword",
+  "frontendPassword",
   "provisionerPassword",
   "backupPassword",
   "monitorPassword",
@@ -37,6 +38,7 @@ export const SECRET_KEYS = [
   "bffSeed",
   "backendSeed",
   "workersSeed",
+  "frontendSeed",
   "provisionerSeed",
   "backupSeed",
   "monitorSeed",
@@ -231,6 +233,17 @@ export const stackConfigSchema = z
     leafHostnames: z
       .array(z.string().regex(/^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { message: "must be a DNS name in lower case (a leading *. allowed)" }))
       .default([]),
+    // Browsers (docs/websocket.md): the server's WebSocket listener, for fluo-frontend only.
+    websocket: z.boolean().default(false),
+    websocketPort: z.number().int().min(1024, { message: "must be a port from 1024 to 65535 (the pods run as non-root)" }).max(65535, { message: "must be a port from 1024 to 65535" }).default(8443),
+    // Page origins the server accepts a WebSocket upgrade from; a page from any other origin cannot connect.
+    websocketAllowedOrigins: z.array(z.string().regex(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, { message: 'must be a page origin "https://<host>[:<port>]" (scheme, host, optional port; no path or trailing "/")' })).default([]),
+    // Plain ws:// (dev, or TLS ended by an ingress in front of the server); refused in prod.
+    websocketNoTls: z.boolean().default(false),
+    // Namespaces whose pods may open the WebSocket port (the ingress controller's): the NetworkPolicy admits no other.
+    websocketNamespaces: z.array(k8sName).default([]),
+    // Browser connections at once, all tabs together (fluo-frontend's account max_connections).
+    websocketMaxConnections: z.number().int().min(1, { message: "must be at least 1" }).max(1_000_000, { message: "must be at most 1000000" }).default(1000),
   })
   .strict();
 
@@ -489,12 +502,46 @@ function crossFieldProblems(c: ParsedKeys, b: StackConfig["bytes"]): string[] {
   } else if (c.tlsCaNamespace === c.namespace) {
     problems.push(`${PROJECT}:tlsCaNamespace = ${show(c.tlsCaNamespace)}: is the NATS namespace itself; name cert-manager's namespace, or remove the key`);
   }
-  problems.push(...regionProblems(c));
+  problems.push(...regionProblems(c), ...websocketProblems(c));
   for (const ns of c.clientNamespaces) {
     if (ns === c.namespace) {
       problems.push(`${PROJECT}:clientNamespaces: "${ns}" is the NATS namespace itself; list only client namespaces`);
     }
   }
+  return problems;
+}
+
+/** The listener's other ports: the WebSocket port must not take one of them. */
+const TAKEN_PORTS: Readonly<Record<number, string>> = { 4222: "client", 6222: "cluster", 8222: "monitor", 7777: "metrics", 7422: "leafnode" };
+
+/** The WebSocket listener: origins and a way in are required, TLS unless the stack may go without, nothing stray. */
+function websocketProblems(c: ParsedKeys): string[] {
+  const set = `\`pulumi config set ${PROJECT}:websocket true\``;
+  if (!c.websocket) {
+    const stray = (["websocketNoTls"] as const).find((k) => c[k]) ?? (["websocketAllowedOrigins", "websocketNamespaces"] as const).find((k) => c[k].length > 0);
+    return stray ? [`${PROJECT}:${stray} = ${show(c[stray])} is set, but ${PROJECT}:websocket is false: turn the listener on (${set}) or remove it (\`pulumi config rm ${PROJECT}:${stray}\`)`] : [];
+  }
+  const problems: string[] = [];
+  if (c.environment === "prod" && c.websocketNoTls) {
+    problems.push(`${PROJECT}:websocketNoTls = true: prod must encrypt browser connections; remove it (the listener then uses the cluster's certificates, tls "${c.tls}")`);
+  } else if (c.tls === "off" && !c.websocketNoTls) {
+    problems.push(`${PROJECT}:websocketNoTls = false: tls is "off", so the WebSocket listener has no certificate; set tls to "cert-manager" or "secret", or websocketNoTls to true (not in prod)`);
+  }
+  if (c.websocketAllowedOrigins.length === 0) {
+    problems.push(
+      `${PROJECT}:websocketAllowedOrigins = []: an empty list lets a page from any origin connect; list the origins of the pages that show signals ` +
+        `(\`pulumi config set --path '${PROJECT}:websocketAllowedOrigins[0]' https://app.example.com\`)`,
+    );
+  }
+  const plain = c.websocketAllowedOrigins.find((o) => o.startsWith("http://"));
+  if (c.environment === "prod" && plain !== undefined) {
+    problems.push(`${PROJECT}:websocketAllowedOrigins: ${show(plain)} is a plain http:// origin; prod pages are https:// (a plain page's credential can be read on the way)`);
+  }
+  if (c.websocketNamespaces.length === 0) {
+    problems.push(`${PROJECT}:websocketNamespaces = []: the NetworkPolicy would admit no one to the WebSocket port; name the namespace of the ingress controller that serves browsers (e.g. ["ingress-nginx"])`);
+  }
+  const taken = TAKEN_PORTS[c.websocketPort];
+  if (taken !== undefined) problems.push(`${PROJECT}:websocketPort = ${c.websocketPort}: is the ${taken} port; pick another (default 8443)`);
   return problems;
 }
 

@@ -7,10 +7,12 @@ import type { SecretKey } from "./stackConfig";
 
 /** Application users hold data-plane rights only; they never get CONSUMER.CREATE or the system account. */
 export type AppUser = "fluo-bff" | "fluo-backend" | "fluo-workers";
-export type UserName = AppUser | "fluo-provisioner" | "fluo-backup" | "fluo-monitor" | "fluo-operator";
+/** The identity a browser holds (docs/websocket.md): its credential is as public as the page that carries it. */
+export type FrontendUser = "fluo-frontend";
+export type UserName = AppUser | FrontendUser | "fluo-provisioner" | "fluo-backup" | "fluo-monitor" | "fluo-operator";
 
 /** Every identity, in the order nats.conf lists them. */
-export const USER_NAMES = ["fluo-bff", "fluo-backend", "fluo-workers", "fluo-provisioner", "fluo-backup", "fluo-monitor", "fluo-operator"] as const satisfies readonly UserName[];
+export const USER_NAMES = ["fluo-bff", "fluo-backend", "fluo-workers", "fluo-frontend", "fluo-provisioner", "fluo-backup", "fluo-monitor", "fluo-operator"] as const satisfies readonly UserName[];
 
 /** The login name of an identity's second credential while it rotates (same permissions and inbox). */
 export const nextLoginOf = (user: UserName): string => `${user}-next`;
@@ -18,6 +20,8 @@ export const nextLoginOf = (user: UserName): string => `${user}-next`;
 /** The identities that run inside application pods, and the administrative ones that never may. */
 export const APP_USERS: readonly AppUser[] = ["fluo-bff", "fluo-backend", "fluo-workers"];
 export const ADMIN_USERS: readonly UserName[] = ["fluo-provisioner", "fluo-backup", "fluo-monitor", "fluo-operator"];
+/** Identities whose credential leaves the cluster in a web page: neither an application pod's nor an administrator's. */
+export const FRONTEND_USERS: readonly FrontendUser[] = ["fluo-frontend"];
 
 /** The credentials (passwords or NKEY seeds) of `users` by login name: their own, plus `<user>-next` for those rotating. */
 export function pickCredentials<T>(
@@ -47,6 +51,7 @@ export const IDENTITY_ACCOUNTS: Readonly<Record<UserName, string>> = {
   "fluo-bff": "BFF",
   "fluo-backend": "BACKEND",
   "fluo-workers": "WORKERS",
+  "fluo-frontend": "FRONTEND",
   "fluo-provisioner": "PROVISIONER",
   "fluo-backup": "BACKUP",
   "fluo-monitor": SYSTEM_ACCOUNT,
@@ -69,7 +74,42 @@ export interface UserSpec {
    */
   readonly inboxPrefix: string;
   readonly base: Permissions;
+  /**
+   * Subjects this identity receives live from the accounts of the identities that publish them (a stream export
+   * of the publisher's account, infra/accounts.ts), not from the stream account: nats-server does not pass a
+   * message that arrived through a service import (every publish into FLUO does) on to a stream export
+   * (client.go processMsgResults, "do not re-export to an exported stream"; seen on 2.15.3: nothing arrived).
+   */
+  readonly watches?: readonly string[];
+  /** nats-server `allowed_connection_types`: absent = any (STANDARD, WEBSOCKET, ...). */
+  readonly connectionTypes?: readonly ConnectionType[];
+  /** Limits of each connection of the identity's account (nats.conf account `limits`); the account's connection count comes from stack config. */
+  readonly connectionLimits?: ConnectionLimits;
 }
+
+/** The connection types of nats-server's `allowed_connection_types` that this project uses. */
+export type ConnectionType = "STANDARD" | "WEBSOCKET";
+
+export interface ConnectionLimits {
+  /** Subscriptions per connection (nats-server closes a connection that asks for more: "maximum subscriptions exceeded"). */
+  readonly maxSubscriptions: number;
+  /** Largest message a connection may publish, in bytes. */
+  readonly maxPayload: number;
+}
+
+/**
+ * The signal subjects the UI shows (ADR-007 "Real-time Events"): a new signal, and every status change, the
+ * backend's `signals.status.resolved` included.
+ */
+export const FRONTEND_SIGNAL_SUBJECTS = ["signals.created", "signals.status.*"];
+
+/**
+ * One browser tab's needs: the two signal subscriptions and the client's own inbox subscription, with room for a
+ * page that resubscribes. It publishes nothing, so 1 KiB is plenty: a larger PUB closes the connection ("Maximum
+ * Payload Violation", nats-server client.go) before the server reads its payload, where without a cap a tab could
+ * make each server buffer up to 1 MiB per publish only to deny it.
+ */
+export const FRONTEND_CONNECTION_LIMITS: ConnectionLimits = { maxSubscriptions: 8, maxPayload: 1024 };
 
 export const inboxPrefixOf = (user: UserName): string => `_INBOX_${user.replace(/-/g, "_").toUpperCase()}`;
 
@@ -196,6 +236,20 @@ export function userSpecs(): readonly UserSpec[] {
       passwordKey: "workersPassword",
       seedKey: "workersSeed",
       base: grant({}),
+    },
+    {
+      // Its credential is in every page that shows signals, so it is as good as public: it may receive the signal
+      // subjects and nothing else, publish nothing (no JetStream API, no request), log in only over the WebSocket
+      // listener, and its account caps connections, subscriptions and payload so one tab cannot exhaust the server.
+      name: "fluo-frontend",
+      account: IDENTITY_ACCOUNTS["fluo-frontend"],
+      description: "Browsers (WebSocket only): receive signals.created and signals.status.*; publish nothing",
+      passwordKey: "frontendPassword",
+      seedKey: "frontendSeed",
+      base: grant({ subscribe: FRONTEND_SIGNAL_SUBJECTS }),
+      watches: FRONTEND_SIGNAL_SUBJECTS,
+      connectionTypes: ["WEBSOCKET"],
+      connectionLimits: FRONTEND_CONNECTION_LIMITS,
     },
     {
       name: "fluo-provisioner",

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { localLimits, reservationProblems } from "./limits";
-import { portsFromBase } from "./ports";
+import { portsFromBase, websocketPortsFromBase } from "./ports";
 
 const GiB = 2 ** 30;
 
@@ -42,5 +42,14 @@ describe("portsFromBase", () => {
   it("rejects a base whose ranges leave the port space", () => {
     expect(() => portsFromBase(63000, 3)).toThrow(/base port 63000/);
     expect(() => portsFromBase(80, 3)).toThrow(RangeError);
+  });
+});
+
+describe("websocketPortsFromBase", () => {
+  it("puts the browsers' ports above the leafnode range of a region pair: 12222.. by default", () => {
+    expect(websocketPortsFromBase(4222, 3)).toEqual([12222, 12223, 12224]);
+  });
+  it("rejects a base whose WebSocket ports leave the port space", () => {
+    expect(() => websocketPortsFromBase(60000, 3)).toThrow(/base port 60000: the WebSocket ports/);
   });
 });

@@ -21,12 +21,16 @@ export interface NodePorts {
   readonly monitor: number;
   /** The leafnode listener (two regions only: the peer region's standby connects here). */
   readonly leaf?: number;
+  /** The WebSocket listener (stack config `websocket`: browsers connect here). */
+  readonly websocket?: number;
 }
 
 export interface LocalNode {
   readonly name: string;
   readonly ports: NodePorts;
   readonly url: string;
+  /** `ws://` or `wss://127.0.0.1:<port>` when the stack enables the WebSocket listener. */
+  readonly websocketUrl?: string;
   readonly monitorUrl: string;
   readonly confPath: string;
   readonly logPath: string;
@@ -96,12 +100,18 @@ export async function freePort(taken: Set<number> = new Set()): Promise<number> 
   throw new Error(`no free port found in ${PORT_RANGE.low}-${PORT_RANGE.high} on 127.0.0.1`);
 }
 
-/** Free loopback ports for `count` servers, all distinct; with `leaf`, a leafnode port for each too. */
-export async function freeNodePorts(count: number, leaf = false): Promise<NodePorts[]> {
+/** Free loopback ports for `count` servers, all distinct; with `leaf` / `websocket`, such a port for each too. */
+export async function freeNodePorts(count: number, leaf = false, websocket = false): Promise<NodePorts[]> {
   const taken = new Set<number>();
   const ports: NodePorts[] = [];
   for (let i = 0; i < count; i++) {
-    ports.push({ client: await freePort(taken), cluster: await freePort(taken), monitor: await freePort(taken), ...(leaf ? { leaf: await freePort(taken) } : {}) });
+    ports.push({
+      client: await freePort(taken),
+      cluster: await freePort(taken),
+      monitor: await freePort(taken),
+      ...(leaf ? { leaf: await freePort(taken) } : {}),
+      ...(websocket ? { websocket: await freePort(taken) } : {}),
+    });
   }
   return ports;
 }
@@ -133,6 +143,7 @@ export function localTopology(ports: readonly NodePorts[], index: number, stateD
     storeDir: join(stateDir, `nats-${index}`, "data"),
     pidFile: join(stateDir, `nats-${index}`, "nats.pid"),
     ...(ports[index].leaf !== undefined ? { leafPort: ports[index].leaf } : {}),
+    ...(ports[index].websocket !== undefined ? { websocketPort: ports[index].websocket } : {}),
   };
 }
 
@@ -265,7 +276,7 @@ export class LocalCluster {
     if (options.ports) return LocalCluster.startOn(options, options.ports);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await LocalCluster.startOn(options, await freeNodePorts(options.config.replicas, options.leaf !== undefined));
+        return await LocalCluster.startOn(options, await freeNodePorts(options.config.replicas, options.leaf !== undefined, options.config.websocket));
       } catch (err) {
         if (attempt >= 3 || !(err instanceof PortInUseError)) throw err;
       }
@@ -299,6 +310,7 @@ export class LocalCluster {
         name: `nats-${i}`,
         ports: p,
         url: `${scheme}://127.0.0.1:${p.client}`,
+        ...(p.websocket !== undefined && config.websocket ? { websocketUrl: `${options.tls && !config.websocketNoTls ? "wss" : "ws"}://127.0.0.1:${p.websocket}` } : {}),
         monitorUrl: `http://127.0.0.1:${p.monitor}`,
         confPath,
         logPath: join(dir, "nats.log"),

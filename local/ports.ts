@@ -23,3 +23,15 @@ export function portsFromBase(base: number, count: number): NodePorts[] {
     monitor: base + 2 * PORT_RANGE_STRIDE + i,
   }));
 }
+
+/**
+ * The WebSocket ports of `count` servers: base+8000+i (12222.. by default), above the leafnode range a region pair
+ * takes (base+6000+i, local/regionPair.ts), so `npm run local` keeps one URL for browsers from start to start.
+ */
+export function websocketPortsFromBase(base: number, count: number): number[] {
+  const ports = Array.from({ length: count }, (_, i) => base + 4 * PORT_RANGE_STRIDE + i);
+  if (ports[ports.length - 1] > 65535) {
+    throw new RangeError(`base port ${base}: the WebSocket ports base+${4 * PORT_RANGE_STRIDE}+i must stay below 65536; use a base of at most ${65535 - 4 * PORT_RANGE_STRIDE - count + 1}`);
+  }
+  return ports;
+}

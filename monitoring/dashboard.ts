@@ -156,6 +156,15 @@ function rows(targets: AlertTargets): RowSpec[] {
           queries: [q(`nats_varz_connections{${S}}`, "{{pod}}")],
           width: 8,
         },
+        {
+          // Browsers on the WebSocket listener (docs/websocket.md) are the clients most likely to fall behind (a
+          // backgrounded tab, a phone on a bad link); the server cuts a slow consumer and counts it here.
+          title: "Slow consumers (new, 5m)",
+          description: "Client connections the server found too slow to take their messages and cut, per server over 5 minutes; browser tabs on the WebSocket listener included.",
+          type: "timeseries",
+          queries: [q(`increase(nats_varz_slow_consumer_stats_clients{${S}}[5m])`, "{{pod}}")],
+          width: 8,
+        },
       ],
     },
     {

@@ -175,7 +175,8 @@ describe("the dev stack through the Pulumi engine", () => {
 
   it("stack outputs are the documented ones; the state file holds no password, in plain text or base64", () => {
     const outputs = JSON.parse(project.cliOk(["stack", "output", "--json", "--show-secrets", "--stack", "dev"])) as Record<string, unknown>;
-    expect(Object.keys(outputs).sort()).toEqual(["adminPasswords", "clientUrl", "managedStreams", "namespace", "passwords"]);
+    expect(Object.keys(outputs).sort()).toEqual(["adminPasswords", "clientUrl", "frontendPasswords", "managedStreams", "namespace", "passwords"]);
+    expect(outputs.frontendPasswords).toEqual({ "fluo-frontend": passwords["fluo-frontend"] });
     expect(outputs.namespace).toBe(devConfig.namespace);
     expect(outputs.clientUrl).toMatch(new RegExp(`^(nats|tls)://nats\\.${devConfig.namespace}\\.svc\\.cluster\\.local:4222$`));
     expect(outputs.passwords).toEqual(Object.fromEntries(APP_USERS.map((u) => [u, passwords[u]])));
@@ -371,7 +372,7 @@ describe("a dev stack with authentication nkey", () => {
 
   it("stack outputs are seeds and adminSeeds (secret), no passwords; the state holds no seed, in plain text or base64", () => {
     const outputs = JSON.parse(project.cliOk(["stack", "output", "--json", "--show-secrets", "--stack", "nkey"])) as Record<string, unknown>;
-    expect(Object.keys(outputs).sort()).toEqual(["adminSeeds", "clientUrl", "managedStreams", "namespace", "seeds"]);
+    expect(Object.keys(outputs).sort()).toEqual(["adminSeeds", "clientUrl", "frontendSeeds", "managedStreams", "namespace", "seeds"]);
     expect(outputs.seeds).toEqual(Object.fromEntries(APP_USERS.map((u) => [u, seeds[u]])));
     expect(outputs.adminSeeds).toEqual(Object.fromEntries(ADMIN_USERS.map((u) => [u, seeds[u]])));
     const plain = JSON.parse(project.cliOk(["stack", "output", "--json", "--stack", "nkey"])) as Record<string, unknown>;

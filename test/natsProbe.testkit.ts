@@ -14,10 +14,37 @@ import { resendWhileNoResponders } from "../lib/noResponders";
  */
 export const ADMIN_TIMEOUT_MS = 20_000;
 
+/**
+ * The identities that may log in on the client port (no `allowed_connection_types`, or STANDARD among them); the
+ * others (fluo-frontend) log in over the WebSocket listener only, and a probe of theirs uses connectOverWebsocket.
+ */
+export const STANDARD_USERS: readonly UserName[] = userSpecs()
+  .filter((s) => !s.connectionTypes || s.connectionTypes.includes("STANDARD"))
+  .map((s) => s.name);
+
+/** Whether `user` can log in only over the WebSocket listener. */
+export const websocketOnly = (user: UserName): boolean => !STANDARD_USERS.includes(user);
+
+/**
+ * A connection over the WebSocket listener from Node, with the browser's client (nats.ws) on undici's WebSocket
+ * (Node 20 has no global one). It sends no Origin header, which nats-server's origin check lets through (only
+ * browsers send one; websocket.live.test.ts checks a browser's). nats.ws is the nats.js v2 client on another
+ * transport, so the connection is used as nats' NatsConnection.
+ */
+export async function connectOverWebsocket(url: string, options: { user: string; pass: string; inboxPrefix: string }): Promise<NatsConnection> {
+  const g = globalThis as { WebSocket?: unknown };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  g.WebSocket ??= (require("undici") as { WebSocket: unknown }).WebSocket;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ws = require("nats.ws") as { connect: (o: object) => Promise<unknown> };
+  return (await ws.connect({ servers: url, ...options, reconnect: false })) as NatsConnection;
+}
+
 export const TEST_PASSWORDS: Readonly<Record<UserName, string>> = {
   "fluo-bff": "bff-test-password",
   "fluo-backend": "backend-test-password",
   "fluo-workers": "workers-test-password",
+  "fluo-frontend": "frontend-test-password",
   "fluo-provisioner": "provisioner-test-password",
   "fluo-backup": "backup-test-password",
   "fluo-monitor": "monitor-test-password",

@@ -22,6 +22,7 @@ PREVIOUS_PASS_FILES=(
   streams/provider/provider.live.test.ts
   streams/provider/providerHost.live.test.ts
   test/serverVersion.live.test.ts
+  test/websocket.live.test.ts
 )
 
 current() {

@@ -54,7 +54,9 @@ describe("pulumi program, dev stack with authentication nkey (SDK mocks)", () =>
     expect(Object.keys(admin).sort()).toEqual([...ADMIN_USERS].sort());
     expect(admin["fluo-provisioner"]).toBe(generated("fluo-provisioner").seed);
     expect(Object.keys(seeds).filter((u) => !(APP_USERS as readonly string[]).includes(u.replace(/-next$/, "")))).toEqual([]);
-    expect(run.secretOutputs.sort()).toEqual(["adminSeeds", "seeds"]);
+    // The browser's seed apart from both (it goes into a web page).
+    expect(Object.keys(run.outputs.frontendSeeds as Record<string, string>)).toEqual(["fluo-frontend"]);
+    expect(run.secretOutputs.sort()).toEqual(["adminSeeds", "frontendSeeds", "seeds"]);
     expect(run.outputs.passwords).toBeUndefined();
     expect(run.outputs.adminPasswords).toBeUndefined();
   });

@@ -71,12 +71,12 @@ describe("pulumi program, prod stack (SDK mocks)", () => {
     expect(conf).not.toContain("generated-fluo-");
     expect(conf).toContain("nats://fluo-route:generated-route-password@nats-0.nats-headless.fluo-queue.svc.cluster.local:6222");
     expect(conf).toContain('ca_file: "/etc/nats-tls/ca.crt"');
-    expect(conf.match(/password: "\$2a\$11\$/g)).toHaveLength(7);
+    expect(conf.match(/password: "\$2a\$11\$/g)).toHaveLength(8);
   });
 
   it("uses the password from stack config when set and generates the others once", () => {
     const generated = run.byType("random:index/randomPassword:RandomPassword").map((r) => r.name).sort();
-    expect(generated).toEqual(["fluo-backend-password", "fluo-backup-password", "fluo-monitor-password", "fluo-operator-password", "fluo-provisioner-password", "fluo-workers-password", "route-password"]);
+    expect(generated).toEqual(["fluo-backend-password", "fluo-backup-password", "fluo-frontend-password", "fluo-monitor-password", "fluo-operator-password", "fluo-provisioner-password", "fluo-workers-password", "route-password"]);
     const passwords = run.outputs.passwords as Record<string, string>;
     expect(passwords["fluo-bff"]).toBe("from-stack-config");
     expect(passwords["fluo-workers"]).toBe("generated-fluo-workers-password");
@@ -88,6 +88,8 @@ describe("pulumi program, prod stack (SDK mocks)", () => {
     expect(Object.keys(app).sort()).toEqual(["fluo-backend", "fluo-bff", "fluo-workers"]);
     expect(Object.keys(admin).sort()).toEqual(["fluo-backup", "fluo-monitor", "fluo-operator", "fluo-provisioner"]);
     expect(admin["fluo-provisioner"]).toBe("generated-fluo-provisioner-password");
+    // The browser's credential is in neither: it is readable by anyone who loads the page.
+    expect(Object.keys(run.outputs.frontendPasswords as Record<string, string>)).toEqual(["fluo-frontend"]);
   });
 
   it("monitors what the catalog declares: alert rules for its consumers, dashboard in the Grafana namespace", () => {
