@@ -139,7 +139,8 @@ export class NatsCluster extends pulumi.ComponentResource {
     const storageGuard = new StorageGuard(
       "storage-guard",
       { storageSize: config.storageSize, storageClass: config.storageClass ?? "", allowStorageChange: config.allowStorageChange },
-      child,
+      // Not `child`: its Kubernetes provider cannot serve a dynamic resource ("unrecognized resource type").
+      { parent: this },
     );
     this.statefulSet = new k8s.apps.v1.StatefulSet("statefulset", asArgs<k8s.apps.v1.StatefulSetArgs>(declaredFieldsWin(objects.statefulSet)), {
       ...child,
