@@ -7,6 +7,7 @@
 
 import type * as pulumi from "@pulumi/pulumi";
 import { PROJECT } from "./stackConfig";
+import { withoutHostTrace } from "../streams/provider/hostErrors";
 
 export interface StorageGuardInputs {
   readonly storageSize: string;
@@ -35,7 +36,8 @@ export function storageGuardProvider(): pulumi.dynamic.ResourceProvider<StorageG
   return {
     async diff(_id, olds, news) {
       const refusal = storageChangeRefusal(olds, news);
-      if (refusal) throw new Error(refusal);
+      // Printed once, by the engine, without the SDK host's trace (streams/provider/hostErrors.ts).
+      if (refusal) throw withoutHostTrace(new Error(refusal));
       const changes = (["storageSize", "storageClass", "allowStorageChange"] as const).some((k) => olds[k] !== news[k]);
       return { changes };
     },
