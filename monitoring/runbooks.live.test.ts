@@ -68,6 +68,8 @@ const EXPECTATIONS: Readonly<Record<string, Expectation>> = {
     kind: "mention",
     see: "nats --context fluo-backend request '$JS.API.STREAM.MSG.GET.JOBS' '{\"seq\":<seq>}'",
   },
+  // NatsRegionLinkDown: here a single region's EVENTS (a standby's adds the mirror's lag and Last Seen).
+  "nats --context fluo-provisioner stream info EVENTS": { kind: "runs", output: [/Information for Stream EVENTS/, /Subjects: events\.>/] },
   "nats --context fluo-monitor server ls": { kind: "runs", output: [/nats-0/, /nats-1/, /nats-2/, /fluo-cluster/] },
   "nats --context fluo-monitor server report jetstream": { kind: "runs", output: [/nats-0/, /nats-1/, /nats-2/, /nats-\d\*/] },
   "nats --context fluo-provisioner stream purge <stream>": {
