@@ -13,23 +13,15 @@ import { passwordHashes } from "./passwordHash";
 import type { UserName } from "./users";
 import { LocalCluster } from "../local/localCluster";
 import { consumerApiConfig, streamApiConfig } from "../streams/fields";
-import { ADMIN_TIMEOUT_MS, connectAs, connectOverWebsocket, publishStored, TEST_PASSWORDS, websocketOnly } from "../test/natsProbe.testkit";
+import { ADMIN_TIMEOUT_MS, connectAs, connectOverWebsocket, devWithWebsocket, publishStored, TEST_PASSWORDS, websocketOnly } from "../test/natsProbe.testkit";
 import { injectAll, mayPublish, probeRequests, replyTargets, sharedAccountLayout, storedCounts, type InjectionResult } from "./injection.testkit";
 import { mergePermissions, NO_PERMISSIONS } from "./permissions";
-import { parseStackConfig } from "./stackConfig";
-import { readStackFileValues } from "./stackFile";
 import { inboxPrefixOf } from "./users";
 import type { NatsConfInput } from "./natsConfig";
 
 const sc = StringCodec();
 // The dev stack with the WebSocket listener on, so the browser's identity (WebSocket only) is probed too.
-const config = parseStackConfig("dev", {
-  ...readStackFileValues("dev"),
-  websocket: true,
-  websocketNoTls: true,
-  websocketAllowedOrigins: ["http://127.0.0.1:8080"],
-  websocketNamespaces: ["ingress-nginx"],
-});
+const config = devWithWebsocket();
 const { catalog, grants } = deploymentModel(config);
 const targets = replyTargets(catalog);
 

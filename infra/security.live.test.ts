@@ -12,22 +12,14 @@ import { join } from "node:path";
 import { connect, Events, StringCodec, type NatsConnection } from "nats";
 import { deploymentModel } from "../model";
 import { passwordHashes } from "./passwordHash";
-import { readStackFileValues } from "./stackFile";
 import { userSpecs, type UserName } from "./users";
 import { LocalCluster } from "../local/localCluster";
 import { consumerApiConfig, streamApiConfig } from "../streams/fields";
-import { ADMIN_TIMEOUT_MS, connectOverWebsocket, eventually, publishStored, requestAnswered, websocketOnly } from "../test/natsProbe.testkit";
-import { parseStackConfig } from "./stackConfig";
+import { ADMIN_TIMEOUT_MS, connectOverWebsocket, devWithWebsocket, eventually, publishStored, requestAnswered, websocketOnly } from "../test/natsProbe.testkit";
 
 const sc = StringCodec();
 // The dev stack with the WebSocket listener on, so the browser's identity (fluo-frontend, WebSocket only) has its rows.
-const config = parseStackConfig("dev", {
-  ...readStackFileValues("dev"),
-  websocket: true,
-  websocketNoTls: true,
-  websocketAllowedOrigins: ["http://127.0.0.1:8080"],
-  websocketNamespaces: ["ingress-nginx"],
-});
+const config = devWithWebsocket();
 const { catalog, grants } = deploymentModel(config);
 const users = userSpecs().map((u) => u.name);
 const passwords = Object.fromEntries(users.map((u) => [u, `matrix-${u}`])) as Record<UserName, string>;

@@ -5,6 +5,8 @@
 import { connect, type JetStreamClient, type JetStreamPublishOptions, type Msg, type NatsConnection, type PubAck, type Subscription } from "nats";
 import { userSpecs, type UserName } from "../infra/users";
 import { resendWhileNoResponders } from "../lib/noResponders";
+import { parseStackConfig, type StackConfig } from "../infra/stackConfig";
+import { readStackFileValues } from "../infra/stackFile";
 
 /**
  * The request timeout of the tests' JetStream administration (nats.js defaults to 5 s). Creating an R3 stream
@@ -169,4 +171,18 @@ export async function publishStored(
   deadlineMs = 15_000,
 ): Promise<PubAck> {
   return resendWhileNoResponders(() => js.publish(subject, data, options), deadlineMs);
+}
+
+/**
+ * The dev stack with the WebSocket listener on (plain ws://, pages from `origin`), so the browser's identity
+ * (fluo-frontend, WebSocket only) is part of what a live test probes.
+ */
+export function devWithWebsocket(origin = "http://127.0.0.1:8080"): StackConfig {
+  return parseStackConfig("dev", {
+    ...readStackFileValues("dev"),
+    websocket: true,
+    websocketNoTls: true,
+    websocketAllowedOrigins: [origin],
+    websocketNamespaces: ["ingress-nginx"],
+  });
 }

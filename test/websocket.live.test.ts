@@ -19,14 +19,12 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { connect, StringCodec, type NatsConnection } from "nats";
 import { deploymentModel } from "../model";
 import { passwordHashes } from "../infra/passwordHash";
-import { parseStackConfig } from "../infra/stackConfig";
-import { readStackFileValues } from "../infra/stackFile";
 import { FRONTEND_CONNECTION_LIMITS, FRONTEND_SIGNAL_SUBJECTS, inboxPrefixOf } from "../infra/users";
 import { LocalCluster, natsServerBinary } from "../local/localCluster";
 import { consumerApiConfig, streamApiConfig } from "../streams/fields";
 import { JOB_SUBJECTS } from "../streams/catalog";
 import { natsServerVersion, onPath } from "../tools/resolve";
-import { ADMIN_TIMEOUT_MS, connectAs, TEST_PASSWORDS } from "./natsProbe.testkit";
+import { ADMIN_TIMEOUT_MS, connectAs, devWithWebsocket, TEST_PASSWORDS } from "./natsProbe.testkit";
 import type { fluoPage } from "./browser/signalsPage";
 
 const sc = StringCodec();
@@ -100,14 +98,7 @@ async function openPage(origin: string): Promise<Page> {
   return page;
 }
 
-const config = (origin: string) =>
-  parseStackConfig("dev", {
-    ...readStackFileValues("dev"),
-    websocket: true,
-    websocketNoTls: true,
-    websocketAllowedOrigins: [origin],
-    websocketNamespaces: ["ingress-nginx"],
-  });
+const config = (origin: string) => devWithWebsocket(origin);
 
 beforeAll(async () => {
   const bundled = await build({ entryPoints: [join(__dirname, "browser", "signalsPage.ts")], bundle: true, format: "esm", platform: "browser", target: "es2022", write: false, logLevel: "silent",
